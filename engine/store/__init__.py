@@ -1,0 +1,42 @@
+"""Project folders: the SQLite store (images, patients, labels, ROIs) and the pixel cache."""
+
+from engine.store._cache import CACHE_SIDE, THUMB_SIDE, ImageCache
+from engine.store._images import (
+    LABELS,
+    LATERALITIES,
+    UNLABELLED,
+    VIEWS,
+    ImageFilter,
+    ImageRecord,
+    ImageRow,
+    ImageTable,
+    check_label,
+)
+from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo
+from engine.store._project import SCHEMA_VERSION, Project, ProjectError, utc_now
+from engine.store._rois import Roi, RoiTable
+
+__all__ = [
+    "CACHE_SIDE",
+    "LABELS",
+    "LATERALITIES",
+    "SCHEMA_VERSION",
+    "SOURCES",
+    "THUMB_SIDE",
+    "UNLABELLED",
+    "VIEWS",
+    "ImageCache",
+    "ImageFilter",
+    "ImageRecord",
+    "ImageRow",
+    "ImageTable",
+    "LabelBook",
+    "LabelChange",
+    "NothingToUndo",
+    "Project",
+    "ProjectError",
+    "Roi",
+    "RoiTable",
+    "check_label",
+    "utc_now",
+]

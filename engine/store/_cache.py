@@ -1,0 +1,111 @@
+"""The pixel cache: decoded, windowed, resized uint8 copies of every image.
+
+Layout under ``cache/`` (rebuildable from the source files at any time):
+
+``images/<sha[:2]>/<sha>.npy``
+    One uint8 array per image content hash, long side :data:`CACHE_SIDE`,
+    aspect ratio kept. Written atomically; opened memory-mapped.
+``thumbs.u8``
+    One flat file of :data:`THUMB_SIDE` x :data:`THUMB_SIDE` uint8 slots,
+    slot ``k`` for image id ``k``; each thumbnail sits in the top-left corner
+    of its slot and its size is stored in the image row. Opened as one
+    memory-mapped array so the grid never opens thousands of files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+CACHE_SIDE = 1024
+THUMB_SIDE = 256
+_SLOT = THUMB_SIDE * THUMB_SIDE
+
+
+class ImageCache:
+    """Reader and writer of one project's ``cache/`` folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._thumbs: np.memmap | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def thumbs_path(self) -> Path:
+        return self.root / "thumbs.u8"
+
+    def full_path(self, sha256: str) -> Path:
+        return self.root / "images" / sha256[:2] / f"{sha256}.npy"
+
+    def has_full(self, sha256: str) -> bool:
+        return self.full_path(sha256).is_file()
+
+    def write_full(self, sha256: str, pixels: np.ndarray) -> Path:
+        """Write the cached copy atomically (a reader never sees half a file)."""
+        if pixels.dtype != np.uint8 or pixels.ndim != 2:
+            raise ValueError(f"cache images are 2-D uint8, got {pixels.dtype} {pixels.shape}")
+        target = self.full_path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(pixels))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def load_full(self, sha256: str) -> np.ndarray:
+        """The cached copy, memory-mapped read-only."""
+        path = self.full_path(sha256)
+        try:
+            return np.load(path, mmap_mode="r")
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path}: cached pixels missing; run 'affengine cache rebuild' on the project"
+            ) from None
+
+    def write_thumb(self, image_id: int, thumb: np.ndarray) -> None:
+        """Write ``thumb`` (2-D uint8, each side <= THUMB_SIDE) into slot ``image_id``."""
+        h, w = thumb.shape
+        if thumb.dtype != np.uint8 or h > THUMB_SIDE or w > THUMB_SIDE:
+            raise ValueError(f"thumbnails are uint8 up to {THUMB_SIDE}px, got {thumb.dtype} {thumb.shape}")
+        slot = np.zeros((THUMB_SIDE, THUMB_SIDE), np.uint8)
+        slot[:h, :w] = thumb
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.thumbs_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, slot.tobytes(), image_id * _SLOT)
+        finally:
+            os.close(fd)
+
+    def thumbs(self) -> np.ndarray:
+        """All thumbnail slots as one read-only memory map of shape ``(n, 256, 256)``."""
+        with self._lock:
+            size = self.thumbs_path.stat().st_size if self.thumbs_path.exists() else 0
+            n = size // _SLOT
+            if self._thumbs is None or self._thumbs.shape[0] != n:
+                if n == 0:
+                    return np.zeros((0, THUMB_SIDE, THUMB_SIDE), np.uint8)
+                self._thumbs = np.memmap(self.thumbs_path, np.uint8, "r", shape=(n, THUMB_SIDE, THUMB_SIDE))
+            return self._thumbs
+
+    def thumb(self, image_id: int, height: int, width: int) -> np.ndarray | None:
+        """The thumbnail of one image (a view into the memory map), or ``None`` if not cached."""
+        slots = self.thumbs()
+        if image_id >= slots.shape[0]:
+            slots = self.refresh()
+            if image_id >= slots.shape[0]:
+                return None
+        return slots[image_id, :height, :width]
+
+    def refresh(self) -> np.ndarray:
+        """Re-map the thumbnail file after another process appended to it."""
+        with self._lock:
+            self._thumbs = None
+        return self.thumbs()

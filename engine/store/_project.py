@@ -1,0 +1,181 @@
+"""The project folder: ``project.sqlite`` plus ``cache/``, ``runs/`` and ``reports/``."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine.store._schema import SCHEMA_VERSION, migrate, schema_version
+
+DB_NAME = "project.sqlite"
+SUFFIX = ".affproj"
+BUSY_TIMEOUT_MS = 30_000
+
+
+class ProjectError(Exception):
+    """A project folder that cannot be created or opened, with the reason."""
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC timestamp with microseconds, as stored in every table."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open ``db_path`` in autocommit mode with WAL, foreign keys and a busy timeout."""
+    conn = sqlite3.connect(
+        db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        conn.close()
+        raise ProjectError(f"{db_path}: the file system does not support SQLite WAL mode")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Project:
+    """An open project folder.
+
+    One ``Project`` owns one SQLite connection; several processes may open the
+    same folder at once. Use :meth:`create` or :meth:`open`, and :meth:`close`
+    (or a ``with`` block) when done. Methods are safe to call from several
+    threads: statements are serialised on an internal lock.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = path
+        self.conn = conn
+        self._lock = threading.RLock()
+        from engine.store._cache import ImageCache
+        from engine.store._images import ImageTable
+        from engine.store._labels import LabelBook
+        from engine.store._rois import RoiTable
+
+        self.images = ImageTable(self)
+        self.labels = LabelBook(self)
+        self.rois = RoiTable(self)
+        self.cache = ImageCache(self.cache_dir)
+
+    # -- folders ----------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / "cache"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.path / "runs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.path / "reports"
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    # -- life cycle ---------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, exist_ok: bool = False) -> Project:
+        """Create a new project folder (``.affproj`` is appended when missing)."""
+        path = Path(path).expanduser().resolve()
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        if (path / DB_NAME).exists():
+            if exist_ok:
+                return cls.open(path)
+            raise ProjectError(f"{path}: a project already exists here")
+        if path.exists() and any(path.iterdir()):
+            raise ProjectError(f"{path}: folder exists and is not empty")
+        for sub in ("", "cache", "runs", "reports"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        conn = connect(path / DB_NAME)
+        migrate(conn)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", (utc_now(),)
+        )
+        return cls(path, conn)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Project:
+        """Open an existing project, migrating an older schema in place."""
+        path = Path(path).expanduser().resolve()
+        if path.is_file() and path.name == DB_NAME:
+            path = path.parent
+        if not (path / DB_NAME).is_file():
+            alt = path.with_name(path.name + SUFFIX)
+            if (alt / DB_NAME).is_file():
+                path = alt
+            else:
+                raise ProjectError(f"{path}: not an AFF Workbench project (no {DB_NAME})")
+        try:
+            conn = connect(path / DB_NAME)
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{path / DB_NAME}: cannot open database: {exc}") from exc
+        except RuntimeError as exc:
+            raise ProjectError(f"{path}: {exc}") from exc
+        for sub in ("cache", "runs", "reports"):
+            (path / sub).mkdir(exist_ok=True)
+        return cls(path, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    # -- SQL helpers --------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on exit, rolled back on error."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return all rows."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+__all__ = ["SCHEMA_VERSION", "Project", "ProjectError", "connect", "utc_now"]

@@ -1,0 +1,144 @@
+"""Ordered schema migrations for ``project.sqlite``.
+
+Migrations are append-only: a released step is never edited, a change is a new
+step. ``MIGRATIONS[i]`` moves a database from version ``i`` to ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE patients (
+    id          INTEGER PRIMARY KEY,
+    patient_key TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE images (
+    id            INTEGER PRIMARY KEY,
+    patient_id    INTEGER NOT NULL REFERENCES patients(id),
+    path          TEXT NOT NULL,
+    source_folder TEXT NOT NULL,
+    sha256        TEXT NOT NULL UNIQUE,
+    bytes         INTEGER NOT NULL,
+    format        TEXT NOT NULL,
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    bits_stored   INTEGER,
+    photometric   TEXT,
+    window_center REAL,
+    window_width  REAL,
+    pixel_spacing_row REAL,
+    pixel_spacing_col REAL,
+    view          TEXT,
+    laterality    TEXT,
+    study_uid     TEXT,
+    series_uid    TEXT,
+    sop_uid       TEXT,
+    imported_at   TEXT NOT NULL
+);
+CREATE INDEX images_patient ON images(patient_id);
+CREATE INDEX images_path ON images(path);
+CREATE TABLE labels (
+    image_id   INTEGER PRIMARY KEY REFERENCES images(id),
+    label      TEXT NOT NULL CHECK (label IN ('AFF', 'NFF', 'uncertain', 'exclude')),
+    reader     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE label_history (
+    id         INTEGER PRIMARY KEY,
+    image_id   INTEGER NOT NULL REFERENCES images(id),
+    old_label  TEXT,
+    new_label  TEXT,
+    reader     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    undoes     INTEGER REFERENCES label_history(id)
+);
+CREATE INDEX label_history_image ON label_history(image_id, id);
+CREATE TRIGGER label_history_no_update BEFORE UPDATE ON label_history
+BEGIN SELECT RAISE(ABORT, 'label_history is append-only'); END;
+CREATE TRIGGER label_history_no_delete BEFORE DELETE ON label_history
+BEGIN SELECT RAISE(ABORT, 'label_history is append-only'); END;
+"""
+
+_V2 = """
+CREATE TABLE rois (
+    id         INTEGER PRIMARY KEY,
+    image_id   INTEGER NOT NULL REFERENCES images(id),
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    reader     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    CHECK (x1 > x0 AND y1 > y0)
+);
+CREATE INDEX rois_image ON rois(image_id);
+ALTER TABLE images ADD COLUMN modality TEXT;
+ALTER TABLE images ADD COLUMN study_date TEXT;
+ALTER TABLE images ADD COLUMN transfer_syntax TEXT;
+ALTER TABLE images ADD COLUMN mtime REAL;
+ALTER TABLE images ADD COLUMN cache_height INTEGER;
+ALTER TABLE images ADD COLUMN cache_width INTEGER;
+ALTER TABLE images ADD COLUMN thumb_height INTEGER;
+ALTER TABLE images ADD COLUMN thumb_width INTEGER;
+CREATE TABLE import_errors (
+    id        INTEGER PRIMARY KEY,
+    path      TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    at        TEXT NOT NULL
+);
+CREATE INDEX import_errors_path ON import_errors(path);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the version recorded in ``PRAGMA user_version``."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into complete SQL statements (triggers included)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]}")
+    return out
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the pending migrations up to ``target``, one transaction per step.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Each step
+    re-reads the version under the write lock, so two processes opening the
+    same old project migrate it once.
+    """
+    if schema_version(conn) > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"project schema v{schema_version(conn)} is newer than this release understands "
+            f"(v{SCHEMA_VERSION}); update AFF Workbench to open it"
+        )
+    for version in range(target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) == version:
+                for statement in _statements(MIGRATIONS[version]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)
