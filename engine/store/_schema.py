@@ -95,7 +95,33 @@ CREATE TABLE import_errors (
 CREATE INDEX import_errors_path ON import_errors(path);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE splits (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    k             INTEGER NOT NULL,
+    seed          INTEGER NOT NULL,
+    test_share    REAL NOT NULL,
+    labels_digest TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    UNIQUE (name, version)
+);
+CREATE TABLE split_members (
+    split_id   INTEGER NOT NULL REFERENCES splits(id),
+    image_id   INTEGER NOT NULL REFERENCES images(id),
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    label      TEXT NOT NULL CHECK (label IN ('AFF', 'NFF')),
+    fold       INTEGER NOT NULL,
+    PRIMARY KEY (split_id, image_id)
+);
+CREATE TRIGGER split_members_frozen_update BEFORE UPDATE ON split_members
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+CREATE TRIGGER split_members_frozen_delete BEFORE DELETE ON split_members
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -91,3 +91,18 @@ def test_python_dash_m_engine_runs():
     out = subprocess.run([sys.executable, "-m", "engine", "--version"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("affengine ")
+
+
+def test_split_create_and_show(tmp_path, capsys):
+    with Project.create(tmp_path / "S") as p:
+        ids = add_images(p, 40, patients=20)
+        p.labels.set_many(ids[:16], "AFF", "ann")
+        p.labels.set_many(ids[16:], "NFF", "ann")
+        path = p.path
+    assert main(["split", "create", str(path), "--k", "3", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "split default v1: k=3" in out and out.count("\n") == 5
+    assert main(["split", "show", str(path), "--name", "nope"]) == 2
+    assert "no split 'nope'" in capsys.readouterr().err
+    assert main(["split", "create", str(path), "--k", "30"]) == 2
+    assert "need at least 30 AFF" in capsys.readouterr().err
