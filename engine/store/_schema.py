@@ -121,7 +121,47 @@ CREATE TRIGGER split_members_frozen_delete BEFORE DELETE ON split_members
 BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+CREATE TABLE experiments (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    split_id    INTEGER NOT NULL REFERENCES splits(id),
+    model       TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY,
+    experiment_id    INTEGER REFERENCES experiments(id),
+    kind             TEXT NOT NULL,
+    fold             INTEGER,
+    spec             TEXT NOT NULL,
+    run_id           TEXT NOT NULL UNIQUE,
+    state            TEXT NOT NULL DEFAULT 'queued' CHECK (state IN
+                     ('queued', 'running', 'interrupted', 'finished', 'failed', 'cancelled')),
+    priority         INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    worker           TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error            TEXT,
+    created_at       TEXT NOT NULL,
+    started_at       TEXT,
+    finished_at      TEXT,
+    heartbeat_at     REAL
+);
+CREATE INDEX jobs_state ON jobs(state, priority, id);
+CREATE TABLE workers (
+    id           TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    device       TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    state        TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

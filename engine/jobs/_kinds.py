@@ -1,0 +1,40 @@
+"""What each job kind runs. A runner gets the job, the open project and its run folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.jobs._queue import Job
+    from engine.store import Project
+
+# runner(job, project, run_dir, should_stop, device) -> final state ("finished" or "cancelled")
+Runner = Callable[["Job", "Project", Path, Callable[[], bool], str], str]
+_KINDS: dict[str, Runner] = {}
+
+
+def register_job_kind(kind: str, runner: Runner) -> None:
+    _KINDS[kind] = runner
+
+
+def runner_for(kind: str) -> Runner:
+    if kind not in _KINDS:
+        raise KeyError(f"unknown job kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
+    return _KINDS[kind]
+
+
+def _run_train(job, project, run_dir, should_stop, device) -> str:
+    from engine.train import RunSpec, train_run
+
+    spec = RunSpec.from_json(job.spec)
+    if device and spec.device == "auto":
+        import dataclasses
+
+        spec = dataclasses.replace(spec, device=device)
+    result = train_run(spec, run_dir, should_stop=should_stop)
+    return "cancelled" if result.state == "cancelled" else "finished"
+
+
+register_job_kind("train", _run_train)

@@ -1,0 +1,144 @@
+import multiprocessing as mp
+import threading
+import time
+
+import pytest
+
+from engine.jobs import JobQueue, Worker, register_job_kind
+from engine.runs import EventWriter, read_events
+from engine.store import Project
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.create(tmp_path / "Q") as p:
+        yield p
+
+
+def test_claim_order_priority_and_states(project):
+    q = JobQueue(project)
+    a = q.submit("train", {"n": 1})
+    b = q.submit("train", {"n": 2}, priority=5)
+    c = q.submit("explain", {"n": 3})
+    assert q.claim("w1").id == b  # higher priority first
+    assert q.claim("w1", kinds=("explain",)).id == c
+    job = q.claim("w2")
+    assert (job.id, job.state, job.worker, job.attempts, job.spec) == (a, "running", "w2", 1, {"n": 1})
+    assert q.claim("w3") is None
+    q.finish(a, "failed", "boom")
+    assert q.get(a).error == "boom"
+    q.retry(a)
+    assert q.get(a).state == "queued" and q.claim("w3").attempts == 2
+    with pytest.raises(ValueError, match="only failed, cancelled or interrupted"):
+        q.retry(b)
+    assert q.counts()["running"] == 3
+
+
+def test_cancel_waiting_and_running_jobs(project):
+    q = JobQueue(project)
+    a, b = q.submit("train", {}), q.submit("train", {})
+    assert q.request_cancel(b) == "cancelled"
+    q.claim("w")
+    assert q.request_cancel(a) == "running"
+    assert q.heartbeat(a, "w") is True  # the worker learns of it at its next heartbeat
+    assert q.claim("w") is None  # the cancelled job is never claimed
+
+
+def test_stale_heartbeat_marks_job_interrupted_and_it_is_claimed_again(project):
+    q = JobQueue(project)
+    a = q.submit("train", {})
+    q.claim("dead-worker")
+    assert q.reap_stale(stale_after_s=60) == []
+    project.conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ?", (time.time() - 120, a))
+    assert q.reap_stale(stale_after_s=60) == [a]
+    job = q.claim("new-worker")
+    assert (job.id, job.worker, job.attempts) == (a, "new-worker", 2)
+
+
+def _claim_all(path, name, out, start):
+    start.wait()
+    with Project.open(path) as p:
+        q = JobQueue(p)
+        while (job := q.claim(name)) is not None:
+            out.put((name, job.id))
+    out.put((name, None))
+
+
+def test_two_worker_processes_never_claim_the_same_job(project):
+    q = JobQueue(project)
+    ids = [q.submit("train", {"i": i}) for i in range(60)]
+    ctx = mp.get_context("spawn")
+    out, start = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_claim_all, args=(str(project.path), f"w{k}", out, start)) for k in range(2)]
+    for proc in procs:
+        proc.start()
+    start.set()
+    claimed, finished = [], 0
+    while finished < 2:
+        name, job_id = out.get(timeout=120)
+        if job_id is None:
+            finished += 1
+        else:
+            claimed.append(job_id)
+    for proc in procs:
+        proc.join(30)
+    assert sorted(claimed) == ids  # each job exactly once
+
+
+def _echo_runner(job, project, run_dir, should_stop, device):
+    with EventWriter(run_dir / "events.jsonl") as ev:
+        ev.emit("started", device=device)
+        for step in range(job.spec.get("steps", 1)):
+            if should_stop():
+                ev.emit("cancelled", step=step)
+                return "cancelled"
+            time.sleep(job.spec.get("sleep", 0))
+            ev.emit("progress", step=step)
+        if job.spec.get("fail"):
+            raise RuntimeError("the job failed on purpose")
+        ev.emit("finished")
+    return "finished"
+
+
+register_job_kind("echo", _echo_runner)
+
+
+def test_worker_runs_jobs_and_records_failures(project):
+    q = JobQueue(project)
+    ok = q.submit("echo", {"steps": 3})
+    bad = q.submit("echo", {"fail": True})
+    assert Worker(project.path, heartbeat_s=0.1).run(exit_when_idle=True) == 2
+    assert q.get(ok).state == "finished" and q.get(bad).state == "failed"
+    assert "on purpose" in q.get(bad).error
+    run_dir = project.runs_dir / q.get(bad).run_id
+    assert "Traceback" in (run_dir / "error.txt").read_text()
+    assert read_events(run_dir / "events.jsonl")[-1]["type"] == "failed"
+    assert [e["type"] for e in read_events(project.runs_dir / q.get(ok).run_id / "events.jsonl")] == \
+        ["started", "progress", "progress", "progress", "finished"]
+
+
+def test_worker_cancel_and_shutdown(project):
+    q = JobQueue(project)
+    long = q.submit("echo", {"steps": 500, "sleep": 0.01})
+    worker = Worker(project.path, heartbeat_s=0.05)
+    thread = threading.Thread(target=worker.run, kwargs={"exit_when_idle": True})
+    thread.start()
+    deadline = time.time() + 30
+    while q.get(long).state != "running" and time.time() < deadline:
+        time.sleep(0.02)
+    q.request_cancel(long)
+    thread.join(30)
+    assert q.get(long).state == "cancelled"
+
+    # Shutdown (SIGTERM) leaves the job interrupted, to be resumed by the next worker.
+    job = q.submit("echo", {"steps": 500, "sleep": 0.01})
+    worker = Worker(project.path, heartbeat_s=0.05)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    while q.get(job).state != "running" and time.time() < deadline + 30:
+        time.sleep(0.02)
+    worker.stop()
+    thread.join(30)
+    assert q.get(job).state == "interrupted"
+    states = project.query("SELECT state FROM workers ORDER BY started_at")
+    assert [r[0] for r in states] == ["stopped", "stopped"]
