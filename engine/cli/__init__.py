@@ -22,9 +22,9 @@ class CliError(Exception):
 
 
 def _command_modules():
-    from engine.cli import _import, _info, _init, _labels, _models, _phantom, _split
+    from engine.cli import _import, _info, _init, _jobs, _labels, _models, _phantom, _split
 
-    return (_init, _import, _info, _labels, _phantom, _split, _models)
+    return (_init, _import, _info, _labels, _phantom, _split, _models, _jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:

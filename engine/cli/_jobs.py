@@ -1,0 +1,99 @@
+"""``affengine worker`` and ``affengine jobs list|cancel|retry|priority``."""
+
+from __future__ import annotations
+
+from engine.cli._common import open_project
+from engine.jobs import STATES, JobQueue, Worker, cancel_job
+
+
+def add_parser(sub) -> None:
+    w = sub.add_parser("worker", help="claim queued jobs of a project and run them (one per device)")
+    w.add_argument("project")
+    w.add_argument("--device", default="auto", help="cpu, cuda:N or auto (default)")
+    w.add_argument("--exit-when-idle", action="store_true", help="stop when the queue is empty")
+    w.add_argument("--max-jobs", type=int, help="stop after this many jobs")
+    w.set_defaults(func=run_worker)
+
+    j = sub.add_parser("jobs", help="list and control the job queue")
+    verbs = j.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    ls = verbs.add_parser("list", help="jobs with their state")
+    ls.add_argument("project")
+    ls.add_argument("--state", choices=STATES)
+    ls.set_defaults(func=run_list)
+    for name, helptext in (("cancel", "cancel a job (a running one is killed after --grace s)"),
+                           ("retry", "queue a failed, cancelled or interrupted job again")):
+        v = verbs.add_parser(name, help=helptext)
+        v.add_argument("project")
+        v.add_argument("job_id", type=int)
+        if name == "cancel":
+            v.add_argument("--grace", type=float, default=10.0)
+        v.set_defaults(func=run_cancel if name == "cancel" else run_retry)
+    pr = verbs.add_parser("priority", help="set a job's priority (higher runs first)")
+    pr.add_argument("project")
+    pr.add_argument("job_id", type=int)
+    pr.add_argument("priority", type=int)
+    pr.set_defaults(func=run_priority)
+
+
+def run_worker(args) -> int:
+    open_project(args.project).close()  # a clear error for a wrong path
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    worker = Worker(args.project, device=device)
+    worker.install_signal_handlers()
+    print(f"worker {worker.id} on {device}: waiting for jobs (Ctrl+C stops)", flush=True)
+    n = worker.run(exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)
+    print(f"worker {worker.id}: ran {n} job(s)")
+    return 0
+
+
+def run_list(args) -> int:
+    with open_project(args.project) as project:
+        jobs = JobQueue(project).list(state=args.state)
+    print(f"{'id':>5} {'state':11} {'kind':8} {'fold':>4} {'prio':>4} {'tries':>5}  run / error")
+    for j in jobs:
+        fold = "" if j.fold is None else str(j.fold)
+        tail = j.run_id + (f"  {j.error}" if j.error else "")
+        print(f"{j.id:>5} {j.state:11} {j.kind:8} {fold:>4} {j.priority:>4} {j.attempts:>5}  {tail}")
+    return 0
+
+
+def _job_or_error(project, job_id):
+    from engine.cli import CliError
+
+    try:
+        return JobQueue(project).get(job_id)
+    except KeyError as exc:
+        raise CliError(f"{project.path}: {exc.args[0]}") from None
+
+
+def run_cancel(args) -> int:
+    with open_project(args.project) as project:
+        _job_or_error(project, args.job_id)
+        state = cancel_job(project, args.job_id, grace_s=args.grace)
+    print(f"job {args.job_id}: {state}")
+    return 0
+
+
+def run_retry(args) -> int:
+    from engine.cli import CliError
+
+    with open_project(args.project) as project:
+        _job_or_error(project, args.job_id)
+        try:
+            JobQueue(project).retry(args.job_id)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    print(f"job {args.job_id}: queued")
+    return 0
+
+
+def run_priority(args) -> int:
+    with open_project(args.project) as project:
+        _job_or_error(project, args.job_id)
+        JobQueue(project).set_priority(args.job_id, args.priority)
+    return 0
