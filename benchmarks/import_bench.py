@@ -1,0 +1,121 @@
+"""Import throughput against a bare ``pydicom.dcmread(f).pixel_array`` loop, per core.
+
+Writes N uncompressed 12-bit 2000 x 2500 DICOM files to a temporary folder,
+then times, on the same files (all in the page cache):
+
+* bare:   ``pydicom.dcmread(f).pixel_array`` in one process;
+* import: ``engine.io.import_sources`` into a fresh project (read, sha256,
+  decode, window, 1024-px cache copy, thumbnail, SQLite rows) on all cores;
+* sha256: hashing the files alone in one process, the floor any import pays.
+
+Prints files/s for each and ``RESULT import_per_core_ratio <import/s / cores / bare/s>``
+(performance.md target: >= 0.8). Usage: ``python benchmarks/import_bench.py [N] [--workers W]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.io import import_sources  # noqa: E402
+from engine.io._parallel import default_workers  # noqa: E402
+from engine.store import Project  # noqa: E402
+
+ROWS, COLS = 2500, 2000
+
+
+def make_files(folder: Path, n: int) -> list[Path]:
+    """``n`` distinct 12-bit radiograph-like DICOM files (smooth picture plus noise)."""
+    y, x = np.mgrid[0:ROWS, 0:COLS].astype(np.float32)
+    base = 600 + 300 * y / ROWS + 2400 * np.exp(-(((x - COLS / 2) / (COLS / 8)) ** 2))
+    paths = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        pixels = np.clip(base + rng.normal(0, 40, base.shape), 0, 4095).astype(np.uint16)
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+        ds.PatientID, ds.Modality, ds.ViewPosition = f"P{i // 2:04d}", "DX", "AP"
+        ds.Rows, ds.Columns = ROWS, COLS
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.WindowCenter, ds.WindowWidth = 2048, 4096
+        ds.PixelSpacing = [0.15, 0.15]
+        ds.PixelData = pixels.tobytes()
+        path = folder / f"P{i // 2:04d}" / f"img{i:04d}.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def time_bare(paths: list[Path]) -> float:
+    t0 = time.perf_counter()
+    for path in paths:
+        pydicom.dcmread(path).pixel_array  # noqa: B018
+    return time.perf_counter() - t0
+
+
+def time_sha(paths: list[Path]) -> float:
+    t0 = time.perf_counter()
+    for path in paths:
+        hashlib.sha256(path.read_bytes()).hexdigest()
+    return time.perf_counter() - t0
+
+
+def time_import(src: Path, work: Path, workers: int, run: int) -> float:
+    with Project.create(work / f"Bench{run}") as project:
+        t0 = time.perf_counter()
+        report = import_sources(project, [src], workers=workers)
+        seconds = time.perf_counter() - t0
+        assert report.added == report.total and not report.errors, report.summary()
+    return seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=40, help="number of files (40)")
+    parser.add_argument("--workers", type=int, default=None, help="import workers (all cores)")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs, best kept (2)")
+    args = parser.parse_args(argv)
+    workers = args.workers or default_workers()
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+        tmp = Path(tmp)
+        src = tmp / "src"
+        t0 = time.perf_counter()
+        paths = make_files(src, args.n)
+        print(f"wrote {args.n} files of {ROWS}x{COLS} 12-bit in {time.perf_counter() - t0:.1f} s")
+        time_bare(paths[: min(4, len(paths))])  # warm up imports and the page cache
+        bare = min(time_bare(paths) for _ in range(args.repeat))
+        sha = min(time_sha(paths) for _ in range(args.repeat))
+        imp = min(time_import(src, tmp, workers, r) for r in range(args.repeat))
+    n = args.n
+    bare_fps, sha_fps, imp_fps = n / bare, n / sha, n / imp
+    ratio = imp_fps / workers / bare_fps
+    print(f"bare dcmread().pixel_array (1 process): {bare_fps:8.1f} files/s")
+    print(f"sha256 of the file bytes   (1 process): {sha_fps:8.1f} files/s")
+    print(f"import_sources ({workers} workers)      : {imp_fps:8.1f} files/s")
+    print(f"per core: import {imp_fps / workers:.1f} files/s vs bare {bare_fps:.1f} files/s "
+          f"(sha256 alone is {sha_fps / bare_fps:.2f}x bare)")
+    print(f"RESULT import_per_core_ratio {ratio:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Import: DICOM (uncompressed and compressed), PNG, TIFF and JPEG into a project.
+
+``import_sources`` walks source folders, decodes each new file once on all
+cores into the project's pixel cache, and stores its metadata; ``read_image``
+decodes one file with the same display chain a DICOM viewer uses.
+"""
+
+from engine.io._decoded import DecodedImage, ImageMeta, ImageReadError
+from engine.io._manifest import Manifest, ManifestEntry, ManifestError, read_manifest
+from engine.io._pipeline import import_sources
+from engine.io._reader import SUFFIXES, read_image
+from engine.io._report import ImportReport
+from engine.io._resample import cache_pixels, target_shape, thumbnail
+from engine.io._rules import ImportSetupError, PatientRule
+from engine.io._window import Display, Modality, VoiTable, Window
+
+__all__ = [
+    "SUFFIXES",
+    "DecodedImage",
+    "Display",
+    "ImageMeta",
+    "ImageReadError",
+    "ImportReport",
+    "ImportSetupError",
+    "Manifest",
+    "ManifestEntry",
+    "ManifestError",
+    "Modality",
+    "PatientRule",
+    "VoiTable",
+    "Window",
+    "cache_pixels",
+    "import_sources",
+    "read_image",
+    "read_manifest",
+    "target_shape",
+    "thumbnail",
+]
