@@ -137,7 +137,7 @@ def percentile_window(codes: np.ndarray, modality: Modality, lo: int | None = No
     part = sample(codes)
     if lo is not None and np.issubdtype(part.dtype, np.integer) and part.size:
         flat = part.ravel()
-        counts = np.bincount(flat - lo if lo else flat)
+        counts = np.bincount(np.subtract(flat, lo, dtype=np.int32) if lo else flat)
         cum = np.cumsum(counts)
         ranks = np.array(PERCENTILES) / 100.0 * (cum[-1] - 1)
         picks = np.searchsorted(cum, ranks, side="right") + lo

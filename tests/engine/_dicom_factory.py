@@ -25,6 +25,7 @@ from pydicom.uid import (
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
+    JPEGLossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
@@ -48,6 +49,7 @@ SYNTAXES: dict[str, tuple[UID, bool]] = {
     "jpeg_baseline": (JPEGBaseline8Bit, False),
     "jpeg_extended": (JPEGExtended12Bit, False),
     "jpeg_lossless": (JPEGLosslessSV1, True),
+    "jpeg_lossless_p14": (JPEGLossless, True),
     "jpegls": (JPEGLSLossless, True),
     "jpegls_near": (JPEGLSNearLossless, False),
     "j2k_lossless": (JPEG2000Lossless, True),
@@ -163,6 +165,8 @@ def _encode_frame(frame: np.ndarray, name: str, bits: int) -> bytes:
         return imagecodecs.jpeg8_encode(frame, level=95, bitspersample=12)
     if name == "jpeg_lossless":
         return imagecodecs.jpeg8_encode(frame, lossless=True, predictor=1, bitspersample=bits)
+    if name == "jpeg_lossless_p14":  # process 14 with another predictor than SV1's
+        return imagecodecs.jpeg8_encode(frame, lossless=True, predictor=6, bitspersample=bits)
     if name == "jpegls":
         return imagecodecs.jpegls_encode(frame, level=0)
     if name == "jpegls_near":

@@ -9,7 +9,8 @@ from tests.engine._dicom_factory import SYNTAXES, femur_like, image_dataset, wri
 
 # (syntax, bits): baseline JPEG is 8-bit only, extended JPEG 12-bit.
 CASES = [("jpeg_baseline", 8), ("jpeg_extended", 12)] + [
-    (name, bits) for name in SYNTAXES if not name.startswith("jpeg_") or name == "jpeg_lossless"
+    (name, bits) for name in SYNTAXES
+    if not name.startswith("jpeg_") or name.startswith("jpeg_lossless")
     for bits in (8, 12, 16)
 ]
 
@@ -206,3 +207,23 @@ def test_inconsistent_headers_are_refused(tmp_path):
     ds.save_as(tmp_path / "rows0.dcm", enforce_file_format=True)
     with pytest.raises(ImageReadError, match="Rows=0"):
         read_image(tmp_path / "rows0.dcm")
+
+
+def test_signed_16_bit_without_window_uses_percentiles(tmp_path):
+    values = np.linspace(-30000, 30000, 40 * 30).astype(np.int16).reshape(40, 30)
+    image = read_image(write_dicom(tmp_path / "ct.dcm", values, bits_stored=16, signed=True,
+                                   rescale=(1.0, -1024.0)))
+    assert image.window.source == "percentile"
+    low = image.window.center - image.window.width / 2
+    assert abs(low - (np.percentile(values, 0.5) - 1024)) < 100
+    grey = image.to_uint8()
+    assert grey[0, 0] == 0 and grey[-1, -1] == 255 and np.all(np.diff(grey.ravel()) >= 0)
+
+
+def test_32_bit_data_goes_through_pydicom(tmp_path):
+    values = (np.arange(16 * 16, dtype=np.uint32) * 400).reshape(16, 16)
+    image = read_image(write_dicom(tmp_path / "u32.dcm", values, window=(50000, 100000)))
+    assert np.array_equal(image.codes, values)
+    assert image.code_range == (0, int(values.max()))
+    want = np.rint(_linear(values.astype(np.float64), 50000, 100000) * 255)
+    assert np.array_equal(image.to_uint8(), want.astype(np.uint8))

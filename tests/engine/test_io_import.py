@@ -188,3 +188,14 @@ def test_parallel_import_matches_serial_and_reports_progress(tmp_path):
             assert np.array_equal(a.cache.load_full(r.sha256), b.cache.load_full(r.sha256))
     assert [c[0] for c in calls] == list(range(1, 7)) and {c[1] for c in calls} == {6}
     assert {c[2] for c in calls} == {threading.get_ident()}
+
+
+def test_workers_also_start_with_spawn(project, tmp_path, monkeypatch):
+    # What a threaded caller (the GUI) or macOS/Windows get instead of fork.
+    import multiprocessing
+
+    _study(tmp_path / "src", 3)
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("spawn"))
+    report = import_sources(project, [tmp_path / "src"], workers=2)
+    assert report.added == 3 and report.errors == []
+    assert all(project.cache.has_full(r.sha256) for r in project.images.list())
