@@ -148,7 +148,8 @@ class _Importer:
                 self.report.duplicates.append((out.path, row.path))
                 self.writer.stored.append(out.path)
             else:  # the stored file is gone (or replaced): the image moved here
-                self.known.by_path.pop(row.path, None)
+                if self.known.by_path.get(row.path) is row:
+                    del self.known.by_path[row.path]
                 row.path, row.mtime = out.path, out.mtime
                 self.known.by_path[out.path] = row
                 self.existing(row, cand, "relocated", out.mtime)
@@ -182,6 +183,10 @@ def import_sources(project: Project, sources: Iterable[str | Path] | str | Path,
     is listed in ``report.errors`` and stored with ``project.images.record_errors``.
     Raises ImportSetupError (ManifestError for the manifest) before anything
     is written when the arguments themselves are unusable.
+
+    ``progress(done, total, path)`` is called in the calling thread after each
+    file. An exception raised from it (or KeyboardInterrupt) cancels the
+    import: images already processed are committed whole, nothing is half-written.
     """
     t0 = time.perf_counter()
     if not reader or not reader.strip():

@@ -199,3 +199,37 @@ def test_workers_also_start_with_spawn(project, tmp_path, monkeypatch):
     report = import_sources(project, [tmp_path / "src"], workers=2)
     assert report.added == 3 and report.errors == []
     assert all(project.cache.has_full(r.sha256) for r in project.images.list())
+
+
+def test_renamed_file_with_a_new_file_in_its_place(project, tmp_path):
+    a = write_dicom(tmp_path / "src" / "P1" / "a.dcm", femur_like(20, 16, 12), patient_id="P1")
+    import_sources(project, [tmp_path / "src"], workers=1)
+    old_id = project.images.list()[0].id
+    project.labels.set(old_id, "AFF", "ann")
+    a.rename(tmp_path / "src" / "P1" / "b.dcm")
+    write_dicom(a, femur_like(20, 16, 12, seed=7), patient_id="P1")
+    report = import_sources(project, [tmp_path / "src"], workers=1)
+    assert (report.added, report.relocated, report.changed) == (1, 1, [str(a)])
+    assert project.images.get(old_id).path == str(tmp_path / "src" / "P1" / "b.dcm")
+    assert project.labels.get(old_id) == "AFF"
+    again = import_sources(project, [tmp_path / "src"], workers=1)
+    assert (again.unchanged, again.added, again.relocated) == (2, 0, 0)
+
+
+def test_cancel_from_progress_keeps_whole_images_only(project, tmp_path):
+    _study(tmp_path / "src", 6)
+
+    class Stop(Exception):
+        pass
+
+    def progress(done, total, path):
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        import_sources(project, [tmp_path / "src"], workers=2, progress=progress)
+    rows = project.images.list()
+    assert 1 <= len(rows) <= 3  # the finished ones, each complete
+    assert all(r.thumb_height and project.cache.has_full(r.sha256) for r in rows)
+    assert project.labels.all().keys() == {r.id for r in rows}
+    assert import_sources(project, [tmp_path / "src"], workers=1).added == 6 - len(rows)
