@@ -156,7 +156,8 @@ def _decode(ds, buf, notes, caught) -> DecodedImage:
         if present < length:
             raise ImageReadError(
                 f"file truncated inside Pixel Data: {present} of {length} bytes present")
-        expected = (rows * cols * samples * frames * allocated + 7) // 8
+        per_pixel = 2 if photometric == "YBR_FULL_422" else samples  # chroma subsampled
+        expected = (rows * cols * per_pixel * frames * allocated + 7) // 8
         if length < expected or length > expected + 1:
             raise ImageReadError(
                 f"Pixel Data is {length} bytes but Rows x Columns x Samples x Frames x "
