@@ -1,0 +1,329 @@
+"""The main window: thumbnail grid and image viewer side by side, labelled by keys.
+
+It composes the widgets, owns the open :class:`~engine.store.Project`, and runs
+everything slow (open, list, import, demo build) through :class:`TaskRunner`.
+A label key writes through ``project.labels.set`` at once (one small SQLite
+transaction), updates the badge and the counts, and moves to the next image.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from affgui import __version__, theme
+from affgui.menus import build_menus
+from affgui.project_flows import ProjectFlows
+from affgui.qt_compat import guard_singleton_refcounts
+from affgui.settings import Settings, get_settings, save_settings
+from affgui.tasks import TaskRunner
+from affgui.widgets.image_viewer import ImageViewerWidget
+from affgui.widgets.thumbnail_grid import ThumbnailGridView
+from affgui.widgets.welcome import WelcomeWidget
+from engine.store import LABELS, UNLABELLED, ImageFilter, LabelChange, NothingToUndo, Project
+
+FILTERS = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"), ("NFF", "NFF"),
+           ("Uncertain", "uncertain"), ("Excluded", "exclude"))
+
+
+def load_rows(project: Project, label: str | None) -> tuple[list, dict]:
+    """The image rows for one filter and the label counts (runs on a worker thread)."""
+    return project.images.list(ImageFilter(label=label)), project.images.counts(by="label")
+
+
+class MainWindow(QMainWindow):
+    """The labelling window of one project (or the welcome page while none is open)."""
+
+    sigProjectChanged = Signal(object)  # the open Project, or None
+    sigRowsChanged = Signal(int)  # number of images listed after a (re)load
+
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None):
+        guard_singleton_refcounts()
+        super().__init__(parent)
+        self.settings = settings or get_settings()
+        self.project: Project | None = None
+        self.tasks = TaskRunner(self)
+        self.counts: dict[str, int] = {}
+        self._list_generation = 0
+        self.setWindowTitle("AFF Workbench")
+        self.resize(1400, 900)
+
+        self.grid = ThumbnailGridView()
+        self.viewer = ImageViewerWidget()
+        self.filter_combo = QComboBox()
+        self.filter_combo.addItems([text for text, _ in FILTERS])
+        self.menu_actions = build_menus(self, [self.viewer.fit_action, self.viewer.reset_action])
+        self.flows = ProjectFlows(self)
+        self._build_central()
+        self._build_status_bar()
+        self._connect()
+        self._restore_layout()
+        self._set_project_actions_enabled(False)
+
+    # -- layout -----------------------------------------------------------------
+    def _build_central(self) -> None:
+        left = QWidget()
+        box = QVBoxLayout(left)
+        box.setContentsMargins(6, 6, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show:"))
+        bar.addWidget(self.filter_combo, 1)
+        box.addLayout(bar)
+        box.addWidget(self.grid, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([560, 840])
+        a = self.menu_actions
+        self.welcome = WelcomeWidget([a.open_demo, a.open_project, a.new_project])
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+    def _build_status_bar(self) -> None:
+        self.info_label = QLabel()
+        self.counts_label = QLabel()
+        self.counts_label.setTextFormat(Qt.TextFormat.RichText)
+        self.info_label.setTextFormat(Qt.TextFormat.RichText)
+        self.statusBar().addWidget(self.info_label, 1)
+        self.statusBar().addPermanentWidget(self.counts_label)
+
+    def _connect(self) -> None:
+        a = self.menu_actions
+        a.new_project.triggered.connect(self.flows.ask_new_project)
+        a.open_project.triggered.connect(self.flows.ask_open_project)
+        a.open_demo.triggered.connect(self.flows.open_demo)
+        a.import_images.triggered.connect(self.flows.ask_import)
+        a.close_project.triggered.connect(self.close_project)
+        a.quit.triggered.connect(self.close)
+        for label, action in a.labels.items():
+            action.triggered.connect(partial(self.set_label, label))
+        a.clear_label.triggered.connect(partial(self.set_label, None))
+        a.undo.triggered.connect(self.undo)
+        a.next_image.triggered.connect(partial(self.grid.select_next, 1))
+        a.previous_image.triggered.connect(partial(self.grid.select_next, -1))
+        a.auto_advance.setChecked(self.settings.auto_advance)
+        a.auto_advance.toggled.connect(self._set_auto_advance)
+        a.reader_name.triggered.connect(self._ask_reader_name)
+        a.refresh.triggered.connect(self.reload_rows)
+        a.about.triggered.connect(self._about)
+        a.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
+        self.filter_combo.currentIndexChanged.connect(self.reload_rows)
+
+    # -- project ----------------------------------------------------------------
+    def open_project(self, path: str | Path, quiet: bool = False) -> None:
+        """Open the project at ``path`` on a worker; the window switches when it is read."""
+        self.flows.open_project(Path(path), quiet=quiet)
+
+    def set_project(self, project: Project, rows: list, counts: dict) -> None:
+        """Show an opened project (called on the GUI thread with its first listing)."""
+        self.close_project()
+        self.project = project
+        self.grid.set_cache(project.cache)
+        self.viewer.set_cache(project.cache)
+        self.setWindowTitle(f"{project.name} — AFF Workbench")
+        self.stack.setCurrentWidget(self.splitter)
+        self._set_project_actions_enabled(True)
+        self.settings.add_recent(project.path)
+        save_settings(self.settings)
+        self._show_rows(rows, counts)
+        self.grid.setFocus()
+        self.sigProjectChanged.emit(project)
+
+    @Slot()
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        self._list_generation += 1
+        self.tasks.wait(10_000)  # listings still reading the old project
+        self.grid.set_rows([])
+        self.grid.set_cache(None)
+        self.viewer.set_cache(None)
+        self.grid.wait(10_000)
+        self.viewer.wait(10_000)
+        self.project.close()
+        self.project = None
+        self.counts = {}
+        self.setWindowTitle("AFF Workbench")
+        self.stack.setCurrentWidget(self.welcome)
+        self._set_project_actions_enabled(False)
+        self._update_status()
+        self.sigProjectChanged.emit(None)
+
+    def label_filter(self) -> str | None:
+        return FILTERS[max(self.filter_combo.currentIndex(), 0)][1]
+
+    @Slot()
+    def reload_rows(self) -> None:
+        """Re-list the images of the current filter on a worker thread."""
+        if self.project is None:
+            return
+        self._list_generation += 1
+        generation, project, label = self._list_generation, self.project, self.label_filter()
+
+        def done(result: tuple[list, dict]) -> None:
+            if generation == self._list_generation:
+                self._show_rows(*result)
+
+        self.tasks.submit(lambda _progress: load_rows(project, label), done=done,
+                          failed=partial(self.show_error, "Cannot list the images"))
+
+    def _show_rows(self, rows: list, counts: dict) -> None:
+        self.counts = dict(counts)
+        self.grid.set_rows(rows, current=self.grid.current_image_id())
+        self._update_status()
+        self.sigRowsChanged.emit(len(rows))
+
+    # -- labelling --------------------------------------------------------------
+    def set_label(self, label: str | None) -> None:
+        """Store ``label`` (``None`` clears) for the current image; label keys advance."""
+        image_id = self.grid.current_image_id()
+        if self.project is None or image_id is None:
+            return
+        try:
+            change = self.project.labels.set(image_id, label, self.settings.reader, source="gui")
+        except (sqlite3.Error, KeyError, ValueError) as exc:
+            self.show_error("The label was not saved", exc)
+            return
+        if change is not None:
+            self._apply_change(change)
+        if label is not None and self.settings.auto_advance:
+            self.grid.select_next()
+
+    @Slot()
+    def undo(self) -> None:
+        """Revert the reader's latest label change and show that image."""
+        if self.project is None:
+            return
+        try:
+            change = self.project.labels.undo(self.settings.reader)
+        except NothingToUndo:
+            self.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        except (sqlite3.Error, KeyError, ValueError) as exc:
+            self.show_error("Undo failed", exc)
+            return
+        self._apply_change(change)
+        self.grid.select_image(change.image_id)
+        self.statusBar().showMessage(
+            f"Undone: image #{change.image_id} is {change.new_label or 'unlabelled'} again", 3000)
+
+    def _apply_change(self, change: LabelChange) -> None:
+        for key, step in ((change.old_label or UNLABELLED, -1), (change.new_label or UNLABELLED, 1)):
+            self.counts[key] = self.counts.get(key, 0) + step
+        self.grid.set_label(change.image_id, change.new_label)
+        if self.grid.current_image_id() == change.image_id:
+            self._on_current_image_changed(change.image_id)
+        self._update_status()
+
+    # -- current image and status -------------------------------------------------
+    @Slot(int)
+    def _on_current_image_changed(self, image_id: int) -> None:
+        model = self.grid.model()
+        row = model.row_of(image_id)
+        image = model.image_row(row) if row is not None else None
+        self.viewer.show_image(image)
+        if row is not None and row + 1 < model.rowCount():
+            self.viewer.prefetch(model.image_row(row + 1).sha256)
+        if image is None:
+            self.info_label.setText("")
+        else:
+            self.info_label.setText(
+                f"#{image.id} · <b>{image.patient_key}</b> · {image.view or '?'} "
+                f"{image.laterality or '?'} · {theme.badge_html(image.label)} · "
+                f"{row + 1} of {model.rowCount()} · "
+                f"<span style='color:{theme.TEXT_DIM}'>{image.path}</span>")
+
+    def _update_status(self) -> None:
+        if self.project is None:
+            self.counts_label.setText("")
+            self.info_label.setText("No project open: File > Open Project or Open Demo Project")
+            return
+        parts = [f"{theme.badge_html(label)} {self.counts.get(label, 0)}" for label in LABELS]
+        parts.append(f"{theme.badge_html(None)} {self.counts.get(UNLABELLED, 0)}")
+        self.counts_label.setText("  ·  ".join(parts) + f"  ·  {sum(self.counts.values())} images")
+
+    def _set_project_actions_enabled(self, enabled: bool) -> None:
+        for action in self.menu_actions.project_actions():
+            action.setEnabled(enabled)
+        self.filter_combo.setEnabled(enabled)
+        if not enabled:
+            self._update_status()
+
+    # -- small dialogs --------------------------------------------------------------
+    def show_error(self, title: str, error: object) -> None:
+        """A non-blocking error box (and the text in the status bar)."""
+        self.last_error = f"{title}: {error}"
+        self.statusBar().showMessage(self.last_error, 10_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, str(error),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def _set_auto_advance(self, on: bool) -> None:
+        self.settings.auto_advance = on
+        save_settings(self.settings)
+
+    def set_reader(self, name: str) -> None:
+        if name.strip():
+            self.settings.reader = name.strip()
+            save_settings(self.settings)
+            self.statusBar().showMessage(f"Labels are now saved as reader '{name.strip()}'", 4000)
+
+    def _ask_reader_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Reader Name", "Name stored with your labels:",
+                                        text=self.settings.reader)
+        if ok:
+            self.set_reader(name)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.menu_actions.recent_menu
+        menu.clear()
+        for path in self.settings.recent_projects:
+            menu.addAction(path, partial(self.open_project, path))
+        menu.setEnabled(True)
+        if not self.settings.recent_projects:
+            menu.addAction("(none)").setEnabled(False)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About AFF Workbench",
+                          f"<b>AFF Workbench</b> {__version__}<br>Atypical vs normal femur "
+                          f"fracture studies: labelling, CNN vs ViT comparison, heatmaps.<br>"
+                          f"Reader: {self.settings.reader}")
+
+    # -- window state -------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        s = self.settings
+        if s.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
+        if len(s.splitter_sizes) == 2:
+            self.splitter.setSizes(s.splitter_sizes)
+
+    def closeEvent(self, event) -> None:
+        if self.tasks.is_running():
+            self.statusBar().showMessage("Stopping background work…")
+        self.tasks.shutdown(15_000)
+        self.close_project()
+        s = self.settings
+        s.window_geometry = self.saveGeometry().toBase64().data().decode()
+        s.splitter_sizes = self.splitter.sizes()
+        save_settings(s)
+        super().closeEvent(event)

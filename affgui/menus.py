@@ -1,0 +1,111 @@
+"""The main window's actions and menus, in one place with their shortcuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+# Label key -> stored label (None clears). The order is the Label menu's.
+LABEL_KEYS: tuple[tuple[str, str | None, str], ...] = (
+    ("A", "AFF", "&AFF (atypical)"),
+    ("N", "NFF", "&NFF (normal)"),
+    ("U", "uncertain", "&Uncertain"),
+    ("X", "exclude", "E&xclude"),
+)
+
+
+@dataclass
+class Actions:
+    new_project: QAction
+    open_project: QAction
+    open_demo: QAction
+    import_images: QAction
+    close_project: QAction
+    quit: QAction
+    clear_label: QAction
+    undo: QAction
+    next_image: QAction
+    previous_image: QAction
+    auto_advance: QAction
+    reader_name: QAction
+    refresh: QAction
+    about: QAction
+    recent_menu: QMenu
+    labels: dict[str, QAction] = field(default_factory=dict)
+
+    def project_actions(self) -> list[QAction]:
+        """Actions that need an open project."""
+        return [self.import_images, self.close_project, self.clear_label, self.undo,
+                self.next_image, self.previous_image, self.refresh, *self.labels.values()]
+
+
+def _action(window: QMainWindow, text: str, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        if isinstance(shortcut, list):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        else:
+            action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+    return action
+
+
+def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
+    """Create the menu bar of ``window``; ``view_actions`` come from the image viewer."""
+    a = Actions(
+        new_project=_action(window, "&New Project…", QKeySequence.StandardKey.New,
+                            "Create an empty project folder (.affproj)"),
+        open_project=_action(window, "&Open Project…", QKeySequence.StandardKey.Open,
+                             "Open a project folder (.affproj)"),
+        open_demo=_action(window, "Open &Demo Project",
+                          tip="Open the phantom demo study (built on first use)"),
+        import_images=_action(window, "&Import Images…", "Ctrl+I",
+                              "Add a folder of radiographs, optionally with a manifest CSV"),
+        close_project=_action(window, "&Close Project", QKeySequence.StandardKey.Close),
+        quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
+        clear_label=_action(window, "&Clear Label", ["Backspace", "Delete"],
+                            "Remove the current image's label"),
+        undo=_action(window, "&Undo Label Change", QKeySequence.StandardKey.Undo,
+                     "Revert your latest label change"),
+        next_image=_action(window, "Ne&xt Image", "Space"),
+        previous_image=_action(window, "&Previous Image", "Shift+Space"),
+        auto_advance=_action(window, "A&uto-advance After Labelling",
+                             tip="Move to the next image after a label key"),
+        reader_name=_action(window, "&Reader Name…",
+                            tip="The name stored with every label change"),
+        refresh=_action(window, "Re&fresh List", QKeySequence.StandardKey.Refresh,
+                        "Re-read the image list (and labels other programs changed)"),
+        about=_action(window, "&About AFF Workbench"),
+        recent_menu=QMenu("Open &Recent", window),
+    )
+    a.auto_advance.setCheckable(True)
+    for key, label, text in LABEL_KEYS:
+        a.labels[label] = _action(window, text, key, f"Label the current image {label}")
+
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([a.new_project, a.open_project, a.open_demo])
+    file_menu.addMenu(a.recent_menu)
+    file_menu.addSeparator()
+    file_menu.addAction(a.import_images)
+    file_menu.addSeparator()
+    file_menu.addActions([a.close_project, a.quit])
+
+    label_menu = bar.addMenu("&Label")
+    label_menu.addActions(list(a.labels.values()))
+    label_menu.addAction(a.clear_label)
+    label_menu.addSeparator()
+    label_menu.addAction(a.undo)
+    label_menu.addSeparator()
+    label_menu.addActions([a.next_image, a.previous_image, a.auto_advance, a.reader_name])
+
+    view_menu = bar.addMenu("&View")
+    view_menu.addActions(view_actions)
+    view_menu.addSeparator()
+    view_menu.addAction(a.refresh)
+
+    bar.addMenu("&Help").addAction(a.about)
+    return a

@@ -1,0 +1,170 @@
+"""File-menu flows of the main window: new, open, demo and import, all off the GUI thread.
+
+Each flow asks (a file dialog), runs the slow part on the window's
+:class:`~affgui.tasks.TaskRunner` (with a cancellable progress dialog when it
+takes a while), and hands the result back to the window on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QFileDialog, QProgressDialog
+
+from affgui.settings import demo_project_path, save_settings
+from affgui.tasks import Cancelled, Progress
+from affgui.widgets.import_dialog import ImportDialog, ImportReportDialog
+from engine.store import Project, ProjectError
+
+if TYPE_CHECKING:
+    from affgui.main_window import MainWindow
+
+STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing images"}
+
+
+class ProjectFlows(QObject):
+    """New / Open / Demo / Import for one :class:`MainWindow`."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.progress_dialog: QProgressDialog | None = None
+        self.last_report = None
+
+    # -- open and create ------------------------------------------------------------
+    def open_project(self, path: Path, quiet: bool = False, create: bool = False) -> None:
+        """Open (or create) the project at ``path`` and list its images on a worker."""
+        from affgui.main_window import load_rows
+
+        w = self.window
+        label = w.label_filter()
+        w.statusBar().showMessage(f"{'Creating' if create else 'Opening'} {path}…")
+
+        def work(_progress: Progress) -> tuple:
+            project = Project.create(path) if create else Project.open(path)
+            try:
+                return (project, *load_rows(project, label))
+            except BaseException:
+                project.close()
+                raise
+
+        def failed(exc: BaseException) -> None:
+            if quiet:
+                w.statusBar().showMessage(f"Could not reopen {path}: {exc}", 10_000)
+            else:
+                w.show_error("Cannot open the project" if not create else
+                             "Cannot create the project", exc)
+            if isinstance(exc, ProjectError) and not create:  # moved or deleted: forget it
+                w.settings.remove_recent(path)
+                save_settings(w.settings)
+
+        w.tasks.submit(work, done=lambda result: w.set_project(*result), failed=failed)
+
+    def ask_open_project(self) -> None:
+        start = self.window.settings.last_project or str(Path.home())
+        path = QFileDialog.getExistingDirectory(self.window, "Open Project (.affproj folder)",
+                                                str(Path(start).parent))
+        if path:
+            self.open_project(Path(path))
+
+    def ask_new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "New Project", str(Path.home()),
+                                              "AFF Workbench project (*.affproj)")
+        if path:
+            self.open_project(Path(path), create=True)
+
+    def open_demo(self) -> None:
+        """Open the demo project, building it first (tens of seconds) on first use."""
+        path = demo_project_path()
+        if (path / "project.sqlite").is_file():
+            self.open_project(path)
+            return
+
+        def build(progress: Progress) -> Path:
+            from engine.demo import build_demo_project
+
+            return build_demo_project(path, progress=progress)
+
+        self.run_with_progress("Building the demo project",
+                               "Generating phantom radiographs (first run only)…", build,
+                               done=lambda built: self.open_project(Path(built)))
+
+    # -- import ---------------------------------------------------------------------
+    def ask_import(self) -> None:
+        dialog = ImportDialog(self.window)
+        if dialog.exec():
+            self.import_images(dialog.folder(), dialog.manifest(), dialog.folder_labels())
+
+    def import_images(self, folder: Path, manifest: Path | None = None,
+                      folder_labels: bool = True) -> None:
+        """Import ``folder`` (and ``manifest``) into the open project, then show the report."""
+        project = self.window.project
+        if project is None:
+            return
+
+        def work(progress: Progress):
+            from engine.io import import_sources
+
+            return import_sources(project, [Path(folder)], manifest=manifest,
+                                  folder_labels=folder_labels,
+                                  progress=lambda done, total, *_: progress("import", done, total))
+
+        def done(report) -> None:
+            self.last_report = report
+            ImportReportDialog(report, self.window).open()
+            self.window.reload_rows()
+
+        self.run_with_progress("Importing images", f"Reading {folder}…", work, done=done,
+                               on_cancel=self.window.reload_rows)
+
+    # -- progress -------------------------------------------------------------------
+    def run_with_progress(self, title: str, text: str, fn: Callable[[Progress], Any],
+                          done: Callable[[Any], None],
+                          on_cancel: Callable[[], None] | None = None) -> int:
+        """Run ``fn`` on a worker behind a window-modal, cancellable progress dialog."""
+        dialog = QProgressDialog(text, "Cancel", 0, 0, self.window)
+        dialog.setWindowTitle(title)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setAutoReset(False)
+        dialog.setAutoClose(False)
+        dialog.setMinimumWidth(420)
+        self.progress_dialog = dialog
+
+        def finish() -> None:
+            dialog.canceled.disconnect()
+            dialog.close()
+            dialog.deleteLater()
+            if self.progress_dialog is dialog:
+                self.progress_dialog = None
+
+        def progress(stage: str, n: int, total: int) -> None:
+            dialog.setMaximum(max(total, 1))
+            dialog.setValue(min(n, total))
+            dialog.setLabelText(f"{STAGES.get(stage, stage)}… {n:,} of {total:,}")
+
+        def succeeded(result: Any) -> None:
+            finish()
+            done(result)
+
+        def failed(exc: BaseException) -> None:
+            finish()
+            if isinstance(exc, Cancelled):
+                self.window.statusBar().showMessage(f"{title}: cancelled", 5000)
+                if on_cancel:
+                    on_cancel()
+            else:
+                self.window.show_error(f"{title} failed", exc)
+
+        task = self.window.tasks.submit(fn, done=succeeded, failed=failed, progress=progress)
+
+        def cancel() -> None:
+            self.window.tasks.cancel(task)
+            dialog.setLabelText("Cancelling…")
+
+        dialog.canceled.connect(cancel)
+        dialog.show()
+        return task

@@ -1,0 +1,140 @@
+"""Run slow work (opening, listing, importing, building the demo) off the GUI thread.
+
+A task is a plain function ``fn(progress)``; it reports with
+``progress(stage, done, total)`` from its own thread. Reports reach the GUI
+thread as queued signals, at most every :data:`PROGRESS_INTERVAL_S` (plus the
+last one), so a fast loop cannot flood the event queue. Cancelling is
+cooperative: the next ``progress`` call raises :class:`Cancelled` inside the
+task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+PROGRESS_INTERVAL_S = 0.05
+Progress = Callable[[str, int, int], None]
+
+
+class Cancelled(Exception):
+    """Raised inside a task by ``progress`` once the task was cancelled."""
+
+
+class _TaskSignals(QObject):
+    sigProgress = Signal(int, str, int, int)
+    sigFinished = Signal(int, object)
+    sigFailed = Signal(int, object)
+
+
+class _Runnable(QRunnable):
+    def __init__(self, task_id: int, fn: Callable[[Progress], Any], signals: _TaskSignals):
+        super().__init__()
+        self.task_id = task_id
+        self.fn = fn
+        self.signals = signals  # a Python reference keeps the emitter alive while we run
+        self.cancelled = threading.Event()
+        self._last_emit = 0.0
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
+        now = time.monotonic()
+        if done >= total or now - self._last_emit >= PROGRESS_INTERVAL_S:
+            self._last_emit = now
+            self.signals.sigProgress.emit(self.task_id, stage, int(done), int(total))
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self.progress)
+        except BaseException as exc:  # reported to the GUI thread, never lost in a thread
+            self.signals.sigFailed.emit(self.task_id, exc)
+        else:
+            self.signals.sigFinished.emit(self.task_id, result)
+
+
+@dataclass
+class _Callbacks:
+    done: Callable[[Any], None] | None
+    failed: Callable[[BaseException], None] | None
+    progress: Callable[[str, int, int], None] | None
+
+
+class TaskRunner(QObject):
+    """Runs tasks on its own thread pool and calls back on the GUI thread."""
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._signals = _TaskSignals()
+        self._signals.sigProgress.connect(self._on_progress)
+        self._signals.sigFinished.connect(self._on_finished)
+        self._signals.sigFailed.connect(self._on_failed)
+        self._ids = itertools.count(1)
+        self._running: dict[int, tuple[_Runnable, _Callbacks]] = {}
+
+    def submit(
+        self,
+        fn: Callable[[Progress], Any],
+        done: Callable[[Any], None] | None = None,
+        failed: Callable[[BaseException], None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> int:
+        """Start ``fn(progress)`` on the pool; returns a task id for :meth:`cancel`."""
+        task_id = next(self._ids)
+        runnable = _Runnable(task_id, fn, self._signals)
+        runnable.setAutoDelete(False)  # Python owns it, kept in _running until reported
+        self._running[task_id] = (runnable, _Callbacks(done, failed, progress))
+        self._pool.start(runnable)
+        return task_id
+
+    def cancel(self, task_id: int | None = None) -> None:
+        """Ask one task (or, with ``None``, every task) to stop at its next progress report."""
+        for tid, (runnable, _) in self._running.items():
+            if task_id is None or tid == task_id:
+                runnable.cancelled.set()
+
+    def is_running(self, task_id: int | None = None) -> bool:
+        return bool(self._running) if task_id is None else task_id in self._running
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until every task has returned (their callbacks are dropped if not yet run)."""
+        return self._pool.waitForDone(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel everything, wait for the threads and forget pending callbacks."""
+        self.cancel()
+        ok = self.wait(timeout_ms)
+        if ok:
+            self._running.clear()
+        return ok
+
+    # -- GUI thread ---------------------------------------------------------------
+    @Slot(int, str, int, int)
+    def _on_progress(self, task_id: int, stage: str, done: int, total: int) -> None:
+        entry = self._running.get(task_id)
+        if entry and entry[1].progress and not entry[0].cancelled.is_set():
+            entry[1].progress(stage, done, total)
+
+    @Slot(int, object)
+    def _on_finished(self, task_id: int, result: object) -> None:
+        entry = self._running.pop(task_id, None)
+        if entry and entry[1].done:
+            entry[1].done(result)
+
+    @Slot(int, object)
+    def _on_failed(self, task_id: int, exc: object) -> None:
+        entry = self._running.pop(task_id, None)
+        if entry is None:
+            return
+        if entry[1].failed:
+            entry[1].failed(exc)
+        elif not isinstance(exc, Cancelled):
+            raise exc

@@ -1,0 +1,266 @@
+"""The thumbnail grid's model, and thumbnail loading off the GUI thread.
+
+Thumbnails come from the cache's one memory-mapped array.
+
+The grid asks for a thumbnail when a row is painted; requests made in the same
+event-loop pass are batched into one :class:`QRunnable`, newest batches first,
+so the rows on screen load before rows scrolled past. A worker skips ids the
+grid no longer shows (``wanted``) and reports them as dropped, so they are asked
+for again if they come back into view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QImage, QPixmap
+
+from engine.store import ImageCache, ImageRow
+
+LOADED, DROPPED, MISSING = "loaded", "dropped", "missing"
+BATCH = 8
+Index = QModelIndex | QPersistentModelIndex
+
+
+def thumbnail_image(cache: ImageCache, image_id: int, height: int, width: int,
+                    side: int) -> QImage | None:
+    """The thumbnail of ``image_id`` as a QImage that owns its pixels, scaled to fit ``side``."""
+    pixels = cache.thumb(image_id, height, width)
+    if pixels is None or pixels.size == 0:
+        return None
+    pixels = np.ascontiguousarray(pixels)  # out of the shared memory map
+    h, w = pixels.shape
+    image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    if max(h, w) > side:
+        image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    return image
+
+
+class _Signals(QObject):
+    sigBatchDone = Signal(int, object)  # generation, [(image_id, status, QImage | None)]
+
+
+class _BatchRunnable(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, generation: int, items: list[tuple[int, int, int]]):
+        super().__init__()
+        self.loader, self.generation, self.items = loader, generation, items
+        self.cache, self.side, self.signals = loader.cache, loader.side, loader.signals
+
+    def run(self) -> None:
+        out = []
+        wanted = self.loader.wanted
+        for image_id, h, w in self.items:
+            if self.generation != self.loader.generation or (wanted and not wanted(image_id)):
+                out.append((image_id, DROPPED, None))
+                continue
+            try:
+                image = thumbnail_image(self.cache, image_id, h, w, self.side)
+            except (OSError, ValueError):  # a truncated or rewritten thumbnail file
+                image = None
+            out.append((image_id, LOADED if image is not None else MISSING, image))
+        self.signals.sigBatchDone.emit(self.generation, out)
+
+
+class ThumbnailLoader(QObject):
+    """Loads thumbnails on its own thread pool; results arrive as :attr:`sigLoaded`."""
+
+    sigLoaded = Signal(object)  # [(image_id, status, QImage | None)] of the current cache
+
+    def __init__(self, side: int, parent: QObject | None = None, threads: int = 2):
+        super().__init__(parent)
+        self.side = side
+        self.cache: ImageCache | None = None
+        self.generation = 0
+        self.wanted: Callable[[int], bool] | None = None  # called from worker threads
+        self.signals = _Signals()
+        self.signals.sigBatchDone.connect(self._on_batch_done)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._queue: dict[int, tuple[int, int]] = {}
+        self._priority = itertools.count(0, 1000)
+        self._flush_timer = QTimer(self, singleShot=True, interval=0)
+        self._flush_timer.timeout.connect(self._flush)
+
+    def reset(self, cache: ImageCache | None) -> None:
+        """Switch to another project's cache; results still in flight are discarded."""
+        self.generation += 1
+        self.cache = cache
+        self._queue.clear()
+
+    def request(self, image_id: int, height: int, width: int) -> None:
+        """Queue one thumbnail; the batch starts when control returns to the event loop."""
+        if self.cache is None:
+            return
+        self._queue[image_id] = (height, width)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        return self._pool.waitForDone(timeout_ms)
+
+    @Slot()
+    def _flush(self) -> None:
+        items = [(i, h, w) for i, (h, w) in self._queue.items()]
+        self._queue.clear()
+        base = next(self._priority) + len(items)  # later flushes outrank earlier ones
+        for k in range(0, len(items), BATCH):
+            runnable = _BatchRunnable(self, self.generation, items[k:k + BATCH])
+            self._pool.start(runnable, base - k)
+
+    @Slot(int, object)
+    def _on_batch_done(self, generation: int, results: list) -> None:
+        if generation == self.generation:
+            self.sigLoaded.emit(results)
+
+
+class ThumbnailModel(QAbstractListModel):
+    """Image rows of the current filter, with thumbnails loaded on demand."""
+
+    RowRole = Qt.ItemDataRole.UserRole + 1  # the ImageRow
+    IdRole = Qt.ItemDataRole.UserRole + 2
+    LabelRole = Qt.ItemDataRole.UserRole + 3
+    PixmapRole = Qt.ItemDataRole.UserRole + 4  # QPixmap, or None while loading
+    ThumbStateRole = Qt.ItemDataRole.UserRole + 5  # "loaded", "loading" or "missing"
+
+    def __init__(self, parent=None, side: int = 160, capacity: int = 800):
+        super().__init__(parent)
+        self._rows: list[ImageRow] = []
+        self._row_of: dict[int, int] = {}
+        self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
+        self._capacity = capacity
+        self._pending: set[int] = set()
+        self._missing: set[int] = set()
+        self._window: tuple[int, int] | None = None
+        self._loader = ThumbnailLoader(side, self)
+        self._loader.wanted = self._is_wanted
+        self._loader.sigLoaded.connect(self._on_loaded)
+
+    # -- contents ---------------------------------------------------------------
+    def set_cache(self, cache: ImageCache | None) -> None:
+        """Show thumbnails from another project's cache (drops every loaded pixmap)."""
+        self._loader.reset(cache)
+        self._pixmaps.clear()
+        self._pending.clear()
+        self._missing.clear()
+
+    def set_rows(self, rows: list[ImageRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._row_of = {r.id: k for k, r in enumerate(self._rows)}
+        self._window = None
+        self.endResetModel()
+
+    def set_label(self, image_id: int, label: str | None) -> None:
+        """Show a new label on one row (the database was already written)."""
+        row = self._row_of.get(image_id)
+        if row is None:
+            return
+        self._rows[row] = dataclasses.replace(self._rows[row], label=label)
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [self.LabelRole, self.RowRole,
+                                             Qt.ItemDataRole.ToolTipRole])
+
+    def image_row(self, row: int) -> ImageRow:
+        return self._rows[row]
+
+    def row_of(self, image_id: int) -> int | None:
+        return self._row_of.get(image_id)
+
+    def image_ids(self) -> list[int]:
+        return [r.id for r in self._rows]
+
+    def pixmap(self, image_id: int) -> QPixmap | None:
+        """The loaded thumbnail of ``image_id`` (does not request a load)."""
+        return self._pixmaps.get(image_id)
+
+    def set_visible_rows(self, first: int, last: int) -> None:
+        """Rows on screen: loads queued for rows far from them are dropped."""
+        margin = max(last - first + 1, 1)
+        self._window = (first - margin, last + margin)
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        return self._loader.wait(timeout_ms)
+
+    # -- QAbstractListModel -----------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        r = self._rows[index.row()]
+        if role == self.PixmapRole:
+            return self.request_pixmap(r)
+        if role == self.RowRole:
+            return r
+        if role == self.IdRole:
+            return r.id
+        if role == self.LabelRole:
+            return r.label
+        if role == self.ThumbStateRole:
+            return self.thumb_state(r.id)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{r.patient_key} {r.view or ''} {r.laterality or ''}".strip()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (f"#{r.id}  {r.path}\nPatient {r.patient_key}  ·  {r.view or '?'} "
+                    f"{r.laterality or '?'}  ·  {r.width}×{r.height}\n"
+                    f"Label: {r.label or 'unlabelled'}")
+        return None
+
+    # -- thumbnails -------------------------------------------------------------
+    def thumb_state(self, image_id: int) -> str:
+        """``"loaded"``, ``"missing"`` (no thumbnail cached) or ``"loading"``."""
+        return LOADED if image_id in self._pixmaps else MISSING if image_id in self._missing \
+            else "loading"
+
+    def request_pixmap(self, r: ImageRow) -> QPixmap | None:
+        """The thumbnail of row ``r`` if loaded, else ``None`` and a load is queued."""
+        pixmap = self._pixmaps.get(r.id)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(r.id)
+            return pixmap
+        if r.id not in self._pending and r.id not in self._missing:
+            if r.thumb_height and r.thumb_width:
+                self._pending.add(r.id)
+                self._loader.request(r.id, r.thumb_height, r.thumb_width)
+            else:
+                self._missing.add(r.id)
+        return None
+
+    def _is_wanted(self, image_id: int) -> bool:  # runs on loader threads
+        window, row = self._window, self._row_of.get(image_id)
+        return row is not None and (window is None or window[0] <= row <= window[1])
+
+    @Slot(object)
+    def _on_loaded(self, results: list) -> None:
+        for image_id, status, image in results:
+            self._pending.discard(image_id)
+            if status == MISSING:
+                self._missing.add(image_id)
+            elif status == LOADED:
+                self._pixmaps[image_id] = QPixmap.fromImage(image)
+                if len(self._pixmaps) > self._capacity:
+                    self._pixmaps.popitem(last=False)
+            else:
+                continue
+            row = self._row_of.get(image_id)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [self.PixmapRole, self.ThumbStateRole])

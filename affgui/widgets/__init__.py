@@ -1,0 +1,1 @@
+"""Self-contained widgets; each runs on its own and none imports another."""

@@ -1,0 +1,184 @@
+"""The ``affgui`` entry point: --version, --demo (built once, off the GUI thread), PATH, no args."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import types
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from affgui import __version__
+from affgui.app import create_window, main, parse_args
+from affgui.settings import data_dir, demo_project_path, get_settings, save_settings
+
+from .conftest import make_project
+
+DEMO_IMAGES = 6
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fake_demo(monkeypatch):
+    """Replace engine.demo with a fast builder that makes a 6-image project."""
+    state = types.SimpleNamespace(calls=[], gate=None, cancel_seen=False)
+
+    def build_demo_project(path, *, patients=100, seed=0, progress=None):
+        state.calls.append(path)
+        try:
+            for k in range(1, 4):
+                progress("phantom", k, 3)
+            if state.gate is not None:  # let the test look at the progress dialog
+                while not state.gate.wait(0.01):
+                    progress("phantom", 3, 3)
+        except BaseException:
+            state.cancel_seen = True
+            raise
+        make_project(path, n=DEMO_IMAGES)
+        progress("import", DEMO_IMAGES, DEMO_IMAGES)
+        return path
+
+    module = types.ModuleType("engine.demo")
+    module.build_demo_project = build_demo_project
+    monkeypatch.setitem(sys.modules, "engine.demo", module)
+    return state
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"affgui {__version__}"
+
+
+def test_demo_and_project_are_exclusive():
+    with pytest.raises(SystemExit):
+        parse_args(["--demo", "some.affproj"])
+
+
+def test_demo_lives_in_the_data_dir(tmp_path):
+    assert data_dir() == tmp_path / "data"
+    assert demo_project_path() == tmp_path / "data" / "demo" / "Demo.affproj"
+
+
+def test_demo_is_built_once_with_progress_then_opened(qtbot, fake_demo):
+    fake_demo.gate = threading.Event()
+    win = create_window(parse_args(["--demo"]))
+    qtbot.addWidget(win)
+    dialog = win.flows.progress_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: "Generating phantom radiographs… 3 of 3" in dialog.labelText())
+    assert win.project is None  # the GUI thread kept running while the build waits
+    fake_demo.gate.set()
+    qtbot.waitUntil(lambda: win.project is not None and win.grid.model().rowCount() == DEMO_IMAGES,
+                    timeout=10_000)
+    assert fake_demo.calls == [demo_project_path()]
+    assert win.project.path == demo_project_path().resolve()
+    assert win.flows.progress_dialog is None
+    win.close()
+
+    again = create_window(parse_args(["--demo"]))  # second run: opened, not rebuilt
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.project is not None, timeout=10_000)
+    assert len(fake_demo.calls) == 1
+    assert again.grid.model().rowCount() == DEMO_IMAGES
+
+
+def test_cancelling_the_demo_build_leaves_no_project(qtbot, fake_demo):
+    fake_demo.gate = threading.Event()
+    win = create_window(parse_args(["--demo"]))
+    qtbot.addWidget(win)
+    dialog = win.flows.progress_dialog
+    qtbot.waitUntil(lambda: "3 of 3" in dialog.labelText())
+    qtbot.mouseClick(dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "cancelled" in win.statusBar().currentMessage())
+    assert fake_demo.cancel_seen
+    assert win.project is None and not demo_project_path().exists()
+    assert win.stack.currentWidget() is win.welcome
+
+
+_MAIN_SCRIPT = """
+import sys, types
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from tests.affgui.conftest import make_project
+
+calls = []
+def build_demo_project(path, *, patients=100, seed=0, progress=None):
+    calls.append(path)
+    progress("phantom", 1, 1)
+    make_project(path, n=%d)
+    return path
+sys.modules["engine.demo"] = types.SimpleNamespace(build_demo_project=build_demo_project)
+
+from affgui.app import main
+from affgui.main_window import MainWindow
+
+app = QApplication(["affgui"])  # main() uses it; timers need it before main() runs
+
+
+def check():
+    wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    if wins and wins[0].project is not None:
+        print("rows", wins[0].grid.model().rowCount(), "builds", len(calls))
+        wins[0].close()
+        QApplication.quit()
+    else:
+        QTimer.singleShot(20, check)
+
+QTimer.singleShot(0, check)
+QTimer.singleShot(30_000, QApplication.quit)
+sys.exit(main(["--demo"]))
+"""
+
+
+def test_main_runs_the_event_loop_until_the_window_closes(tmp_path):
+    # A fresh interpreter: once QApplication.exec() has returned, Qt ends nested event
+    # loops at once, which would break the qtbot waits of every later test here.
+    env = {**os.environ, "AFFWB_CONFIG_DIR": str(tmp_path / "config"),
+           "AFFWB_DATA_DIR": str(tmp_path / "data"), "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", _MAIN_SCRIPT % DEMO_IMAGES], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["rows", str(DEMO_IMAGES), "builds", "1"]
+    assert (tmp_path / "data" / "demo" / "Demo.affproj" / "project.sqlite").is_file()
+    settings = json.loads((tmp_path / "config" / "settings.json").read_text())
+    assert settings["recent_projects"][0].endswith("Demo.affproj")
+
+
+def test_path_argument_opens_that_project(qtbot, project_path):
+    win = create_window(parse_args([str(project_path)]))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.project is not None, timeout=10_000)
+    assert win.project.path == project_path.resolve()
+
+
+def test_no_arguments_reopen_the_last_project(qtbot, project_path):
+    settings = get_settings()
+    settings.add_recent(project_path.resolve())
+    save_settings(settings)
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.project is not None, timeout=10_000)
+    assert win.project.path == project_path.resolve()
+
+
+def test_no_arguments_and_no_history_show_the_start_page(qtbot, tmp_path):
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    assert win.project is None and win.stack.currentWidget() is win.welcome
+    texts = [b.text() for b in win.welcome.buttons]
+    assert texts == ["Open Demo Project", "Open Project", "New Project"]
+
+
+def test_new_project_creates_an_empty_project(qtbot, window, tmp_path):
+    window.flows.open_project(tmp_path / "Fresh", create=True)
+    qtbot.waitUntil(lambda: window.project is not None, timeout=10_000)
+    assert window.project.path == (tmp_path / "Fresh.affproj").resolve()
+    assert window.grid.model().rowCount() == 0
+    assert window.viewer.image_item.image is None
+    assert "0 images" in window.counts_label.text()
