@@ -46,7 +46,7 @@ def build_demo_project(
     config = PhantomConfig(patients=patients, seed=seed, height=size[0], width=size[1])
     study = generate(sources, config, progress=stage("phantom"))
     with Project.create(building) as project:
-        report = import_sources(project, [sources], manifest=study.manifest_path,
+        report = import_sources(project, [sources], manifest=study.manifest,
                                 progress=stage("import"), reader=DEMO_READER)
         if report.errors:
             raise RuntimeError(f"demo import failed for {len(report.errors)} file(s): "

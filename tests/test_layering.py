@@ -64,6 +64,7 @@ def test_affgui_uses_engine_public_names_only():
                 names = [a.name for a in node.names]
             for name in names:
                 parts = name.split(".")
-                if parts[0] == "engine" and any(p.startswith("_") for p in parts[1:]):
+                private = [p for p in parts[1:] if p.startswith("_") and not p.endswith("__")]
+                if parts[0] == "engine" and private:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
     assert not offenders, offenders
