@@ -26,24 +26,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from affgui import __version__, theme
-from affgui.menus import build_menus
-from affgui.project_flows import ProjectFlows
+from affgui import theme
+from affgui.menus import build_menus, fill_recent_menu, show_about
+from affgui.project_flows import ProjectFlows, load_rows
 from affgui.qt_compat import guard_singleton_refcounts
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.tasks import TaskRunner
 from affgui.widgets.image_viewer import ImageViewerWidget
 from affgui.widgets.thumbnail_grid import ThumbnailGridView
 from affgui.widgets.welcome import WelcomeWidget
-from engine.store import LABELS, UNLABELLED, ImageFilter, LabelChange, NothingToUndo, Project
+from engine.store import LABELS, UNLABELLED, LabelChange, NothingToUndo, Project
 
 FILTERS = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"), ("NFF", "NFF"),
            ("Uncertain", "uncertain"), ("Excluded", "exclude"))
-
-
-def load_rows(project: Project, label: str | None) -> tuple[list, dict]:
-    """The image rows for one filter and the label counts (runs on a worker thread)."""
-    return project.images.list(ImageFilter(label=label)), project.images.counts(by="label")
 
 
 class MainWindow(QMainWindow):
@@ -123,8 +118,10 @@ class MainWindow(QMainWindow):
         a.auto_advance.toggled.connect(self._set_auto_advance)
         a.reader_name.triggered.connect(self._ask_reader_name)
         a.refresh.triggered.connect(self.reload_rows)
-        a.about.triggered.connect(self._about)
-        a.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        a.about.triggered.connect(lambda: show_about(self, self.settings.reader))
+        a.recent_menu.aboutToShow.connect(
+            lambda: fill_recent_menu(a.recent_menu, self.settings.recent_projects,
+                                     self.open_project))
         self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
         self.filter_combo.currentIndexChanged.connect(self.reload_rows)
 
@@ -141,6 +138,7 @@ class MainWindow(QMainWindow):
         self.viewer.set_cache(project.cache)
         self.setWindowTitle(f"{project.name} — AFF Workbench")
         self.stack.setCurrentWidget(self.splitter)
+        self.statusBar().clearMessage()
         self._set_project_actions_enabled(True)
         self.settings.add_recent(project.path)
         save_settings(self.settings)
@@ -273,8 +271,9 @@ class MainWindow(QMainWindow):
         """A non-blocking error box (and the text in the status bar)."""
         self.last_error = f"{title}: {error}"
         self.statusBar().showMessage(self.last_error, 10_000)
-        box = QMessageBox(QMessageBox.Icon.Warning, title, str(error),
+        box = QMessageBox(QMessageBox.Icon.Warning, title, title,
                           QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(str(error))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -293,21 +292,6 @@ class MainWindow(QMainWindow):
                                         text=self.settings.reader)
         if ok:
             self.set_reader(name)
-
-    def _fill_recent_menu(self) -> None:
-        menu = self.menu_actions.recent_menu
-        menu.clear()
-        for path in self.settings.recent_projects:
-            menu.addAction(path, partial(self.open_project, path))
-        menu.setEnabled(True)
-        if not self.settings.recent_projects:
-            menu.addAction("(none)").setEnabled(False)
-
-    def _about(self) -> None:
-        QMessageBox.about(self, "About AFF Workbench",
-                          f"<b>AFF Workbench</b> {__version__}<br>Atypical vs normal femur "
-                          f"fracture studies: labelling, CNN vs ViT comparison, heatmaps.<br>"
-                          f"Reader: {self.settings.reader}")
 
     # -- window state -------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QWidget
+
+from affgui import __version__
 
 # Label key -> stored label (None clears). The order is the Label menu's.
 LABEL_KEYS: tuple[tuple[str, str | None, str], ...] = (
@@ -109,3 +113,18 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
 
     bar.addMenu("&Help").addAction(a.about)
     return a
+
+
+def fill_recent_menu(menu: QMenu, paths: list[str], open_project: Callable[[str], None]) -> None:
+    """(Re)fill File > Open Recent, newest first."""
+    menu.clear()
+    for path in paths:
+        menu.addAction(path, partial(open_project, path))
+    if not paths:
+        menu.addAction("(none)").setEnabled(False)
+
+
+def show_about(parent: QWidget, reader: str) -> None:
+    QMessageBox.about(parent, "About AFF Workbench",
+                      f"<b>AFF Workbench</b> {__version__}<br>Atypical vs normal femur fracture "
+                      f"studies: labelling, CNN vs ViT comparison, heatmaps.<br>Reader: {reader}")

@@ -17,12 +17,17 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog
 from affgui.settings import demo_project_path, save_settings
 from affgui.tasks import Cancelled, Progress
 from affgui.widgets.import_dialog import ImportDialog, ImportReportDialog
-from engine.store import Project, ProjectError
+from engine.store import ImageFilter, Project, ProjectError
 
 if TYPE_CHECKING:
     from affgui.main_window import MainWindow
 
 STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing images"}
+
+
+def load_rows(project: Project, label: str | None) -> tuple[list, dict]:
+    """The image rows for one filter and the label counts (runs on a worker thread)."""
+    return project.images.list(ImageFilter(label=label)), project.images.counts(by="label")
 
 
 class ProjectFlows(QObject):
@@ -37,8 +42,6 @@ class ProjectFlows(QObject):
     # -- open and create ------------------------------------------------------------
     def open_project(self, path: Path, quiet: bool = False, create: bool = False) -> None:
         """Open (or create) the project at ``path`` and list its images on a worker."""
-        from affgui.main_window import load_rows
-
         w = self.window
         label = w.label_filter()
         w.statusBar().showMessage(f"{'Creating' if create else 'Opening'} {path}…")

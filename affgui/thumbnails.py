@@ -1,10 +1,9 @@
 """The thumbnail grid's model, and thumbnail loading off the GUI thread.
 
-Thumbnails come from the cache's one memory-mapped array.
-
-The grid asks for a thumbnail when a row is painted; requests made in the same
-event-loop pass are batched into one :class:`QRunnable`, newest batches first,
-so the rows on screen load before rows scrolled past. A worker skips ids the
+Thumbnails are read from the cache's one memory-mapped array. The grid asks
+for a thumbnail when a row is painted; requests made in the same event-loop
+pass are batched into one :class:`QRunnable`, newest batches first, so the
+rows on screen load before rows scrolled past. A worker skips ids the
 grid no longer shows (``wanted``) and reports them as dropped, so they are asked
 for again if they come back into view.
 """

@@ -22,6 +22,7 @@ from engine.store import ImageCache, ImageRow
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 FULL_RANGE = (127.5, 255.0)  # (centre, width) that shows the cached uint8 copy as stored
+_PLATE = "background: rgba(0, 0, 0, 150); padding: 3px 6px; border-radius: 4px;"
 
 
 class WindowLevelViewBox(pg.ViewBox):
@@ -104,9 +105,9 @@ class ImageViewerWidget(QWidget):
         toolbar.addAction(self.fit_action)
         toolbar.addAction(self.reset_action)
 
-        self._info = self._overlay_label("font-size: 10pt;")
-        self._badge = self._overlay_label("font-weight: 600; padding: 3px 8px; border-radius: 4px;")
-        self._wl = self._overlay_label(f"color: {theme.TEXT_DIM};")
+        self._info = self._overlay_label(_PLATE)
+        self._badge = self._overlay_label("")
+        self._wl = self._overlay_label(_PLATE)
         self._message = self._overlay_label(f"color: {theme.TEXT_DIM}; font-size: 11pt;")
         self._view.installEventFilter(self)
 
@@ -220,6 +221,7 @@ class ImageViewerWidget(QWidget):
         label = QLabel(self._view)
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         label.setStyleSheet(f"color: {theme.TEXT}; background: transparent; {style}")
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         label.setTextFormat(Qt.TextFormat.RichText)
         return label
 
@@ -237,7 +239,7 @@ class ImageViewerWidget(QWidget):
             side = {"L": "left", "R": "right"}.get(r.laterality or "", "side ?")
             self._info.setText(
                 f"<b>{r.patient_key}</b><br>{r.view or 'view ?'} · {side}<br>"
-                f"<span style='color:{theme.TEXT_DIM}'>#{r.id} · {r.width}×{r.height}</span>")
+                f"<span style='color:{theme.TEXT_DIM}'>#{r.id} · source {r.width}×{r.height}</span>")
             color = theme.LABEL_COLORS.get(r.label or "")
             self._badge.setText(r.label or "unlabelled")
             self._badge.setStyleSheet(
@@ -254,6 +256,7 @@ class ImageViewerWidget(QWidget):
     def _place_overlays(self) -> None:
         rect, m = self._view.rect(), 10
         for label in (self._info, self._badge, self._wl, self._message):
+            label.ensurePolished()  # the style sheet's padding and font count in the size
             label.adjustSize()
         self._info.move(m, m)
         self._badge.move(rect.width() - self._badge.width() - m, m)

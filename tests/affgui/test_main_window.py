@@ -83,6 +83,12 @@ def test_auto_advance_off_keeps_the_current_image(qtbot, window, project_path):
     assert db_label(project_path, first) == "NFF"
     assert window.grid.current_image_id() == first
     assert get_settings().auto_advance is False
+    ids = window.grid.model().image_ids()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)  # next / previous without labelling
+    assert window.grid.current_image_id() == ids[1]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert window.grid.current_image_id() == ids[0]
+    assert db_label(project_path, ids[1]) is None
 
 
 def test_label_and_badge_survive_closing_the_window(qtbot, project_path):
@@ -185,3 +191,22 @@ def test_open_missing_project_reports_and_forgets_it(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: "Cannot open the project" in getattr(window, "last_error", ""))
     assert str(missing) not in get_settings().recent_projects
     assert window.project is None
+
+
+def test_reader_name_and_recent_menu(qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    window.set_reader("  dr-lind ")
+    assert get_settings().reader == "dr-lind"
+    focus_grid(qtbot, window)
+    first = window.grid.current_image_id()
+    qtbot.keyClick(window.grid, Qt.Key.Key_A)
+    with Project.open(project_path) as project:
+        assert project.labels.history(first)[-1].reader == "dr-lind"
+    menu = window.menu_actions.recent_menu
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions()] == [str(project_path.resolve())]
+    window.close_project()
+    assert window.project is None and window.stack.currentWidget() is window.welcome
+    with qtbot.waitSignal(window.sigRowsChanged):
+        menu.actions()[0].trigger()
+    assert window.project.path == project_path.resolve()

@@ -116,3 +116,16 @@ def test_thumbnail_image_copies_and_scales(cache):
     assert image.pixelColor(10, 10).red() == 3
     assert thumbnail_image(cache, N + 50, SIDE, SIDE, side=20) is None
 
+
+
+def test_the_visible_window_covers_every_row_on_screen(qtbot, grid):
+    model = grid.model()
+    bar = grid.verticalScrollBar()
+    for value in (0, bar.maximum() // 3, bar.maximum() // 2 + 77, bar.maximum()):
+        bar.setValue(value)
+        viewport = grid.viewport().rect()
+        on_screen = [r for r in range(model.rowCount())
+                     if grid.visualRect(model.index(r)).intersects(viewport)]
+        lo, hi = model._window
+        assert lo <= on_screen[0] and on_screen[-1] <= hi
+        assert hi - lo + 1 <= 4 * len(on_screen)  # one screen of margin either side
