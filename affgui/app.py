@@ -59,10 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from PySide6.QtWidgets import QApplication
 
-    from affgui.qt_compat import guard_singleton_refcounts
     from affgui.theme import apply_dark_theme
 
-    guard_singleton_refcounts()
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "affgui"])

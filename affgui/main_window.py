@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from affgui import theme
 from affgui.menus import build_menus, fill_recent_menu, show_about
 from affgui.project_flows import ProjectFlows, load_rows
-from affgui.qt_compat import guard_singleton_refcounts
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.tasks import TaskRunner
 from affgui.widgets.image_viewer import ImageViewerWidget
@@ -48,7 +47,6 @@ class MainWindow(QMainWindow):
     sigRowsChanged = Signal(int)  # number of images listed after a (re)load
 
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None):
-        guard_singleton_refcounts()
         super().__init__(parent)
         self.settings = settings or get_settings()
         self.project: Project | None = None

@@ -12,10 +12,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from affgui.qt_compat import guard_singleton_refcounts  # noqa: E402
 from engine.store import ImageRecord, Project  # noqa: E402
-
-guard_singleton_refcounts()  # widgets are tested without MainWindow, which applies it
 
 HERE = Path(__file__).resolve().parent
 N_IMAGES = 12
