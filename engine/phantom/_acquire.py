@@ -52,8 +52,10 @@ def expose(att: np.ndarray, spec: ImageSpec, mask: np.ndarray | None,
     anatomy = att[::step, ::step] > 0.3
     low = lowpass(att, a.drc_scale / s)
     att -= np.float32(a.drc) * (low - np.float32(np.mean(sample(low, anatomy))))
-    if a.edge > 0:
-        att += np.float32(a.edge) * (att - gaussian(att, 0.8 / s))
+    if a.edge > 0:                      # unsharp mask at ~1 mm
+        sigma = 0.8 / s
+        att += np.float32(a.edge) * (att - (lowpass(att, sigma) if sigma > 1.5
+                                            else gaussian(att, sigma)))
     lo, hi = np.percentile(sample(att, anatomy), [2.0, 99.8])
     scale = (_LUT_SIZE - 1) / max(float(hi - lo), 1e-6)
     index = np.clip((att - np.float32(lo)) * np.float32(scale), 0, _LUT_SIZE - 1)

@@ -44,8 +44,8 @@ def gaussian(a: np.ndarray, sigma: float) -> np.ndarray:
 
 def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     img = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))
-    return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR),
-                      dtype=np.float32)
+    return np.array(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR),
+                    dtype=np.float32)
 
 
 def enlarge(a: np.ndarray, shape: tuple[int, int], f: int) -> np.ndarray:
@@ -69,8 +69,8 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
 
 
 def lowpass(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Approximate Gaussian blur for large ``sigma`` (pixels): shrink, blur, enlarge."""
-    f = max(1, int(sigma / 1.5))
+    """Approximate Gaussian blur for ``sigma`` >= ~2 pixels: shrink, blur, enlarge."""
+    f = max(2, int(sigma / 1.5))
     small = block_mean(np.asarray(a, dtype=np.float32), f)
     small = gaussian(small, min(sigma / f, _DIRECT_MAX_SIGMA)) if small.size > 1 else small
     return _resize(small, a.shape)
@@ -87,5 +87,5 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float,
     img = Image.fromarray(coarse)
     out = np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BICUBIC),
                      dtype=np.float32)
-    std = float(out.std()) or 1.0
-    return out / std
+    std = float(out[::4, ::4].std()) or 1.0
+    return out * np.float32(1.0 / std)

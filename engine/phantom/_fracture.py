@@ -169,9 +169,15 @@ class FractureScene:
             distal[band] = self.side(*self.local(u[band], v[band])) > 0
         if not self.fx.complete:
             return u, v
-        du, dv = self.distal.inverse(u, v)
-        return (np.where(distal, du, u).astype(np.float32),
-                np.where(distal, dv, v).astype(np.float32))
+        rows = np.flatnonzero(distal.any(axis=1))
+        if rows.size == 0:
+            return u, v
+        uu, vv = u.copy(), v.copy()
+        r = slice(int(rows[0]), None)
+        du, dv = self.distal.inverse(u[r], v[r])
+        uu[r] = np.where(distal[r], du, u[r])
+        vv[r] = np.where(distal[r], dv, v[r])
+        return uu, vv
 
     def composite(self, u, v):
         """Outer/inner chords inside the window, summing every fragment that covers a pixel."""

@@ -41,11 +41,11 @@ class Frame:
         rows = rows or slice(0, self.height)
         cols = cols or slice(0, self.width)
         s, c, sn = self.spacing, math.cos(self.tilt), math.sin(self.tilt)
-        x = ((np.arange(cols.start, cols.stop, dtype=np.float64) + 0.5) * s - self.axis_x)
-        y = (np.arange(rows.start, rows.stop, dtype=np.float64) + 0.5) * s
-        u = (self.u_top + y[:, None] * c) + (x * sn)[None, :]
-        v = self.side * ((x * c)[None, :] - (y * sn)[:, None])
-        return u.astype(np.float32), v.astype(np.float32)
+        x = ((np.arange(cols.start, cols.stop) + 0.5) * s - self.axis_x).astype(np.float32)
+        y = ((np.arange(rows.start, rows.stop) + 0.5) * s).astype(np.float32)
+        u = (np.float32(self.u_top) + y[:, None] * np.float32(c)) + (x * np.float32(sn))[None, :]
+        v = (x * np.float32(self.side * c))[None, :] - (y * np.float32(self.side * sn))[:, None]
+        return u, v
 
     def to_px(self, u, v):
         """Continuous pixel coordinates ``(x, y)`` of femur-frame points."""
