@@ -110,7 +110,8 @@ class Rod:
 
 
 class FemurModel:
-    """One femur in one view; ``beak`` adds the AFF lateral cortical thickening."""
+    """One femur in one view; a ``fracture`` with a beak adds its localised periosteal and
+    endosteal thickening of the lateral (feature-side) cortex."""
 
     def __init__(self, femur: Femur, view: str, fracture: Fracture | None = None):
         self.femur, self.view = femur, view
@@ -144,7 +145,12 @@ class FemurModel:
         ro = ro * cap
         ci = co - delta / 2.0
         if fracture is not None and fracture.beak > 0:
-            d = np.abs(u - fracture.level)
+            # the beak peaks where the line leaves the lateral surface; the line is drawn
+            # square to the bowed shaft's local axis (see FractureScene.local)
+            k = math.pi / L
+            tilt = math.atan(self.bow_amp * k * math.cos(k * fracture.level))
+            w_surface = float(np.interp(fracture.level, u, co + ro)) + fracture.beak
+            d = np.abs(u - (fracture.level - w_surface * math.sin(tilt)))
             h = fracture.beak * np.exp(-d / fracture.beak_length)
             e = fracture.endosteal * np.exp(-d / (0.8 * fracture.beak_length))
             ro, co = ro + h / 2.0, co + h / 2.0
