@@ -23,6 +23,7 @@ from engine.phantom._manifest import (
     ManifestRow,
     read_manifest,
 )
+from engine.phantom._montage import contact_sheet
 from engine.phantom._render import PhantomImage, render_image
 from engine.phantom._sampling import plan_study
 from engine.phantom._specs import Acquisition, Femur, Fracture, ImageSpec, PatientPlan
@@ -47,6 +48,7 @@ __all__ = [
     "PhantomError",
     "PhantomImage",
     "PhantomStudy",
+    "contact_sheet",
     "generate",
     "layout",
     "plan_study",
