@@ -22,7 +22,7 @@ def test_phantom_import_info_labels(tmp_path):
     src = tmp_path / "phantom"
     _affengine("phantom", "--out", src, "--patients", 8, "--seed", 3, "--size", "400x320",
                "--workers", 2)
-    manifest = list(csv.DictReader((src / "manifest.csv").open()))
+    manifest = list(csv.DictReader((src / "manifest.csv").read_text().splitlines()))
     assert len(manifest) >= 8
 
     _affengine("init", tmp_path / "Study")
@@ -50,5 +50,5 @@ def test_phantom_import_info_labels(tmp_path):
 
     labels = tmp_path / "labels.csv"
     _affengine("labels", "export", proj, "--out", labels)
-    exported = list(csv.DictReader(labels.open()))
+    exported = list(csv.DictReader(labels.read_text().splitlines()))
     assert sorted(r["label"] for r in exported) == sorted(r["label"] for r in manifest)

@@ -43,7 +43,7 @@ def test_info_on_missing_project_is_a_usage_error(tmp_path, capsys):
 def test_labels_export_import_round_trip(project_path, tmp_path, capsys):
     out = tmp_path / "labels.csv"
     assert main(["labels", "export", str(project_path), "--out", str(out)]) == 0
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(out.read_text().splitlines()))
     assert [r["label"] for r in rows] == ["AFF", "AFF", "", "", "", ""]
 
     rows[2]["label"] = "nff"          # case-insensitive
@@ -61,7 +61,7 @@ def test_labels_export_import_round_trip(project_path, tmp_path, capsys):
 
     hist = tmp_path / "history.csv"
     assert main(["labels", "export", str(project_path), "--history", "--out", str(hist)]) == 0
-    assert len(list(csv.DictReader(hist.open()))) == 4
+    assert len(list(csv.DictReader(hist.read_text().splitlines()))) == 4
 
 
 def test_labels_import_with_bad_rows_changes_nothing(project_path, tmp_path, capsys):
