@@ -79,6 +79,35 @@ def time_sha(paths: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
+def time_stages(paths: list[Path], work: Path) -> dict[str, float]:
+    """Seconds per file of each step a worker takes, in this process (CPU time)."""
+    from engine.io._reader import decode_bytes
+    from engine.io._resample import cache_pixels, thumbnail
+    from engine.store import ImageCache
+
+    cache = ImageCache(work / "stage-cache")
+    spent: dict[str, float] = {}
+    for path in paths:
+        t = time.process_time()
+        steps = []
+        data = path.read_bytes()
+        steps.append(("read", time.process_time()))
+        sha = hashlib.sha256(data).hexdigest()
+        steps.append(("sha256", time.process_time()))
+        image = decode_bytes(data, "dicom")
+        steps.append(("parse+check", time.process_time()))
+        full = cache_pixels(image)
+        steps.append(("window+resize", time.process_time()))
+        thumbnail(full)
+        steps.append(("thumbnail", time.process_time()))
+        cache.write_full(sha, full)
+        steps.append(("cache write", time.process_time()))
+        for name, end in steps:
+            spent[name] = spent.get(name, 0.0) + (end - t) / len(paths)
+            t = end
+    return spent
+
+
 def time_import(src: Path, work: Path, workers: int, run: int) -> float:
     with Project.create(work / f"Bench{run}") as project:
         t0 = time.perf_counter()
@@ -108,6 +137,7 @@ def main(argv=None) -> int:
             sha.append(time_sha(paths))
             one.append(time_import(src, tmp, 1, 2 * r))
             imp.append(time_import(src, tmp, workers, 2 * r + 1))
+        stages = time_stages(paths, tmp)
     n = args.n
     bare_fps, sha_fps, one_fps, imp_fps = (n / min(t) for t in (bare, sha, one, imp))
     ratio = imp_fps / workers / bare_fps
@@ -116,6 +146,8 @@ def main(argv=None) -> int:
                        ("import_sources, 1 worker (in-process)", one_fps),
                        (f"import_sources, {workers} workers", imp_fps)):
         print(f"{label:<40}{fps:8.1f} files/s")
+    print("worker steps, CPU ms per file: " + ", ".join(
+        f"{name} {seconds * 1000:.1f}" for name, seconds in stages.items()))
     print(f"per core: import {imp_fps / workers:.1f} files/s vs bare {bare_fps:.1f} files/s; "
           f"sha256 alone runs at {sha_fps / bare_fps:.2f}x bare, so the ratio cannot pass "
           f"{1 / (1 + bare_fps / sha_fps):.2f}")
