@@ -227,3 +227,16 @@ def test_32_bit_data_goes_through_pydicom(tmp_path):
     assert image.code_range == (0, int(values.max()))
     want = np.rint(_linear(values.astype(np.float64), 50000, 100000) * 255)
     assert np.array_equal(image.to_uint8(), want.astype(np.uint8))
+
+
+def test_1_bit_data(tmp_path):
+    from pydicom.pixels import pack_bits
+
+    bits = (np.arange(16 * 16).reshape(16, 16) % 3 == 0).astype(np.uint8)
+    ds = image_dataset(bits, bits_stored=1)
+    ds.BitsAllocated, ds.HighBit, ds.PixelData = 1, 0, pack_bits(bits)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "b1.dcm", enforce_file_format=True)
+    image = read_image(tmp_path / "b1.dcm")
+    assert np.array_equal(image.codes, bits) and image.code_range == (0, 1)
+    assert np.array_equal(image.to_uint8(), bits * 255)
