@@ -15,7 +15,7 @@ from engine.io._report import ImportReport
 from engine.io._rules import ImportSetupError, PatientRule, folder_label
 from engine.io._scan import Candidate, scan
 from engine.io._worker import Job, Outcome
-from engine.io._writer import Unit, Writer, set_import_label
+from engine.io._writer import Unit, Writer
 from engine.store import Project
 
 Progress = Callable[[int, int, str], None]
@@ -110,7 +110,7 @@ class _Importer:
         reader = self.reader
 
         def write(conn, image_id: int, count: Counter) -> None:
-            if label and set_import_label(conn, image_id, label, reader):
+            if label and self.project.labels.set_in(conn, image_id, label, reader, "import"):
                 count["labelled"] += 1
             if roi:
                 self.project.rois.add(image_id, roi, reader, "import", conn=conn)

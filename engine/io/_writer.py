@@ -15,16 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.io._report import ImportReport
-from engine.store import LabelBook, Project
-
-
-def set_import_label(conn: sqlite3.Connection, image_id: int, label: str, reader: str) -> bool:
-    """Set a label (source ``import``) inside the caller's transaction, with its history row.
-
-    The store offers no public way to label inside an open transaction yet,
-    so this borrows LabelBook's own writer (see docs/import.md).
-    """
-    return LabelBook._apply(conn, image_id, label, reader, "import") is not None
+from engine.store import Project
 
 
 @dataclass

@@ -79,6 +79,14 @@ class LabelBook:
                 if (c := self._apply(conn, i, lab, reader, source)) is not None
             ]
 
+    def set_in(self, conn: sqlite3.Connection, image_id: int, label: str | None, reader: str,
+               source: str) -> LabelChange | None:
+        """Set a label inside the caller's open transaction (e.g. an import writing a row,
+        its thumbnail and its label together); ``None`` when nothing changed."""
+        check_label(label)
+        self._check(reader, source)
+        return self._apply(conn, image_id, label, reader, source)
+
     def undo(self, reader: str, image_id: int | None = None) -> LabelChange:
         """Revert the latest change not yet undone, of one image or (``None``) by ``reader``.
 
