@@ -1,0 +1,133 @@
+"""``affengine train``: one training run (one model, one fold) in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+EXIT_FAILED = 1
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one model on one fold of a stored split",
+                       description="Train one model on one fold of a stored split. Re-running the same "
+                                   "command in the same --run-dir resumes from its last checkpoint.")
+    p.add_argument("project")
+    p.add_argument("--split", required=True, help="split name (affengine split list)")
+    p.add_argument("--split-version", type=int, help="split version (default: the latest)")
+    p.add_argument("--fold", type=int, required=True, help="cross-validation fold to validate on")
+    p.add_argument("--model", required=True, help="registered model name (affengine models)")
+    p.add_argument("--run-dir", required=True, help="run folder, e.g. PROJECT/runs/<run-id>")
+    p.add_argument("--pretrained", dest="pretrained", action="store_true", default=True,
+                   help="start from ImageNet weights (default)")
+    p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="train from scratch")
+    p.add_argument("--weights-file", help="ImageNet weights file for --pretrained")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
+    p.add_argument("--augment", type=float, default=0.5, help="augmentation strength 0..1 (default 0.5)")
+    p.add_argument("--balance", default="class_weights", help="class_weights, sampler or none")
+    p.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs (0 = off)")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--num-threads", type=int, help="CPU threads (default: torch's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms only")
+    p.set_defaults(func=run_train)
+
+
+def _num(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class _Printer:
+    """A progress line: rewritten in place on a terminal, else one line per 10% and per epoch."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._decile = -1
+
+    def __call__(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "progress":
+            line = (f"epoch {event['epoch']}/{event['epochs']} step {event['step']}/{event['total']} "
+                    f"loss {_num(event['loss'])} {event['images_per_s']:.1f} img/s "
+                    f"eta {event['eta_s']:.0f} s")
+            decile = int(10 * event["step"] / max(1, event["total"]))
+            if self.tty:
+                self.stream.write(f"\r{line:<100}")
+            elif decile != self._decile:
+                self.stream.write(line + "\n")
+            self._decile = decile
+        elif kind == "metric":
+            self.stream.write(("\r" if self.tty else "") +
+                              f"epoch {event['epoch']}: train loss {_num(event['train_loss'])} "
+                              f"val loss {_num(event['val_loss'])} val AUC {_num(event['val_auc'])} "
+                              f"bal acc {_num(event['val_bal_acc'], 3)} ({event['epoch_seconds']:.1f} s)\n")
+        elif kind == "log":
+            self.stream.write(("\n" if self.tty else "") + f"{event['message']}\n")
+        else:
+            return
+        self.stream.flush()
+
+
+def _spec(args):
+    from engine.train import RunSpec
+
+    return RunSpec(
+        project=str(Path(args.project).expanduser().resolve()), split=args.split,
+        split_version=args.split_version, fold=args.fold, model=args.model, pretrained=args.pretrained,
+        weights_file=args.weights_file, image_size=args.image_size, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, augment=args.augment, balance=args.balance,
+        precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
+        device=args.device, num_threads=args.num_threads, deterministic=args.deterministic)
+
+
+def run_train(args) -> int:
+    from engine.cli import CliError
+    from engine.models import WeightsNotFoundError
+    from engine.store import ProjectError
+    from engine.train import SpecError, train_run
+
+    try:
+        spec = _spec(args)
+    except SpecError as exc:
+        raise CliError(str(exc)) from None
+    stop = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        if stop:  # a second Ctrl-C stops at once
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stop.append(True)
+        print("\naffengine: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+
+    try:
+        signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        result = train_run(spec, args.run_dir, should_stop=lambda: bool(stop), progress=_Printer())
+    except (SpecError, ProjectError, WeightsNotFoundError) as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # the run failed; the reason is also in events.jsonl
+        print(f"affengine: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if result.state == "cancelled":
+        print(f"cancelled after epoch {result.epochs_run}; run the same command again to resume "
+              f"({result.run_dir})")
+        return 130
+    print(f"finished: best epoch {result.best_epoch}, val AUC {_num(result.best_val_auc)}; "
+          f"{result.metrics_path} {result.predictions_path}")
+    return 0

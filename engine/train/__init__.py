@@ -1,0 +1,93 @@
+"""Training: one run = one model on one fold of a stored split (see ``docs/training.md``).
+
+``RunSpec``, ``RunResult`` and the run-folder readers import without torch, so the GUI can
+build specs and read results; the names that need torch load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from engine.train._outputs import (
+    CONFIG,
+    EVENTS,
+    METRICS,
+    PREDICTION_COLUMNS,
+    PREDICTIONS,
+    RunResult,
+    read_predictions,
+    read_run_config,
+)
+from engine.train._sized_cache import SizedCache, letterbox
+from engine.train._spec import (
+    BALANCE_MODES,
+    EXECUTION_FIELDS,
+    PRECISIONS,
+    SCHEDULES,
+    RunSpec,
+    SpecError,
+)
+
+_LAZY = {
+    "train_run": "engine.train._run",
+    "prepare_images": "engine.train._data",
+    "load_fold": "engine.train._data",
+    "FoldData": "engine.train._data",
+    "augment": "engine.train._augment",
+    "normalise": "engine.train._augment",
+    "AugmentLimits": "engine.train._augment",
+    "class_weights": "engine.train._sampling",
+    "epoch_order": "engine.train._sampling",
+    "WarmupCosine": "engine.train._optim",
+    "build_optimizer": "engine.train._optim",
+    "load_checkpoint": "engine.train._checkpoint",
+    "load_run_model": "engine.train._checkpoint",
+    "Resolved": "engine.train._resolve",
+    "resolve": "engine.train._resolve",
+}
+
+__all__ = [
+    "BALANCE_MODES",
+    "CONFIG",
+    "EVENTS",
+    "EXECUTION_FIELDS",
+    "METRICS",
+    "PRECISIONS",
+    "PREDICTIONS",
+    "PREDICTION_COLUMNS",
+    "SCHEDULES",
+    "AugmentLimits",
+    "FoldData",
+    "Resolved",
+    "RunResult",
+    "RunSpec",
+    "SizedCache",
+    "SpecError",
+    "WarmupCosine",
+    "augment",
+    "build_optimizer",
+    "class_weights",
+    "epoch_order",
+    "letterbox",
+    "load_checkpoint",
+    "load_fold",
+    "load_run_model",
+    "normalise",
+    "prepare_images",
+    "read_predictions",
+    "read_run_config",
+    "resolve",
+    "train_run",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

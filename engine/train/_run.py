@@ -1,0 +1,209 @@
+"""``train_run``: one spec in one run folder, from start or resumed, with events and outputs."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.models import count_parameters
+from engine.runs import EventWriter
+from engine.store import Project, utc_now
+from engine.train._checkpoint import load_checkpoint, save_checkpoint
+from engine.train._compute import PeakMemory, forward_flops, latency
+from engine.train._data import load_fold, prepare_images
+from engine.train._outputs import (
+    BEST,
+    CONFIG,
+    EVENTS,
+    LAST,
+    METRICS,
+    PREDICTIONS,
+    RunResult,
+    write_json,
+    write_predictions,
+)
+from engine.train._resolve import Resolved, resolve, run_environment, versions
+from engine.train._spec import EXECUTION_FIELDS, RunSpec, SpecError
+from engine.train._trainer import Trainer
+
+
+class _Events:
+    """The run's event writer, also handing every event to the caller's ``progress``."""
+
+    def __init__(self, path: Path, progress: Callable[[dict], None] | None):
+        self.writer = EventWriter(path)
+        self.progress = progress
+
+    def emit(self, type: str, **payload) -> dict:
+        event = self.writer.emit(type, **payload)
+        if self.progress is not None:
+            self.progress(event)
+        return event
+
+
+def train_run(spec: RunSpec, run_dir: str | Path, *, should_stop: Callable[[], bool] | None = None,
+              progress: Callable[[dict], None] | None = None) -> RunResult:
+    """Train ``spec`` in ``run_dir``; resumes from ``checkpoints/last.pt`` when the folder has one.
+
+    ``should_stop()`` is polled before every step: when it returns true the run writes its
+    last checkpoint and a ``cancelled`` event and returns with state ``cancelled``.
+    ``progress(event)`` sees every event written to ``events.jsonl``. Any error is written as
+    a ``failed`` event and raised again (:class:`SpecError` for a spec that cannot run).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    events = _Events(run_dir / EVENTS, progress)
+    try:
+        resolved = resolve(spec)
+        with run_environment(resolved):
+            return _Run(spec, resolved, run_dir, events, should_stop).run()
+    except BaseException as exc:
+        events.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        raise
+    finally:
+        events.writer.close()
+
+
+class _Run:
+    def __init__(self, spec: RunSpec, resolved: Resolved, run_dir: Path, events: _Events,
+                 should_stop: Callable[[], bool] | None):
+        self.spec, self.resolved, self.dir, self.events = spec, resolved, run_dir, events
+        self.should_stop = should_stop
+        self.device = torch.device(resolved.device)
+        self.t0 = time.perf_counter()
+        self.wall_before = 0.0
+        self.start_step, self.session_t0 = 0, 0.0
+
+    def log(self, message: str) -> None:
+        self.events.emit("log", message=message)
+
+    def run(self) -> RunResult:
+        spec = self.spec
+        peak = PeakMemory(self.device)
+        checkpoint = None
+        if (self.dir / LAST).exists():
+            checkpoint = load_checkpoint(self.dir / LAST)
+            diff = RunSpec.from_json(checkpoint["spec"]).differences(spec, EXECUTION_FIELDS)
+            if diff:
+                raise SpecError(f"{self.dir} holds a run of another spec ({'; '.join(diff)}); "
+                                "use a new run folder")
+            spec = spec.replace(split_version=checkpoint["split_version"])
+        with Project.open(spec.project) as project:
+            fold = load_fold(project, spec)
+            images = prepare_images(project, np.concatenate([fold.train_ids, fold.val_ids]),
+                                    self.resolved.image_size, self.device)
+        n_train = len(fold.train_ids)
+        trainer = Trainer(self.spec, self.resolved, images[:n_train], fold.train_labels,
+                          images[n_train:], fold.val_labels, self.log)
+        self.fold, self.trainer = fold, trainer
+        self._write_config(trainer)
+        if checkpoint is not None:
+            trainer.load_state_dict(checkpoint)
+            self.wall_before = float(checkpoint["wall_seconds"])
+            self.log(f"resumed from {LAST} at epoch {trainer.epoch + 1}, step {trainer.step}")
+            del checkpoint
+        self.events.emit("started", spec=self.spec.to_json(), device=self.resolved.device,
+                         device_name=self.resolved.device_name, image_size=self.resolved.image_size,
+                         precision=self.resolved.precision, split_version=fold.split_version,
+                         **fold.counts(), steps_per_epoch=trainer.steps_per_epoch,
+                         total_steps=trainer.steps_per_epoch * spec.epochs,
+                         resumed_epoch=trainer.epoch if trainer.epoch or trainer.step else None)
+        self.start_step = trainer.epoch * trainer.steps_per_epoch + trainer.step
+        self.session_t0 = time.perf_counter()
+        while trainer.epoch < spec.epochs and not trainer.stopped_early:
+            if not trainer.train_epoch(self.should_stop, self._progress):
+                self._save_last()
+                self.events.emit("cancelled", epoch=trainer.epoch + 1, step=trainer.step)
+                return RunResult("cancelled", self.dir, _get(trainer.best, "epoch"),
+                                 _get(trainer.best, "val_auc"), trainer.epoch, None, None)
+            record = trainer.end_epoch()
+            if record["is_best"]:
+                save_checkpoint(self.dir / BEST, trainer.model_state())
+            self._save_last()
+            self.events.emit("metric", **{k: record[k] for k in (
+                "epoch", "train_loss", "val_loss", "val_auc", "val_bal_acc", "lr", "epoch_seconds")},
+                train_images_per_s=record["train_images_per_s"], best_epoch=trainer.best["epoch"])
+            self.events.emit("artifact", kind="checkpoint", name="last", path=LAST, epoch=record["epoch"])
+            if record["is_best"]:
+                self.events.emit("artifact", kind="checkpoint", name="best", path=BEST, epoch=record["epoch"])
+            if trainer.stopped_early:
+                self.log(f"early stopping after epoch {trainer.epoch}: no better validation AUC "
+                         f"for {spec.patience} epochs (best epoch {trainer.best['epoch']})")
+        return self._finish(peak)
+
+    def _progress(self, trainer: Trainer, images_per_s: float) -> None:
+        spec = self.spec
+        done = trainer.epoch * trainer.steps_per_epoch + trainer.step
+        total = trainer.steps_per_epoch * spec.epochs
+        elapsed = time.perf_counter() - self.session_t0
+        per_step = elapsed / max(1, done - self.start_step)  # validation included, as it will be
+        self.events.emit("progress", epoch=trainer.epoch + 1, epochs=spec.epochs, step=done, total=total,
+                         epoch_step=trainer.step, epoch_steps=trainer.steps_per_epoch,
+                         loss=trainer.running_loss(), images_per_s=round(images_per_s, 2),
+                         eta_s=round(per_step * (total - done), 1))
+
+    def _wall(self) -> float:
+        return self.wall_before + time.perf_counter() - self.t0
+
+    def _save_last(self) -> None:
+        extra = {"split_version": self.fold.split_version, "wall_seconds": self._wall()}
+        save_checkpoint(self.dir / LAST, self.trainer.state_dict(extra))
+
+    def _write_config(self, trainer: Trainer) -> None:
+        resolved = self.resolved.to_json()
+        resolved.update(split_version=self.fold.split_version, mean=trainer.mean, std=trainer.std,
+                        steps_per_epoch=trainer.steps_per_epoch, effective_batch=self.spec.batch_size)
+        write_json(self.dir / CONFIG, {"spec": self.spec.to_json(), "resolved": resolved,
+                                       "data": self.fold.counts(), "versions": versions(),
+                                       "device": self.resolved.device_name, "written_at": utc_now()})
+        self.events.emit("artifact", kind="config", name="config", path=CONFIG)
+
+    def _compute(self, peak: PeakMemory) -> dict:
+        t, r = self.trainer, self.resolved
+        t.model.eval()
+        flops = forward_flops(t.model, r.image_size, self.device)
+        lat1, latb, lat_batch = latency(t.forward, r.image_size, self.spec.batch_size, self.device,
+                                        r.autocast, r.channels_last)
+        images = sum(h["train_images"] for h in t.history)
+        seconds = sum(h["train_seconds"] for h in t.history)
+        return {
+            "parameters": count_parameters(t.model), "forward_flops": flops,
+            "forward_gflops": flops / 1e9, "forward_gmacs": flops / 2e9, "image_size": r.image_size,
+            "train_images_per_s": images / max(seconds, 1e-9),
+            "peak_memory_bytes": peak.peak_bytes(), "peak_memory_kind": peak.kind,
+            "epoch_seconds": [h["epoch_seconds"] for h in t.history],
+            "wall_seconds_total": self._wall(),
+            "latency_ms_batch1": lat1, "latency_ms_per_image_batched": latb,
+            "latency_batch": lat_batch, "device": r.device, "device_name": r.device_name,
+            "precision": r.precision, "channels_last": r.channels_last, "compiled": r.compile,
+            "effective_batch": self.spec.batch_size, "micro_batch": t.stepper.micro_batch,
+            "optimizer_steps": t.stepper.steps, "num_threads": r.num_threads,
+        }
+
+    def _finish(self, peak: PeakMemory) -> RunResult:
+        t, spec, fold = self.trainer, self.spec, self.fold
+        compute = self._compute(peak)
+        predictions = write_predictions(self.dir / PREDICTIONS, fold.val_ids, fold.val_patients, spec.fold,
+                                        t.best_probs, fold.val_labels)
+        self.events.emit("artifact", kind="predictions", name="predictions", path=PREDICTIONS)
+        final = {k: t.history[-1][k] for k in ("epoch", "train_loss", "val_loss", "val_auc", "val_bal_acc")}
+        history = [{k: v for k, v in h.items() if k != "is_best"} for h in t.history]
+        metrics = write_json(self.dir / METRICS, {
+            "state": "finished", "spec": spec.to_json(), "split_version": fold.split_version,
+            "best_epoch": t.best["epoch"], "best_val_auc": t.best["val_auc"], "best": t.best,
+            "final": final, "epochs_run": t.epoch, "stopped_early": t.stopped_early,
+            "data": fold.counts(), "history": history, "compute": compute, "written_at": utc_now()})
+        self.events.emit("artifact", kind="metrics", name="metrics", path=METRICS)
+        self.events.emit("finished", best_epoch=t.best["epoch"], best_val_auc=t.best["val_auc"],
+                         epochs_run=t.epoch, metrics=METRICS, predictions=PREDICTIONS)
+        return RunResult("finished", self.dir, t.best["epoch"], t.best["val_auc"], t.epoch, metrics,
+                         predictions)
+
+
+def _get(d: dict | None, key: str):
+    return None if d is None else d[key]
