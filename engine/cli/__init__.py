@@ -22,9 +22,20 @@ class CliError(Exception):
 
 
 def _command_modules():
-    from engine.cli import _import, _info, _init, _jobs, _labels, _models, _phantom, _split
+    from engine.cli import (
+        _experiment,
+        _import,
+        _info,
+        _init,
+        _jobs,
+        _labels,
+        _models,
+        _phantom,
+        _split,
+        _train,
+    )
 
-    return (_init, _import, _info, _labels, _phantom, _split, _models, _jobs)
+    return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,8 @@ def add_parser(sub) -> None:
     w.add_argument("--device", default="auto", help="cpu, cuda:N or auto (default)")
     w.add_argument("--exit-when-idle", action="store_true", help="stop when the queue is empty")
     w.add_argument("--max-jobs", type=int, help="stop after this many jobs")
+    w.add_argument("--stale-after", type=float, default=60.0,
+                   help="seconds without a heartbeat before a running job counts as interrupted")
     w.set_defaults(func=run_worker)
 
     j = sub.add_parser("jobs", help="list and control the job queue")
@@ -43,7 +45,7 @@ def run_worker(args) -> int:
         import torch
 
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
-    worker = Worker(args.project, device=device)
+    worker = Worker(args.project, device=device, stale_after_s=args.stale_after)
     worker.install_signal_handlers()
     print(f"worker {worker.id} on {device}: waiting for jobs (Ctrl+C stops)", flush=True)
     n = worker.run(exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)

@@ -19,6 +19,12 @@ def add_parser(sub) -> None:
     p.add_argument("--fold", type=int, required=True, help="cross-validation fold to validate on")
     p.add_argument("--model", required=True, help="registered model name (affengine models)")
     p.add_argument("--run-dir", required=True, help="run folder, e.g. PROJECT/runs/<run-id>")
+    add_spec_options(p)
+    p.set_defaults(func=run_train)
+
+
+def add_spec_options(p) -> None:
+    """The training hyper-parameters, shared by ``train`` and ``experiment create``."""
     p.add_argument("--pretrained", dest="pretrained", action="store_true", default=True,
                    help="start from ImageNet weights (default)")
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="train from scratch")
@@ -38,14 +44,13 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms only")
-    p.set_defaults(func=run_train)
 
 
 def _num(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-class _Printer:
+class ProgressPrinter:
     """A progress line: rewritten in place on a terminal, else one line per 10% and per epoch."""
 
     def __init__(self, stream=None):
@@ -77,12 +82,13 @@ class _Printer:
         self.stream.flush()
 
 
-def _spec(args):
+def spec_from_args(args, fold: int):
+    """A RunSpec from ``add_spec_options`` arguments (raises SpecError)."""
     from engine.train import RunSpec
 
     return RunSpec(
         project=str(Path(args.project).expanduser().resolve()), split=args.split,
-        split_version=args.split_version, fold=args.fold, model=args.model, pretrained=args.pretrained,
+        split_version=args.split_version, fold=fold, model=args.model, pretrained=args.pretrained,
         weights_file=args.weights_file, image_size=args.image_size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, augment=args.augment, balance=args.balance,
@@ -97,7 +103,7 @@ def run_train(args) -> int:
     from engine.train import SpecError, train_run
 
     try:
-        spec = _spec(args)
+        spec = spec_from_args(args, args.fold)
     except SpecError as exc:
         raise CliError(str(exc)) from None
     stop = []
@@ -115,7 +121,7 @@ def run_train(args) -> int:
     except ValueError:  # not the main thread
         previous = None
     try:
-        result = train_run(spec, args.run_dir, should_stop=lambda: bool(stop), progress=_Printer())
+        result = train_run(spec, args.run_dir, should_stop=lambda: bool(stop), progress=ProgressPrinter())
     except (SpecError, ProjectError, WeightsNotFoundError) as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:  # the run failed; the reason is also in events.jsonl

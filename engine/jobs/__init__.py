@@ -1,6 +1,13 @@
 """Durable jobs: the queue in the project database and the worker that runs them."""
 
 from engine.jobs._control import cancel_job, kill_process_tree, start_worker, worker_command
+from engine.jobs._experiments import (
+    Experiment,
+    create_experiment,
+    experiment_jobs,
+    get_experiment,
+    list_experiments,
+)
 from engine.jobs._kinds import register_job_kind, runner_for
 from engine.jobs._queue import ACTIVE, STATES, Job, JobQueue
 from engine.jobs._worker import Worker
@@ -8,11 +15,16 @@ from engine.jobs._worker import Worker
 __all__ = [
     "ACTIVE",
     "STATES",
+    "Experiment",
     "Job",
     "JobQueue",
     "Worker",
     "cancel_job",
+    "create_experiment",
+    "experiment_jobs",
+    "get_experiment",
     "kill_process_tree",
+    "list_experiments",
     "register_job_kind",
     "runner_for",
     "start_worker",

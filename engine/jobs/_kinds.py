@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from engine.jobs._queue import Job
     from engine.store import Project
 
-# runner(job, project, run_dir, should_stop, device) -> final state ("finished" or "cancelled")
-Runner = Callable[["Job", "Project", Path, Callable[[], bool], str], str]
+# runner(job, project, run_dir, should_stop, device, progress) -> final state
+# ("finished" or "cancelled"); progress(event) sees each event the job writes, or is None.
+Runner = Callable[["Job", "Project", Path, Callable[[], bool], str, Callable[[dict], None] | None], str]
 _KINDS: dict[str, Runner] = {}
 
 
@@ -25,7 +26,7 @@ def runner_for(kind: str) -> Runner:
     return _KINDS[kind]
 
 
-def _run_train(job, project, run_dir, should_stop, device) -> str:
+def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str:
     from engine.train import RunSpec, train_run
 
     spec = RunSpec.from_json(job.spec)
@@ -33,7 +34,7 @@ def _run_train(job, project, run_dir, should_stop, device) -> str:
         import dataclasses
 
         spec = dataclasses.replace(spec, device=device)
-    result = train_run(spec, run_dir, should_stop=should_stop)
+    result = train_run(spec, run_dir, should_stop=should_stop, progress=progress)
     return "cancelled" if result.state == "cancelled" else "finished"
 
 

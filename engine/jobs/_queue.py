@@ -89,7 +89,8 @@ class JobQueue:
             params.append(experiment_id)
         return [_job(r) for r in self._p.query(sql + " ORDER BY id", params)]
 
-    def claim(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+    def claim(self, worker: str, kinds: tuple[str, ...] | None = None,
+              experiment_id: int | None = None) -> Job | None:
         """Take the next queued or interrupted job for ``worker``; no two workers get the same job."""
         with self._p.transaction() as conn:  # BEGIN IMMEDIATE: one claimer at a time
             sql = "SELECT id FROM jobs WHERE state IN ('queued', 'interrupted') AND cancel_requested = 0"
@@ -97,6 +98,9 @@ class JobQueue:
             if kinds:
                 sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
                 params += list(kinds)
+            if experiment_id is not None:
+                sql += " AND experiment_id = ?"
+                params.append(experiment_id)
             row = conn.execute(sql + " ORDER BY priority DESC, id LIMIT 1", params).fetchone()
             if row is None:
                 return None

@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.jobs._kinds import runner_for
@@ -18,7 +19,7 @@ from engine.store import Project, utc_now
 
 
 class Worker:
-    """One worker process: one device, one job at a time.
+    """One worker process: one device, one job at a time (optionally one experiment's jobs).
 
     A heartbeat thread keeps the job alive in the database and turns a cancel
     request into the flag the running job polls. SIGTERM/SIGINT stop the
@@ -28,7 +29,8 @@ class Worker:
 
     def __init__(self, project_path: str | Path, device: str = "cpu", worker_id: str | None = None,
                  poll_s: float = 1.0, heartbeat_s: float = HEARTBEAT_S,
-                 stale_after_s: float = STALE_AFTER_S):
+                 stale_after_s: float = STALE_AFTER_S, experiment_id: int | None = None,
+                 progress: Callable[[Job, dict], None] | None = None):
         self.project = Project.open(project_path)
         self.queue = JobQueue(self.project)
         self.device = device
@@ -36,6 +38,8 @@ class Worker:
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
+        self.experiment_id = experiment_id
+        self.progress = progress
         self._shutdown = threading.Event()
         self._cancel = threading.Event()
         self._current: Job | None = None
@@ -50,7 +54,7 @@ class Worker:
         try:
             while not self._shutdown.is_set() and (max_jobs is None or done < max_jobs):
                 self.queue.reap_stale(self.stale_after_s)
-                job = self.queue.claim(self.id)
+                job = self.queue.claim(self.id, experiment_id=self.experiment_id)
                 if job is None:
                     if exit_when_idle:
                         break
@@ -83,7 +87,9 @@ class Worker:
         run_dir.mkdir(parents=True, exist_ok=True)
         state, error = "failed", None
         try:
-            state = runner_for(job.kind)(job, self.project, run_dir, self._should_stop, self.device)
+            progress = None if self.progress is None else (lambda event: self.progress(job, event))
+            state = runner_for(job.kind)(job, self.project, run_dir, self._should_stop, self.device,
+                                         progress)
             if state == "cancelled" and not self._cancel.is_set():
                 state = "interrupted"  # stopped by shutdown, not by the user: resume later
         except Exception as exc:

@@ -85,7 +85,7 @@ def test_two_worker_processes_never_claim_the_same_job(project):
     assert sorted(claimed) == ids  # each job exactly once
 
 
-def _echo_runner(job, project, run_dir, should_stop, device):
+def _echo_runner(job, project, run_dir, should_stop, device, progress):
     with EventWriter(run_dir / "events.jsonl") as ev:
         ev.emit("started", device=device)
         for step in range(job.spec.get("steps", 1)):
