@@ -40,13 +40,14 @@ def add_parser(sub) -> None:
 def run_create(args) -> int:
     from engine.cli import CliError
     from engine.jobs import create_experiment, experiment_jobs
-    from engine.models import WeightsNotFoundError, find_weights
+    from engine.models import WeightsNotFoundError, find_weights, hub_reachable
     from engine.train import SpecError
 
     with open_project(args.project) as project:
         try:
             spec = spec_from_args(args, fold=0)
-            if spec.pretrained and not find_weights(spec.model, spec.weights_file).available:
+            if (spec.pretrained and not find_weights(spec.model, spec.weights_file).available
+                    and not hub_reachable()):
                 from engine.models import missing_message
 
                 raise WeightsNotFoundError(missing_message(find_weights(spec.model)))

@@ -14,6 +14,7 @@ from engine.models._weights import (
     WeightsNotFoundError,
     WeightsSource,
     find_weights,
+    hub_reachable,
     load_state_dict,
     missing_message,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "create_model",
     "find_weights",
     "get_entry",
+    "hub_reachable",
     "list_models",
     "load_state_dict",
     "missing_message",

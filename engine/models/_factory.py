@@ -8,6 +8,7 @@ from engine.models._registry import get_entry
 from engine.models._weights import (
     WeightsNotFoundError,
     find_weights,
+    hub_reachable,
     load_state_dict,
     missing_message,
 )
@@ -21,14 +22,15 @@ def create_model(
     img_size: int | None = None,
     weights_file: str | Path | None = None,
     weights_folder: str | Path | None = None,
-    allow_download: bool = False,
+    allow_download: bool | None = None,
     **kwargs,
 ):
     """A timm model for a registered architecture.
 
     With ``pretrained=True`` the ImageNet weights come from ``weights_file``,
     the weights folder or the Hugging Face cache; when none has them and
-    ``allow_download`` is set, timm fetches them from the Hub (online only).
+    ``allow_download`` is set (default: when the Hub is reachable), timm fetches
+    them into its cache with a progress bar.
     A one-channel input sums the first layer's RGB filters, as timm does, and
     the classifier is new. ``img_size`` (default: the registry's input size) sets a
     transformer's input size; position embeddings are resampled from the weights.
@@ -48,6 +50,8 @@ def create_model(
             entry.timm_name, pretrained=True, num_classes=num_classes, in_chans=in_chans,
             pretrained_cfg_overlay={"state_dict": state}, **kwargs,
         )
+    if allow_download is None:
+        allow_download = hub_reachable()
     if not allow_download:
         raise WeightsNotFoundError(missing_message(source))
     try:

@@ -7,6 +7,7 @@ anything else through ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,18 @@ class WeightsSource:
     @property
     def available(self) -> bool:
         return self.kind != "missing"
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether a download from the Hugging Face Hub can work now (False when told offline)."""
+    for var in ("HF_HUB_OFFLINE", "AFFWB_OFFLINE"):
+        if os.environ.get(var, "0").strip().lower() not in ("", "0", "false", "no"):
+            return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
 
 
 def weights_dir() -> Path | None:

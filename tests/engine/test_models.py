@@ -140,3 +140,10 @@ def test_weights_loading_never_executes_code(tmp_path):
         pickle.dump({"state_dict": _Evil()}, fh)
     with pytest.raises(ValueError, match="not a plain weights file"):
         create_model("resnet10t", pretrained=True, weights_file=path)
+
+
+def test_offline_switch_skips_the_hub(monkeypatch):
+    from engine.models import hub_reachable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_reachable() is False
