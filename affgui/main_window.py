@@ -8,7 +8,6 @@ transaction), updates the badge and the counts, and moves to the next image.
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
 from pathlib import Path
 
@@ -27,20 +26,22 @@ from PySide6.QtWidgets import (
 )
 
 from affgui import theme
+from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, fill_recent_menu, show_about
+from affgui.panels import PanelDocks
 from affgui.project_flows import ProjectFlows, load_rows
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.tasks import TaskRunner
 from affgui.widgets.image_viewer import ImageViewerWidget
 from affgui.widgets.thumbnail_grid import ThumbnailGridView
 from affgui.widgets.welcome import WelcomeWidget
-from engine.store import LABELS, UNLABELLED, LabelChange, NothingToUndo, Project
+from engine.store import LABELS, UNLABELLED, ImageRow, Project
 
 FILTERS = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"), ("NFF", "NFF"),
            ("Uncertain", "uncertain"), ("Excluded", "exclude"))
 
 
-class MainWindow(QMainWindow):
+class MainWindow(LabellingMixin, QMainWindow):
     """The labelling window of one project (or the welcome page while none is open)."""
 
     sigProjectChanged = Signal(object)  # the open Project, or None
@@ -62,7 +63,9 @@ class MainWindow(QMainWindow):
         self.filter_combo.addItems([text for text, _ in FILTERS])
         self.menu_actions = build_menus(self, [self.viewer.fit_action, self.viewer.reset_action])
         self.flows = ProjectFlows(self)
+        self.editor = LabelEditor(lambda: self.settings.reader, self)
         self._build_central()
+        self.panels = PanelDocks(self)
         self._build_status_bar()
         self._connect()
         self._restore_layout()
@@ -109,7 +112,13 @@ class MainWindow(QMainWindow):
         for label, action in a.labels.items():
             action.triggered.connect(partial(self.set_label, label))
         a.clear_label.triggered.connect(partial(self.set_label, None))
+        for label, action in a.patient_labels.items():
+            action.triggered.connect(partial(self.set_patient_label, label))
         a.undo.triggered.connect(self.undo)
+        a.redo.triggered.connect(self.redo)
+        a.export_history.triggered.connect(self.flows.ask_export_history)
+        self.editor.sigLabelsApplied.connect(self._on_history_step)
+        self.editor.sigFailed.connect(self.show_error)
         a.next_image.triggered.connect(partial(self.grid.select_next, 1))
         a.previous_image.triggered.connect(partial(self.grid.select_next, -1))
         a.auto_advance.setChecked(self.settings.auto_advance)
@@ -132,6 +141,7 @@ class MainWindow(QMainWindow):
         """Show an opened project (called on the GUI thread with its first listing)."""
         self.close_project()
         self.project = project
+        self.editor.set_project(project)
         self.grid.set_cache(project.cache)
         self.viewer.set_cache(project.cache)
         self.setWindowTitle(f"{project.name} — AFF Workbench")
@@ -155,6 +165,8 @@ class MainWindow(QMainWindow):
         self.viewer.set_cache(None)
         self.grid.wait(10_000)
         self.viewer.wait(10_000)
+        self.editor.set_project(None)
+        self.panels.clear()
         self.project.close()
         self.project = None
         self.counts = {}
@@ -188,55 +200,19 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.sigRowsChanged.emit(len(rows))
 
-    # -- labelling --------------------------------------------------------------
-    def set_label(self, label: str | None) -> None:
-        """Store ``label`` (``None`` clears) for the current image; label keys advance."""
-        image_id = self.grid.current_image_id()
-        if self.project is None or image_id is None:
-            return
-        try:
-            change = self.project.labels.set(image_id, label, self.settings.reader, source="gui")
-        except (sqlite3.Error, KeyError, ValueError) as exc:
-            self.show_error("The label was not saved", exc)
-            return
-        if change is not None:
-            self._apply_change(change)
-        if label is not None and self.settings.auto_advance:
-            self.grid.select_next()
-
-    @Slot()
-    def undo(self) -> None:
-        """Revert the reader's latest label change and show that image."""
-        if self.project is None:
-            return
-        try:
-            change = self.project.labels.undo(self.settings.reader)
-        except NothingToUndo:
-            self.statusBar().showMessage("Nothing to undo", 3000)
-            return
-        except (sqlite3.Error, KeyError, ValueError) as exc:
-            self.show_error("Undo failed", exc)
-            return
-        self._apply_change(change)
-        self.grid.select_image(change.image_id)
-        self.statusBar().showMessage(
-            f"Undone: image #{change.image_id} is {change.new_label or 'unlabelled'} again", 3000)
-
-    def _apply_change(self, change: LabelChange) -> None:
-        for key, step in ((change.old_label or UNLABELLED, -1), (change.new_label or UNLABELLED, 1)):
-            self.counts[key] = self.counts.get(key, 0) + step
-        self.grid.set_label(change.image_id, change.new_label)
-        if self.grid.current_image_id() == change.image_id:
-            self._on_current_image_changed(change.image_id)
-        self._update_status()
-
     # -- current image and status -------------------------------------------------
+    def current_row(self) -> ImageRow | None:
+        model = self.grid.model()
+        row = model.row_of(self.grid.current_image_id() or -1)
+        return model.image_row(row) if row is not None else None
+
     @Slot(int)
     def _on_current_image_changed(self, image_id: int) -> None:
         model = self.grid.model()
         row = model.row_of(image_id)
         image = model.image_row(row) if row is not None else None
         self.viewer.show_image(image)
+        self.panels.show_image(image)
         if row is not None and row + 1 < model.rowCount():
             self.viewer.prefetch(model.image_row(row + 1).sha256)
         if image is None:
@@ -298,6 +274,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
         if len(s.splitter_sizes) == 2:
             self.splitter.setSizes(s.splitter_sizes)
+        if s.window_state:  # docks: which are shown, where, how large
+            self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
 
     def closeEvent(self, event) -> None:
         if self.tasks.is_running():
@@ -307,5 +285,6 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.window_geometry = self.saveGeometry().toBase64().data().decode()
         s.splitter_sizes = self.splitter.sizes()
+        s.window_state = self.saveState().toBase64().data().decode()
         save_settings(s)
         super().closeEvent(event)

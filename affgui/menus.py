@@ -30,6 +30,8 @@ class Actions:
     quit: QAction
     clear_label: QAction
     undo: QAction
+    redo: QAction
+    export_history: QAction
     next_image: QAction
     previous_image: QAction
     auto_advance: QAction
@@ -38,11 +40,14 @@ class Actions:
     about: QAction
     recent_menu: QMenu
     labels: dict[str, QAction] = field(default_factory=dict)
+    patient_labels: dict[str, QAction] = field(default_factory=dict)
+    view_menu: QMenu | None = None
 
     def project_actions(self) -> list[QAction]:
         """Actions that need an open project."""
-        return [self.import_images, self.close_project, self.clear_label, self.undo,
-                self.next_image, self.previous_image, self.refresh, *self.labels.values()]
+        return [self.import_images, self.close_project, self.clear_label, self.undo, self.redo,
+                self.export_history, self.next_image, self.previous_image, self.refresh,
+                *self.labels.values(), *self.patient_labels.values()]
 
 
 def _action(window: QMainWindow, text: str, shortcut=None, tip: str = "") -> QAction:
@@ -72,8 +77,11 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
         quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
         clear_label=_action(window, "&Clear Label", ["Backspace", "Delete"],
                             "Remove the current image's label"),
-        undo=_action(window, "&Undo Label Change", QKeySequence.StandardKey.Undo,
-                     "Revert your latest label change"),
+        undo=_action(window, "&Undo Label Change", "Ctrl+Z", "Revert your latest label change"),
+        redo=_action(window, "&Redo Label Change", ["Ctrl+Shift+Z", "Ctrl+Y"],
+                     "Apply the label change you undid again"),
+        export_history=_action(window, "&Export Label History CSV…",
+                               tip="Write every label change (who, what, when) to a CSV file"),
         next_image=_action(window, "Ne&xt Image", "Space"),
         previous_image=_action(window, "&Previous Image", "Shift+Space"),
         auto_advance=_action(window, "A&uto-advance After Labelling",
@@ -88,13 +96,16 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     a.auto_advance.setCheckable(True)
     for key, label, text in LABEL_KEYS:
         a.labels[label] = _action(window, text, key, f"Label the current image {label}")
+        a.patient_labels[label] = _action(
+            window, f"Patient: {text.replace('&', '')}", f"Shift+{key}",
+            f"Label every image of the current patient {label} (one undo step)")
 
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addActions([a.new_project, a.open_project, a.open_demo])
     file_menu.addMenu(a.recent_menu)
     file_menu.addSeparator()
-    file_menu.addAction(a.import_images)
+    file_menu.addActions([a.import_images, a.export_history])
     file_menu.addSeparator()
     file_menu.addActions([a.close_project, a.quit])
 
@@ -102,7 +113,9 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     label_menu.addActions(list(a.labels.values()))
     label_menu.addAction(a.clear_label)
     label_menu.addSeparator()
-    label_menu.addAction(a.undo)
+    label_menu.addActions(list(a.patient_labels.values()))
+    label_menu.addSeparator()
+    label_menu.addActions([a.undo, a.redo])
     label_menu.addSeparator()
     label_menu.addActions([a.next_image, a.previous_image, a.auto_advance, a.reader_name])
 
@@ -110,6 +123,8 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     view_menu.addActions(view_actions)
     view_menu.addSeparator()
     view_menu.addAction(a.refresh)
+    view_menu.addSeparator()
+    a.view_menu = view_menu
 
     bar.addMenu("&Help").addAction(a.about)
     return a

@@ -8,6 +8,7 @@ takes a while), and hands the result back to the window on the GUI thread.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,3 +172,19 @@ class ProjectFlows(QObject):
         dialog.canceled.connect(cancel)
         dialog.show()
         return task
+
+    # -- export ---------------------------------------------------------------------
+    def ask_export_history(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export Label History", "label_history.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_history(path)
+
+    def export_history(self, path: str | Path) -> None:
+        """Write the project's whole label history to ``path`` on a worker."""
+        w = self.window
+        project = w.project
+        w.tasks.submit(
+            lambda _progress: project.labels.export_history_csv(path),
+            done=lambda n: w.statusBar().showMessage(f"{n} label changes written to {path}", 6000),
+            failed=partial(w.show_error, "Cannot export the label history"))

@@ -1,0 +1,139 @@
+"""Label changes with undo/redo: a QUndoStack whose commands write the store's history.
+
+Every change is written at once (``project.labels.set_many`` / ``set_each``, one
+SQLite transaction) and then pushed as one :class:`LabelCommand`, so a
+patient-level label is one undo step. Undo writes the old labels back with
+source ``undo``; redo writes the new ones again with source ``gui``. The store's
+history therefore stays append-only and shows every step, undo included.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.store import UNLABELLED, LabelChange, Project
+
+STORE_ERRORS = (sqlite3.Error, KeyError, ValueError)
+
+
+class LabelCommand(QUndoCommand):
+    """One user step: the label changes it made, as the store reported them."""
+
+    def __init__(self, editor: LabelEditor, changes: list[LabelChange], text: str):
+        super().__init__(text)
+        self._editor = editor
+        self.changes = changes
+        self._written = True  # the store already holds the change when it is pushed
+
+    def redo(self) -> None:
+        if self._written:
+            self._written = False
+            return
+        self._editor.write({c.image_id: c.new_label for c in self.changes}, "gui", self.text())
+
+    def undo(self) -> None:
+        self._editor.write({c.image_id: c.old_label for c in self.changes}, "undo",
+                           f"Undone: {self.text()}")
+
+
+class LabelEditor(QObject):
+    """Writes labels for the open project and keeps the session's undo stack."""
+
+    sigLabelsApplied = Signal(list, str)  # LabelChanges written by undo/redo, description
+    sigFailed = Signal(str, object)  # title, exception
+
+    def __init__(self, reader: Callable[[], str], parent: QObject | None = None):
+        super().__init__(parent)
+        self._reader = reader
+        self.project: Project | None = None
+        self.stack = QUndoStack(self)
+
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self.stack.clear()
+
+    def label(self, image_ids: Iterable[int], label: str | None, text: str) -> list[LabelChange]:
+        """Set ``label`` on ``image_ids`` now and push it as one undo step."""
+        if self.project is None:
+            return []
+        try:
+            changes = self.project.labels.set_many(list(image_ids), label, self._reader(), "gui")
+        except STORE_ERRORS as exc:
+            self.sigFailed.emit("The label was not saved", exc)
+            return []
+        if changes:
+            self.stack.push(LabelCommand(self, changes, text))
+        return changes
+
+    def write(self, labels: dict[int, str | None], source: str, text: str) -> None:
+        """Write labels for an undo or redo step and report what changed."""
+        if self.project is None:
+            return
+        try:
+            changes = self.project.labels.set_each(labels, self._reader(), source)
+        except STORE_ERRORS as exc:
+            self.sigFailed.emit("Undo/redo failed", exc)
+            return
+        self.sigLabelsApplied.emit(changes, text)
+
+
+class LabellingMixin:
+    """The main window's label commands (it provides grid, editor, panels, counts)."""
+
+    def set_label(self, label: str | None) -> None:
+        """Store ``label`` (``None`` clears) for the current image; label keys advance."""
+        image_id = self.grid.current_image_id()
+        if self.project is None or image_id is None:
+            return
+        text = f"#{image_id} {label or 'cleared'}"
+        self._apply_changes(self.editor.label([image_id], label, text))
+        if label is not None and self.settings.auto_advance:
+            self.grid.select_next()
+
+    def set_patient_label(self, label: str | None) -> None:
+        """Store ``label`` for every image of the current image's patient (one undo step)."""
+        row = self.current_row()
+        if self.project is None or row is None:
+            return
+        ids = [r.id for r in self.project.images.patient_images(row.patient_key)]
+        changes = self.editor.label(ids, label, f"patient {row.patient_key} {label}")
+        self._apply_changes(changes)
+        self.statusBar().showMessage(
+            f"Patient {row.patient_key}: {len(changes)} of {len(ids)} images set to {label}", 4000)
+
+    @Slot()
+    def undo(self) -> None:
+        """Revert the latest label step of this session and show its image."""
+        if not self.editor.stack.canUndo():
+            self.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        self.editor.stack.undo()
+
+    @Slot()
+    def redo(self) -> None:
+        if not self.editor.stack.canRedo():
+            self.statusBar().showMessage("Nothing to redo", 3000)
+            return
+        self.editor.stack.redo()
+
+    def _on_history_step(self, changes: list, text: str) -> None:
+        self._apply_changes(changes)
+        if changes and not any(c.image_id == self.grid.current_image_id() for c in changes):
+            self.grid.select_image(changes[0].image_id)
+        self.statusBar().showMessage(text, 3000)
+
+    def _apply_changes(self, changes: list[LabelChange]) -> None:
+        current = self.grid.current_image_id()
+        for change in changes:
+            for key, step in ((change.old_label or UNLABELLED, -1),
+                              (change.new_label or UNLABELLED, 1)):
+                self.counts[key] = self.counts.get(key, 0) + step
+            self.grid.set_label(change.image_id, change.new_label)
+        self.panels.labels_changed(changes)
+        if any(c.image_id == current for c in changes):
+            self._on_current_image_changed(current)
+        self._update_status()
