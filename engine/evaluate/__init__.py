@@ -36,7 +36,23 @@ from engine.evaluate._operating_points import (
 )
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
+from engine.evaluate._results import (
+    ComputeCost,
+    ExperimentResults,
+    LevelResults,
+    compute_cost,
+    experiment_results,
+    level_results,
+    results_from_predictions,
+    to_jsonable,
+)
 from engine.evaluate._roc import FoldAucs, RocCurve, fold_aucs, midranks, roc_auc, roc_curve
+from engine.evaluate._runs import (
+    ExperimentNotReady,
+    ExperimentRuns,
+    experiment_runs,
+    load_experiment_predictions,
+)
 
 __all__ = [
     "AucCI",
@@ -44,9 +60,14 @@ __all__ = [
     "BootstrapContrast",
     "CalibrationCurve",
     "ComparisonTable",
+    "ComputeCost",
     "DeLongTest",
     "DiffInDiff",
+    "ExperimentNotReady",
+    "ExperimentResults",
+    "ExperimentRuns",
     "FoldAucs",
+    "LevelResults",
     "McNemarTest",
     "OperatingPoint",
     "PatientScores",
@@ -63,12 +84,17 @@ __all__ = [
     "calibration_curve",
     "compare_experiments",
     "comparison_pairs",
+    "compute_cost",
     "delong_ci",
     "delong_covariance",
     "delong_test",
     "delong_test_unpaired",
+    "experiment_results",
+    "experiment_runs",
     "fold_aucs",
     "holm_adjust",
+    "level_results",
+    "load_experiment_predictions",
     "mcnemar_at_thresholds",
     "mcnemar_test",
     "midranks",
@@ -76,9 +102,11 @@ __all__ = [
     "operating_points",
     "pr_curve",
     "pretraining_effect",
+    "results_from_predictions",
     "roc_auc",
     "roc_curve",
     "threshold_for_sensitivity",
     "threshold_for_specificity",
+    "to_jsonable",
     "youden_threshold",
 ]
