@@ -13,8 +13,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -32,13 +30,11 @@ from affgui.panels import PanelDocks
 from affgui.project_flows import ProjectFlows, load_rows
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.tasks import TaskRunner
+from affgui.widgets.filter_bar import FilterBarWidget
 from affgui.widgets.image_viewer import ImageViewerWidget
 from affgui.widgets.thumbnail_grid import ThumbnailGridView
 from affgui.widgets.welcome import WelcomeWidget
 from engine.store import LABELS, UNLABELLED, ImageRow, Project
-
-FILTERS = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"), ("NFF", "NFF"),
-           ("Uncertain", "uncertain"), ("Excluded", "exclude"))
 
 
 class MainWindow(LabellingMixin, QMainWindow):
@@ -59,8 +55,8 @@ class MainWindow(LabellingMixin, QMainWindow):
 
         self.grid = ThumbnailGridView()
         self.viewer = ImageViewerWidget()
-        self.filter_combo = QComboBox()
-        self.filter_combo.addItems([text for text, _ in FILTERS])
+        self.filter_bar = FilterBarWidget()
+        self.filter_combo = self.filter_bar.label_combo
         self.menu_actions = build_menus(self, [self.viewer.fit_action, self.viewer.reset_action])
         self.flows = ProjectFlows(self)
         self.editor = LabelEditor(lambda: self.settings.reader, self)
@@ -76,10 +72,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         left = QWidget()
         box = QVBoxLayout(left)
         box.setContentsMargins(6, 6, 0, 0)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Show:"))
-        bar.addWidget(self.filter_combo, 1)
-        box.addLayout(bar)
+        box.addWidget(self.filter_bar)
         box.addWidget(self.grid, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -130,14 +123,14 @@ class MainWindow(LabellingMixin, QMainWindow):
             lambda: fill_recent_menu(a.recent_menu, self.settings.recent_projects,
                                      self.open_project))
         self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
-        self.filter_combo.currentIndexChanged.connect(self.reload_rows)
+        self.filter_bar.sigFilterChanged.connect(self.reload_rows)
 
     # -- project ----------------------------------------------------------------
     def open_project(self, path: str | Path, quiet: bool = False) -> None:
         """Open the project at ``path`` on a worker; the window switches when it is read."""
         self.flows.open_project(Path(path), quiet=quiet)
 
-    def set_project(self, project: Project, rows: list, counts: dict) -> None:
+    def set_project(self, project: Project, rows: list, counts: dict, folders: list) -> None:
         """Show an opened project (called on the GUI thread with its first listing)."""
         self.close_project()
         self.project = project
@@ -150,7 +143,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._set_project_actions_enabled(True)
         self.settings.add_recent(project.path)
         save_settings(self.settings)
-        self._show_rows(rows, counts)
+        self._show_rows(rows, counts, folders)
         self.grid.setFocus()
         self.sigProjectChanged.emit(project)
 
@@ -177,7 +170,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.sigProjectChanged.emit(None)
 
     def label_filter(self) -> str | None:
-        return FILTERS[max(self.filter_combo.currentIndex(), 0)][1]
+        return self.filter_bar.image_filter().label
 
     @Slot()
     def reload_rows(self) -> None:
@@ -185,17 +178,19 @@ class MainWindow(LabellingMixin, QMainWindow):
         if self.project is None:
             return
         self._list_generation += 1
-        generation, project, label = self._list_generation, self.project, self.label_filter()
+        generation, project = self._list_generation, self.project
+        filt, order = self.filter_bar.image_filter(), self.filter_bar.order()
 
-        def done(result: tuple[list, dict]) -> None:
+        def done(result: tuple[list, dict, list]) -> None:
             if generation == self._list_generation:
                 self._show_rows(*result)
 
-        self.tasks.submit(lambda _progress: load_rows(project, label), done=done,
+        self.tasks.submit(lambda _progress: load_rows(project, filt, order), done=done,
                           failed=partial(self.show_error, "Cannot list the images"))
 
-    def _show_rows(self, rows: list, counts: dict) -> None:
+    def _show_rows(self, rows: list, counts: dict, folders: list) -> None:
         self.counts = dict(counts)
+        self.filter_bar.set_folders(folders)
         self.grid.set_rows(rows, current=self.grid.current_image_id())
         self._update_status()
         self.sigRowsChanged.emit(len(rows))
@@ -236,7 +231,7 @@ class MainWindow(LabellingMixin, QMainWindow):
     def _set_project_actions_enabled(self, enabled: bool) -> None:
         for action in self.menu_actions.project_actions():
             action.setEnabled(enabled)
-        self.filter_combo.setEnabled(enabled)
+        self.filter_bar.setEnabled(enabled)
         if not enabled:
             self._update_status()
 

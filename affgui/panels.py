@@ -29,10 +29,12 @@ class PanelDocks(QObject):
         self.window = window
         self.patient_panel = PatientPanelWidget()
         self.history_panel = HistoryPanelWidget()
+        # Right of the viewer, one above the other: the grid keeps its full height.
         self.patient_dock = self._dock("Patient", "patientDock", self.patient_panel,
-                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("Label History", "historyDock", self.history_panel,
-                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        window.resizeDocks([self.patient_dock], [300], Qt.Orientation.Horizontal)
         self.patient_panel.sigImageActivated.connect(self._activate)
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:

@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing images"}
 
 
-def load_rows(project: Project, label: str | None) -> tuple[list, dict]:
-    """The image rows for one filter and the label counts (runs on a worker thread)."""
-    return project.images.list(ImageFilter(label=label)), project.images.counts(by="label")
+def load_rows(project: Project, filt: ImageFilter, order: str = "patient") -> tuple[list, dict, list]:
+    """The image rows for one filter, the label counts and the import folders (worker thread)."""
+    folders = sorted(f for f in project.images.counts(by="source_folder") if f)
+    return project.images.list(filt, order=order), project.images.counts(by="label"), folders
 
 
 class ProjectFlows(QObject):
@@ -44,13 +45,13 @@ class ProjectFlows(QObject):
     def open_project(self, path: Path, quiet: bool = False, create: bool = False) -> None:
         """Open (or create) the project at ``path`` and list its images on a worker."""
         w = self.window
-        label = w.label_filter()
+        filt, order = w.filter_bar.image_filter(), w.filter_bar.order()
         w.statusBar().showMessage(f"{'Creating' if create else 'Opening'} {path}…")
 
         def work(_progress: Progress) -> tuple:
             project = Project.create(path) if create else Project.open(path)
             try:
-                return (project, *load_rows(project, label))
+                return (project, *load_rows(project, filt, order))
             except BaseException:
                 project.close()
                 raise

@@ -46,6 +46,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         box = cls.thumb_rect(tile)
         return QRect(box.x() + 4, box.y() + 4, 34, 17)
 
+    @staticmethod
+    def starts_patient(model: ThumbnailModel, row: int) -> bool:
+        """Whether ``row`` is the first of its patient's run of tiles."""
+        return row == 0 or model.image_row(row - 1).patient_key != model.image_row(row).patient_key
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         # Ask the model directly: no QVariant round trip per role for each tile.
@@ -58,6 +63,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QColor(theme.TILE_SELECTED) if selected else Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#2c3f55" if selected else theme.TILE_BACKGROUND))
         painter.drawRoundedRect(tile.adjusted(1, 1, -1, -1), 5, 5)
+        if self.starts_patient(model, index.row()):  # a bar marks each patient's first tile
+            painter.fillRect(QRect(tile.x() + 1, tile.y() + 8, 3, tile.height() - 16),
+                             QColor(theme.TILE_SELECTED))
 
         box = self.thumb_rect(tile)
         painter.fillRect(box, QColor("#000000"))

@@ -126,7 +126,7 @@ def test_dock_layout_is_restored_on_the_next_start(qtbot, project_path):
     assert win.panels.history_dock.isVisible()
     win.panels.history_dock.hide()
     win.removeDockWidget(win.panels.patient_dock)
-    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, win.panels.patient_dock)
+    win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, win.panels.patient_dock)
     win.panels.patient_dock.show()
     win.close()
     assert get_settings().window_state
@@ -135,4 +135,4 @@ def test_dock_layout_is_restored_on_the_next_start(qtbot, project_path):
     again.show()
     qtbot.waitExposed(again)
     assert not again.panels.history_dock.isVisible()
-    assert again.dockWidgetArea(again.panels.patient_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert again.dockWidgetArea(again.panels.patient_dock) == Qt.DockWidgetArea.BottomDockWidgetArea

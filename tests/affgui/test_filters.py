@@ -1,0 +1,72 @@
+"""The filter bar: patient search, view, side, import folder, order; combined with labels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from engine.store import Project
+
+from .conftest import N_IMAGES, open_in
+
+
+def rows_of(win):
+    model = win.grid.model()
+    return [model.image_row(r) for r in range(model.rowCount())]
+
+
+def choose(qtbot, win, combo, text):
+    with qtbot.waitSignal(win.sigRowsChanged, timeout=5000):
+        combo.setCurrentIndex(combo.findText(text))
+
+
+def test_patient_search_view_and_side_filters(qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    bar = window.filter_bar
+    with qtbot.waitSignal(window.sigRowsChanged, timeout=5000):
+        qtbot.keyClicks(bar.search_edit, "P002")  # one re-list after typing pauses
+    assert {r.patient_key for r in rows_of(window)} == {"P002"}
+    assert len(rows_of(window)) == N_IMAGES // 4
+    bar.search_edit.clear()
+    qtbot.waitUntil(lambda: len(rows_of(window)) == N_IMAGES)
+    choose(qtbot, window, bar.view_combo, "lateral")
+    assert len(rows_of(window)) == N_IMAGES // 2
+    assert all(r.view == "lateral" for r in rows_of(window))
+    choose(qtbot, window, bar.side_combo, "Right")
+    assert [(r.view, r.laterality) for r in rows_of(window)] == [("lateral", "R")] * (N_IMAGES // 4)
+    # labels combine with the other filters
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_A)
+    choose(qtbot, window, bar.label_combo, "AFF")
+    assert len(rows_of(window)) == 1 and rows_of(window)[0].view == "lateral"
+
+
+def test_import_folder_filter_and_import_order(qtbot, window, project_path):
+    with Project.open(project_path) as project, project.transaction() as conn:
+        for row in project.images.list(order="id")[:5]:
+            project.images.relocate(conn, row.id, "/scans/" + row.path, "/scans", None)
+    open_in(qtbot, window, project_path)
+    bar = window.filter_bar
+    assert [bar.folder_combo.itemText(i) for i in range(bar.folder_combo.count())] == [
+        "Any folder", "/data", "/scans"]
+    choose(qtbot, window, bar.folder_combo, "/scans")
+    assert sorted(r.id for r in rows_of(window)) == [1, 2, 3, 4, 5]
+    assert [r.patient_key for r in rows_of(window)] == sorted(r.patient_key for r in rows_of(window))
+    choose(qtbot, window, bar.order_combo, "Import order")
+    assert [r.id for r in rows_of(window)] == [1, 2, 3, 4, 5]
+    choose(qtbot, window, bar.folder_combo, "Any folder")
+    assert len(rows_of(window)) == N_IMAGES
+
+
+def test_tiles_are_grouped_by_patient_with_a_marker_on_each_first_tile(qtbot, window,
+                                                                       project_path):
+    from affgui.widgets.thumbnail_grid import ThumbnailDelegate
+
+    open_in(qtbot, window, project_path)
+    model = window.grid.model()
+    starts = [r for r in range(model.rowCount()) if ThumbnailDelegate.starts_patient(model, r)]
+    assert starts == [0, 3, 6, 9]  # 4 patients of 3 images, listed patient by patient
+    shot = window.grid.viewport().grab().toImage()
+    for row, marked in ((3, True), (4, False)):
+        tile = window.grid.visualRect(model.index(row))
+        color = shot.pixelColor(tile.x() + 2, tile.center().y())
+        assert (color.name() == "#3b82c4") is marked
