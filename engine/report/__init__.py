@@ -1,0 +1,37 @@
+"""The study report: HTML with embedded figures, CSV tables and JSON, answering the study's questions.
+
+See ``docs/report.md``. Figures use matplotlib's Agg canvas only; nothing here imports Qt.
+"""
+
+from engine.report._answers import QUESTIONS, study_answers
+from engine.report._data import (
+    ComparisonRow,
+    DataSummary,
+    DiffInDiffRow,
+    PretrainingPair,
+    ReportData,
+    build_report_data,
+    comparison_rows,
+    data_summary,
+    pretraining_pairs,
+)
+from engine.report._tables import TABLES
+from engine.report._write import WrittenReport, build_report, write_report
+
+__all__ = [
+    "QUESTIONS",
+    "TABLES",
+    "ComparisonRow",
+    "DataSummary",
+    "DiffInDiffRow",
+    "PretrainingPair",
+    "ReportData",
+    "WrittenReport",
+    "build_report",
+    "build_report_data",
+    "comparison_rows",
+    "data_summary",
+    "pretraining_pairs",
+    "study_answers",
+    "write_report",
+]

@@ -1,0 +1,274 @@
+"""Every number of a study report, computed once: data summary, results, comparisons, cost, pre-training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.evaluate import (
+    ComparisonTable,
+    ComputeCost,
+    DiffInDiff,
+    ExperimentResults,
+    ExperimentRuns,
+    Predictions,
+    align_predictions,
+    bootstrap_auc_difference,
+    compare_experiments,
+    compute_cost,
+    experiment_runs,
+    load_experiment_predictions,
+    pretraining_effect,
+    results_from_predictions,
+    to_jsonable,
+)
+
+if TYPE_CHECKING:
+    from engine.store import Project
+
+# Spec fields that may differ within a pretrained/scratch pair: how and where it ran, not what.
+_PAIR_IGNORED = {"pretrained", "weights_file", "project", "fold", "device", "num_threads", "progress_every",
+                 "compile", "precision", "channels_last"}
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """The images behind the report: project totals and the split's cross-validation folds."""
+
+    project: str
+    images_total: int
+    labels: dict[str, int]
+    split: str
+    k: int
+    test_images: int
+    cv_images: int
+    cv_patients: int
+    cv_aff_images: int
+    cv_aff_patients: int
+    images_per_patient: float
+    folds: list[dict]
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """AUC difference ``first - second`` with DeLong and patient-bootstrap inference (Holm over the table)."""
+
+    first: str
+    second: str
+    auc_first: float
+    auc_second: float
+    difference: float
+    delong_ci_low: float | None
+    delong_ci_high: float | None
+    p_delong: float | None
+    p_delong_holm: float | None
+    boot_ci_low: float
+    boot_ci_high: float
+    p_boot: float
+    p_boot_holm: float
+
+
+@dataclass(frozen=True)
+class PretrainingPair:
+    """One architecture trained from ImageNet weights and from scratch, otherwise identically."""
+
+    model: str
+    family: str
+    pretrained: str
+    scratch: str
+    auc_pretrained: float
+    auc_scratch: float
+    gain: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class DiffInDiffRow:
+    """``gain_cnn - gain_vit`` for one CNN pair and one ViT pair (negative: the ViT gains more)."""
+
+    cnn_model: str
+    vit_model: str
+    gain_cnn: float
+    gain_vit: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The whole report as numbers; ``to_json()`` gives what the GUI reads."""
+
+    created_at: str
+    level: str
+    patient_rule: str
+    reference: str | None
+    conf_level: float
+    n_boot: int
+    seed: int
+    data: DataSummary
+    experiments: list[ExperimentResults]
+    compute: list[ComputeCost]
+    comparisons: list[ComparisonRow]
+    pretraining: list[PretrainingPair]
+    diff_in_diff: list[DiffInDiffRow]
+    answers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return to_jsonable(self)
+
+
+def data_summary(project: Project, runs: ExperimentRuns) -> DataSummary:
+    """Project label counts and the per-fold composition of the experiments' split."""
+    from engine.splits import load_split
+    from engine.store import LABELS
+
+    split = load_split(project, runs.split_name, runs.split_version)
+    images_total = int(project.query("SELECT COUNT(*) FROM images")[0][0])
+    labels = {name: 0 for name in LABELS}
+    for label in project.labels.all().values():
+        labels[label] = labels.get(label, 0) + 1
+    labels["unlabelled"] = images_total - sum(labels.values())
+    plan = split.plan
+    cv = plan.folds >= 0
+    pats, pat_idx = np.unique(plan.patients[cv], return_inverse=True)
+    pat_aff = np.zeros(len(pats), dtype=np.int64)
+    np.maximum.at(pat_aff, pat_idx.ravel(), plan.labels[cv])
+    folds = []
+    for f in range(split.k):
+        sel = plan.folds == f
+        fp = np.unique(plan.patients[sel])
+        folds.append({"fold": f, "images": int(sel.sum()), "aff_images": int(plan.labels[sel].sum()),
+                      "patients": len(fp)})
+    return DataSummary(project=str(project.path), images_total=images_total, labels=labels,
+                       split=runs.split_label, k=split.k, test_images=int((~cv).sum()),
+                       cv_images=int(cv.sum()), cv_patients=len(pats),
+                       cv_aff_images=int(plan.labels[cv].sum()), cv_aff_patients=int(pat_aff.sum()),
+                       images_per_patient=float(cv.sum() / max(len(pats), 1)), folds=folds)
+
+
+def _opt(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: str, how: str,
+                    n_boot: int, seed: int, conf_level: float) -> list[ComparisonRow]:
+    """Both tests for every pair (or each against ``reference``), Holm-adjusted within each method.
+
+    DeLong needs independent cases: at image level with patients of several images it is left
+    out (``None``) and only the patient bootstrap is given.
+    """
+    if len(preds) < 2:
+        return []
+    boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap", n_boot=n_boot,
+                               seed=seed, conf_level=conf_level)
+    delong: ComparisonTable | None = None
+    try:
+        delong = compare_experiments(preds, reference, level=level, how=how, method="delong",
+                                     conf_level=conf_level)
+    except ValueError:
+        if level == "patient":
+            raise
+    rows = []
+    for i in range(len(boot.first)):
+        rows.append(ComparisonRow(
+            first=boot.first[i], second=boot.second[i], auc_first=float(boot.auc_first[i]),
+            auc_second=float(boot.auc_second[i]), difference=float(boot.difference[i]),
+            delong_ci_low=_opt(delong.ci_low[i]) if delong else None,
+            delong_ci_high=_opt(delong.ci_high[i]) if delong else None,
+            p_delong=_opt(delong.p_value[i]) if delong else None,
+            p_delong_holm=_opt(delong.p_holm[i]) if delong else None,
+            boot_ci_low=float(boot.ci_low[i]), boot_ci_high=float(boot.ci_high[i]),
+            p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i])))
+    return rows
+
+
+def _pair_key(spec: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in spec.items() if k not in _PAIR_IGNORED))
+
+
+def pretraining_pairs(specs: dict[str, dict]) -> list[tuple[str, str]]:
+    """``(pretrained, scratch)`` experiment names whose specs differ only in ``pretrained``.
+
+    Execution settings (device, threads, precision...) may differ; anything that changes what is
+    trained may not. When several experiments match, the first of each kind (in the given order) is used.
+    """
+    pairs, used = [], set()
+    names = list(specs)
+    for a in names:
+        if a in used or not specs[a].get("pretrained"):
+            continue
+        for b in names:
+            if b in used or b == a or specs[b].get("pretrained"):
+                continue
+            if _pair_key(specs[a]) == _pair_key(specs[b]):
+                pairs.append((a, b))
+                used.update((a, b))
+                break
+    return pairs
+
+
+def _pretraining(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
+                 level: str, how: str, n_boot: int, seed: int, conf_level: float):
+    pairs = pretraining_pairs(specs)
+    rows = []
+    for pre, scr in pairs:
+        a, b = align_predictions(preds[pre], preds[scr])
+        if level == "patient":
+            a, b = a.to_patients(how), b.to_patients(how)
+        c = bootstrap_auc_difference(a.labels, a.scores, b.scores, patients=a.patients, n_boot=n_boot,
+                                     seed=seed, conf_level=conf_level)
+        rows.append(PretrainingPair(model=runs[pre].model, family=runs[pre].family, pretrained=pre,
+                                    scratch=scr, auc_pretrained=float(c.aucs[0]),
+                                    auc_scratch=float(c.aucs[1]), gain=c.estimate, ci_low=c.ci_low,
+                                    ci_high=c.ci_high, p_value=c.p_value))
+    did = []
+    cnn = [r for r in rows if r.family == "cnn"]
+    vit = [r for r in rows if r.family == "vit"]
+    for c in cnn:
+        for v in vit:
+            res: DiffInDiff = pretraining_effect(preds[c.pretrained], preds[c.scratch], preds[v.pretrained],
+                                                 preds[v.scratch], level=level, how=how, n_boot=n_boot,
+                                                 seed=seed, conf_level=conf_level)
+            d = res.difference
+            did.append(DiffInDiffRow(cnn_model=c.model, vit_model=v.model, gain_cnn=res.gain_cnn.estimate,
+                                     gain_vit=res.gain_vit.estimate, difference=d.estimate, ci_low=d.ci_low,
+                                     ci_high=d.ci_high, p_value=d.p_value))
+    return rows, did
+
+
+def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
+                      level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
+                      conf_level: float = 0.95) -> ReportData:
+    """All numbers of the report for the named experiments (which must share one split)."""
+    from engine.jobs import get_experiment
+    from engine.report._answers import study_answers
+    from engine.store import utc_now
+
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ValueError("name at least one experiment")
+    if reference is not None and reference not in names:
+        raise ValueError(f"the reference {reference!r} is not among the experiments {names}")
+    if level not in ("patient", "image"):
+        raise ValueError(f"level must be 'patient' or 'image', got {level!r}")
+    runs = {n: experiment_runs(project, n) for n in names}
+    preds = {n: load_experiment_predictions(project, n) for n in names}
+    if len(names) > 1:
+        align_predictions(*preds.values())  # refuses different splits / images before any work
+    specs = {n: get_experiment(project, n).spec for n in names}
+    results = [results_from_predictions(preds[n], runs[n], how, conf_level) for n in names]
+    comparisons = comparison_rows(list(preds.values()), reference, level, how, n_boot, seed, conf_level)
+    pre, did = _pretraining(preds, runs, specs, level, how, n_boot, seed, conf_level)
+    data = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
+                      conf_level=conf_level, n_boot=n_boot, seed=seed,
+                      data=data_summary(project, runs[names[0]]), experiments=results,
+                      compute=[compute_cost(project, n) for n in names], comparisons=comparisons,
+                      pretraining=pre, diff_in_diff=did)
+    return ReportData(**{**data.__dict__, "answers": study_answers(data)})

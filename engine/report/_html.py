@@ -1,0 +1,93 @@
+"""The self-contained HTML report: tables, embedded PNG figures, and the answers."""
+
+from __future__ import annotations
+
+import html
+
+from engine.report._answers import QUESTIONS
+from engine.report._data import ReportData
+from engine.report._tables import TABLES, Table
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+.answer { background: #f7f9fc; border-left: 4px solid #4a78b5; padding: 0.6em 1em; margin: 0.6em 0; }
+.figs img { max-width: 32%; margin-right: 1%; } .note { color: #555; font-size: 0.9em; }
+.wide { overflow-x: auto; }
+"""
+
+_NOTES = {
+    "experiments": "Patient rows first (one score per patient: the {rule} of its image probabilities; a "
+                   "patient is AFF when any image is). Image-level DeLong CIs treat images as independent "
+                   "and are too narrow when patients have several images. Operating-point thresholds are "
+                   "chosen on the same out-of-fold predictions and are optimistic.",
+    "comparisons": "Difference = AUC(first) - AUC(second) at {level} level. DeLong: paired DeLong test "
+                   "(empty at image level, where cases are not independent); boot: stratified patient "
+                   "bootstrap ({n_boot} resamples, seed {seed}). Holm: adjusted over all rows of the table, "
+                   "separately per method.",
+    "compute": "Per-fold means except wall_seconds_total (sum over folds) and peak_memory_bytes (largest "
+               "fold). peak_memory_kind says whether GPU memory or CPU RSS was measured.",
+    "pretraining": "Gain = AUC(pretrained) - AUC(scratch), patient bootstrap on the same resamples.",
+    "diff_in_diff": "gain_cnn - gain_vit; negative means the ViT gains more from pre-training.",
+}
+
+_TITLES = {
+    "data_summary": "Data and split", "folds": "Folds", "experiments": "Results per experiment",
+    "comparisons": "Comparisons", "compute": "Compute cost", "pretraining": "Pre-training effect",
+    "diff_in_diff": "Does pre-training help ViTs more than CNNs?",
+}
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v != v:
+            return "NaN"
+        if abs(v) >= 1e5 or (v != 0 and abs(v) < 1e-3):
+            return f"{v:.3g}"
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    if isinstance(v, int) and abs(v) >= 10_000:
+        return f"{v:,}"
+    return str(v)
+
+
+def html_table(table: Table) -> str:
+    header, rows = table
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def render_html(data: ReportData, figures: dict[str, str]) -> str:
+    """The report page; ``figures`` maps a caption to a base64 PNG."""
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>AFF study report</title>"
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>AFF vs NFF: CNN and vision transformer comparison</h1>",
+             f"<p class='note'>Created {html.escape(data.created_at)}; split {html.escape(data.data.split)}; "
+             f"inference at {data.level} level; out-of-fold predictions of {len(data.experiments)} "
+             "experiment(s).</p>", "<h2>Answers</h2>"]
+    for key, question in QUESTIONS.items():
+        parts.append(f"<div class='answer'><b>{html.escape(question)}</b><br>"
+                     f"{html.escape(data.answers.get(key, ''))}</div>")
+    parts.append("<h2>Curves</h2><div class='figs'>")
+    for caption, png in figures.items():
+        parts.append(f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>")
+    parts.append("</div>")
+    fmt = {"rule": data.patient_rule, "level": data.level, "n_boot": data.n_boot, "seed": data.seed}
+    for key, make in TABLES.items():
+        table = make(data)
+        if key in ("pretraining", "diff_in_diff") and not table[1]:
+            continue
+        parts.append(f"<h2>{html.escape(_TITLES[key])}</h2>")
+        if key in _NOTES:
+            parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
+        parts.append(html_table(table))
+    parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "
+                 "precision and report.json lie beside this file.</p></body></html>")
+    return "\n".join(parts)

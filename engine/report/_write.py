@@ -1,0 +1,66 @@
+"""Write a report folder: report.html (self-contained), report.json and one CSV per table."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.report._data import ReportData, build_report_data
+from engine.report._html import render_html
+from engine.report._plots import calibration_figure, pr_figure, roc_figure
+from engine.report._tables import TABLES, write_csv
+
+if TYPE_CHECKING:
+    from engine.store import Project
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    folder: Path
+    html: Path
+    json: Path
+    tables: dict[str, Path]
+    data: ReportData
+
+
+def _new_folder(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        folder = root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a report folder under {root}")
+
+
+def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
+    """Write ``data`` into a new timestamped folder under ``out_dir``."""
+    folder = _new_folder(Path(out_dir))
+    tables = {}
+    for key, make in TABLES.items():
+        tables[key] = write_csv(folder / f"{key}.csv", make(data))
+    results = data.experiments
+    figures = {
+        "ROC": roc_figure(results, data.level),
+        "Precision-recall": pr_figure(results, data.level),
+        "Calibration": calibration_figure(results, data.level),
+    }
+    html_path = folder / "report.html"
+    html_path.write_text(render_html(data, figures), encoding="utf-8")
+    json_path = folder / "report.json"
+    json_path.write_text(json.dumps(data.to_json(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return WrittenReport(folder=folder, html=html_path, json=json_path, tables=tables, data=data)
+
+
+def build_report(project: Project, experiments: Sequence[str], reference: str | None = None,
+                 level: str = "patient", out_dir: str | Path | None = None, how: str = "mean",
+                 n_boot: int = 2000, seed: int = 0, conf_level: float = 0.95) -> WrittenReport:
+    """Compute and write the study report (default folder: ``project/reports/<timestamp>/``)."""
+    data = build_report_data(project, experiments, reference, level, how, n_boot, seed, conf_level)
+    return write_report(data, project.reports_dir if out_dir is None else out_dir)
