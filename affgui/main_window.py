@@ -28,6 +28,7 @@ from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
 from affgui.project_flows import ProjectFlows, load_rows
+from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.tasks import TaskRunner
 from affgui.widgets.filter_bar import FilterBarWidget
@@ -57,11 +58,12 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.viewer = ImageViewerWidget()
         self.filter_bar = FilterBarWidget()
         self.filter_combo = self.filter_bar.label_combo
-        self.menu_actions = build_menus(self, [self.viewer.fit_action, self.viewer.reset_action])
+        self.menu_actions = build_menus(self, self.viewer.actions_for_menu())
         self.flows = ProjectFlows(self)
         self.editor = LabelEditor(lambda: self.settings.reader, self)
         self._build_central()
         self.panels = PanelDocks(self)
+        self.roi_sync = RoiSync(self)
         self._build_status_bar()
         self._connect()
         self._restore_layout()
@@ -208,6 +210,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         image = model.image_row(row) if row is not None else None
         self.viewer.show_image(image)
         self.panels.show_image(image)
+        self.roi_sync.show(image.id if image is not None else None)
         if row is not None and row + 1 < model.rowCount():
             self.viewer.prefetch(model.image_row(row + 1).sha256)
         if image is None:

@@ -1,7 +1,9 @@
 """The image viewer: the cached 1024-px copy of one radiograph with window/level.
 
-Mouse: left-drag pans, the wheel zooms about the cursor, right-drag sets the
-window (horizontal: width) and level (vertical: centre), double-click fits.
+Mouse: left-drag pans (or draws a fracture box in box mode), the wheel zooms
+about the cursor, right-drag sets the window (horizontal: width) and level
+(vertical: centre), double-click fits. Presets, invert, 1:1, rotate and flip
+(display only), the metadata overlay and a mm ruler are on the toolbar.
 Pixels are read on a worker thread and the last few images are kept, so the
 next image in a labelling run usually shows at once (see :meth:`prefetch`).
 """
@@ -12,66 +14,35 @@ from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QVBoxLayout, QWidget
 
-from affgui import theme
+from affgui import display, theme
+from affgui.widgets._viewer_items import (
+    PixelLoadRunnable,
+    PixelLoadSignals,
+    RoiLayer,
+    Ruler,
+    WindowLevelViewBox,
+)
+from affgui.widgets._viewer_tools import ViewerToolsMixin
 from engine.store import ImageCache, ImageRow
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
-FULL_RANGE = (127.5, 255.0)  # (centre, width) that shows the cached uint8 copy as stored
+FULL_RANGE = display.FILE_WINDOW  # (centre, width) that shows the cached uint8 copy as stored
 _PLATE = "background: rgba(0, 0, 0, 150); padding: 3px 6px; border-radius: 4px;"
 
 
-class WindowLevelViewBox(pg.ViewBox):
-    """A ViewBox whose right-drag reports window/level moves instead of zooming."""
-
-    sigWindowLevelDragged = Signal(float, float)  # dx, dy in screen pixels
-    sigFitRequested = Signal()
-
-    def __init__(self):
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.0)
-
-    def mouseDragEvent(self, ev, axis=None) -> None:
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            delta = ev.screenPos() - ev.lastScreenPos()
-            self.sigWindowLevelDragged.emit(delta.x(), delta.y())
-        else:
-            super().mouseDragEvent(ev, axis)
-
-    def mouseClickEvent(self, ev) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and ev.double():
-            ev.accept()
-            self.sigFitRequested.emit()
-        else:
-            super().mouseClickEvent(ev)
-
-
-class _LoadSignals(QObject):
-    sigLoaded = Signal(str, object)  # sha256, array or exception
-
-
-class _LoadRunnable(QRunnable):
-    def __init__(self, cache: ImageCache, sha256: str, signals: _LoadSignals):
-        super().__init__()
-        self.cache, self.sha256, self.signals = cache, sha256, signals
-
-    def run(self) -> None:
-        try:
-            result = np.array(self.cache.load_full(self.sha256))  # read the mmap here, not in paint
-        except (OSError, ValueError) as exc:
-            result = exc
-        self.signals.sigLoaded.emit(self.sha256, result)
-
-
-class ImageViewerWidget(QWidget):
+class ImageViewerWidget(ViewerToolsMixin, QWidget):
     """Shows one image row's cached pixels with a patient/view/label overlay."""
 
     sigLevelsChanged = Signal(float, float)  # window centre, width
     sigImageShown = Signal(int)  # image id, once its pixels are on screen
+    sigRoiDrawn = Signal(int, object)  # image id, (x0, y0, x1, y1) in source pixels
+    sigRoiChanged = Signal(int, object)  # roi id, box in source pixels
+    sigRoiDeleted = Signal(int)  # roi id
 
     def __init__(self, parent: QWidget | None = None, keep: int = 8):
         super().__init__(parent)
@@ -84,7 +55,7 @@ class ImageViewerWidget(QWidget):
         self._center, self._width = FULL_RANGE
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._signals = _LoadSignals()
+        self._signals = PixelLoadSignals()
         self._signals.sigLoaded.connect(self._on_loaded)
 
         self.view_box = WindowLevelViewBox()
@@ -94,22 +65,44 @@ class ImageViewerWidget(QWidget):
         self._view.setCentralItem(self.view_box)
         self.view_box.sigWindowLevelDragged.connect(self._on_wl_drag)
         self.view_box.sigFitRequested.connect(self.fit)
+        self.view_box.sigBoxDragged.connect(self._on_box_drag)
+        self.rois = RoiLayer(self.image_item, self._roi_changed, self.sigRoiDeleted.emit)
+        self.ruler = Ruler(self.image_item, self._measure)
+        self._rotation, self._flip_h, self._flip_v, self._inverted = 0, False, False, False
 
-        self.fit_action = QAction("Fit to Window", self, shortcut=QKeySequence("F"))
-        self.fit_action.triggered.connect(self.fit)
-        self.reset_action = QAction("Reset View", self, shortcut=QKeySequence("R"))
-        self.reset_action.setToolTip("Reset window/level and fit the image (R)")
-        self.reset_action.triggered.connect(self.reset)
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(display.PRESETS)
+        self.preset_combo.setToolTip("Window presets (see docs/gui.md)")
+        self.preset_combo.activated.connect(lambda i: self.apply_preset(display.PRESETS[i]))
         toolbar = QToolBar(self)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        toolbar.addAction(self.fit_action)
-        toolbar.addAction(self.reset_action)
+        act = self._action
+        self.fit_action = act(toolbar, "Fit", "F", self.fit, "Fit to window (F)")
+        self.reset_action = act(toolbar, "Reset", "R", self.reset,
+                                "Reset window/level, rotation and flips, and fit (R)")
+        toolbar.addWidget(self.preset_combo)
+        self.invert_action = act(toolbar, "Invert", "I", self.set_inverted, checkable=True)
+        self.one_to_one_action = act(toolbar, "1:1", "1", self.one_to_one,
+                                     "One cached pixel per screen pixel (1)")
+        self.rotate_action = act(toolbar, "Rotate", "]", lambda: self.set_orientation(
+            (self._rotation + 90) % 360), "Rotate 90° clockwise, display only (])")
+        self.flip_h_action = act(toolbar, "Flip H", "H", lambda: self.set_orientation(
+            flip_h=not self._flip_h), "Mirror left-right, display only (H)")
+        self.flip_v_action = act(toolbar, "Flip V", "V", lambda: self.set_orientation(
+            flip_v=not self._flip_v), "Mirror top-bottom, display only (V)")
+        self.overlay_action = act(toolbar, "Info", "O", self.set_overlay_visible,
+                                  "Show the metadata overlay (O)", checkable=True)
+        self.ruler_action = act(toolbar, "Ruler", "M", self.set_ruler_visible,
+                                "Distance ruler in mm (M)", checkable=True)
+        self.box_action = act(toolbar, "Box", "B", self.set_draw_mode,
+                              "Draw a fracture box with the left mouse button (B)", checkable=True)
 
         self._info = self._overlay_label(_PLATE)
         self._badge = self._overlay_label("")
         self._wl = self._overlay_label(_PLATE)
         self._message = self._overlay_label(f"color: {theme.TEXT_DIM}; font-size: 11pt;")
         self._view.installEventFilter(self)
+        self.overlay_action.setChecked(True)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -120,6 +113,11 @@ class ImageViewerWidget(QWidget):
         self._show_message("No image")
 
     # -- public API ---------------------------------------------------------------
+    def actions_for_menu(self) -> list[QAction]:
+        return [self.fit_action, self.reset_action, self.one_to_one_action, self.invert_action,
+                self.rotate_action, self.flip_h_action, self.flip_v_action, self.overlay_action,
+                self.ruler_action, self.box_action]
+
     def set_cache(self, cache: ImageCache | None) -> None:
         """Read pixels from another project's cache (forgets kept images)."""
         self._cache = cache
@@ -131,6 +129,8 @@ class ImageViewerWidget(QWidget):
         """Show ``row`` (its overlay at once, its pixels when read); ``None`` clears."""
         self._row = row
         self._update_overlay()
+        self.rois.clear()
+        self.ruler.update()
         if row is None:
             self._shown_sha = None
             self.image_item.clear()
@@ -171,19 +171,28 @@ class ImageViewerWidget(QWidget):
 
     @Slot()
     def reset(self) -> None:
-        """Full-range window/level and the whole image in view."""
+        """File window, upright and unmirrored, the whole image in view."""
         self.set_window_level(*FULL_RANGE)
+        self.set_orientation(0, False, False)
         self.fit()
 
     def wait(self, timeout_ms: int = -1) -> bool:
         return self._pool.waitForDone(timeout_ms)
+
+    def _action(self, toolbar: QToolBar, text: str, key: str, slot, tip: str = "",
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self, shortcut=QKeySequence(key), checkable=checkable)
+        action.setToolTip(tip or f"{text} ({key})")
+        (action.toggled if checkable else action.triggered).connect(slot)
+        toolbar.addAction(action)
+        return action
 
     # -- internals ----------------------------------------------------------------
     def _request(self, sha256: str) -> None:
         if self._cache is None or sha256 in self._loading:
             return
         self._loading.add(sha256)
-        self._pool.start(_LoadRunnable(self._cache, sha256, self._signals))
+        self._pool.start(PixelLoadRunnable(self._cache, sha256, self._signals))
 
     @Slot(str, object)
     def _on_loaded(self, sha256: str, result: object) -> None:
@@ -236,17 +245,14 @@ class ImageViewerWidget(QWidget):
             self._info.setText("")
             self._badge.hide()
         else:
-            side = {"L": "left", "R": "right"}.get(r.laterality or "", "side ?")
-            self._info.setText(
-                f"<b>{r.patient_key}</b><br>{r.view or 'view ?'} · {side}<br>"
-                f"<span style='color:{theme.TEXT_DIM}'>#{r.id} · source {r.width}×{r.height}</span>")
+            self._info.setText("<br>".join(display.metadata_lines(r)))
             color = theme.LABEL_COLORS.get(r.label or "")
             self._badge.setText(r.label or "unlabelled")
             self._badge.setStyleSheet(
                 "font-weight: 600; padding: 3px 8px; border-radius: 4px; "
                 + (f"color: white; background: {color};" if color else
                    f"color: {theme.TEXT_DIM}; background: rgba(255,255,255,20);"))
-            self._badge.show()
+            self._badge.setVisible(self.overlay_action.isChecked())
         self._update_wl_text()
 
     def _update_wl_text(self) -> None:
