@@ -1,4 +1,4 @@
-"""``affengine labels export|import``: labels as CSV."""
+"""``affengine labels export|import|review``: labels as CSV, and the label-review queue."""
 
 from __future__ import annotations
 
@@ -35,6 +35,21 @@ def add_parser(sub) -> None:
     im.add_argument("--skip-bad", action="store_true",
                     help="apply the good rows even when some rows are bad (default: apply none)")
     im.set_defaults(func=run_import)
+
+    rv = verbs.add_parser(
+        "review",
+        help="rank images whose label the experiments' out-of-fold predictions doubt most",
+    )
+    rv.add_argument("project")
+    rv.add_argument("--experiments", "-e", nargs="+", required=True, metavar="NAME",
+                    help="finished experiments on the same split (their probabilities are averaged)")
+    rv.add_argument("--out", "-o", help="CSV file to write the queue to")
+    rv.add_argument("--top", type=int, default=20,
+                    help="how many images to print and export (default 20; 0 = all)")
+    rv.add_argument("--method", default="self_confidence",
+                    choices=("self_confidence", "normalized_margin", "confidence_weighted_entropy"),
+                    help="cleanlab label-quality score (default self_confidence)")
+    rv.set_defaults(func=run_review)
 
 
 def run_export(args) -> int:
@@ -126,3 +141,29 @@ def run_import(args) -> int:
     print(f"{len(changes)} label(s) changed, {len(labels) - len(changes)} already as given"
           + (f", {len(errors)} bad row(s) skipped" if errors else ""))
     return 1 if errors else 0
+
+
+def run_review(args) -> int:
+    from engine.cli import CliError
+    from engine.evaluate import review_experiments
+
+    if args.top < 0:
+        raise CliError(f"--top must be 0 (all) or more, got {args.top}")
+    top = args.top or None
+    with open_project(args.project) as project:
+        try:
+            queue = review_experiments(project, args.experiments, args.method)
+        except (KeyError, ValueError) as exc:
+            raise CliError(str(exc.args[0]) if exc.args else str(exc)) from None
+        paths = {r.id: r.path for r in project.images.list(order="id")}
+    print(f"{queue.n_flagged} of {queue.n_images} images flagged by confident learning "
+          f"(experiments: {', '.join(queue.experiments)}); most doubtful first:")
+    print(f"{'rank':>4} {'image':>6} {'patient':<12} {'label':<5} {'quality':>7} {'p(AFF)':>6} flag  path")
+    for it in queue.top(top):
+        print(f"{it.rank:>4} {it.image_id:>6} {it.patient_id:<12} {it.label:<5} {it.quality:>7.3f} "
+              f"{it.p_aff_mean:>6.3f} {'yes ' if it.flagged else '    '}  {paths.get(it.image_id, '')}")
+    if args.out:
+        queue.write_csv(args.out, top)
+        shown = len(queue.top(top))
+        print(f"wrote {shown} rows to {args.out}", file=sys.stderr)
+    return 0

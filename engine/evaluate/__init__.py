@@ -46,6 +46,13 @@ from engine.evaluate._results import (
     results_from_predictions,
     to_jsonable,
 )
+from engine.evaluate._review import (
+    REVIEW_COLUMNS,
+    ReviewItem,
+    ReviewQueue,
+    review_experiments,
+    review_labels,
+)
 from engine.evaluate._roc import FoldAucs, RocCurve, fold_aucs, midranks, roc_auc, roc_curve
 from engine.evaluate._runs import (
     ExperimentNotReady,
@@ -73,6 +80,9 @@ __all__ = [
     "PatientScores",
     "PrCurve",
     "Predictions",
+    "REVIEW_COLUMNS",
+    "ReviewItem",
+    "ReviewQueue",
     "RocCurve",
     "aggregate_patients",
     "align_predictions",
@@ -103,6 +113,8 @@ __all__ = [
     "pr_curve",
     "pretraining_effect",
     "results_from_predictions",
+    "review_experiments",
+    "review_labels",
     "roc_auc",
     "roc_curve",
     "threshold_for_sensitivity",
