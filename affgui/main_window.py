@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from affgui import theme
+from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
@@ -64,6 +65,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._build_central()
         self.panels = PanelDocks(self)
         self.roi_sync = RoiSync(self)
+        self.keymap = KeyMap(self)
         self._build_status_bar()
         self._connect()
         self._restore_layout()
@@ -119,6 +121,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         a.auto_advance.setChecked(self.settings.auto_advance)
         a.auto_advance.toggled.connect(self._set_auto_advance)
         a.reader_name.triggered.connect(self._ask_reader_name)
+        a.settings.triggered.connect(lambda: self.keymap.edit())
         a.refresh.triggered.connect(self.reload_rows)
         a.about.triggered.connect(lambda: show_about(self, self.settings.reader))
         a.recent_menu.aboutToShow.connect(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QWidget
 
@@ -38,6 +40,7 @@ class Actions:
     reader_name: QAction
     refresh: QAction
     about: QAction
+    settings: QAction
     recent_menu: QMenu
     labels: dict[str, QAction] = field(default_factory=dict)
     patient_labels: dict[str, QAction] = field(default_factory=dict)
@@ -91,6 +94,8 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
         refresh=_action(window, "Re&fresh List", QKeySequence.StandardKey.Refresh,
                         "Re-read the image list (and labels other programs changed)"),
         about=_action(window, "&About AFF Workbench"),
+        settings=_action(window, "&Settings…", "Ctrl+,",
+                         "Reader name, auto-advance and keyboard shortcuts"),
         recent_menu=QMenu("Open &Recent", window),
     )
     a.auto_advance.setCheckable(True)
@@ -106,6 +111,8 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     file_menu.addMenu(a.recent_menu)
     file_menu.addSeparator()
     file_menu.addActions([a.import_images, a.export_history])
+    file_menu.addSeparator()
+    file_menu.addAction(a.settings)
     file_menu.addSeparator()
     file_menu.addActions([a.close_project, a.quit])
 
@@ -139,7 +146,23 @@ def fill_recent_menu(menu: QMenu, paths: list[str], open_project: Callable[[str]
         menu.addAction("(none)").setEnabled(False)
 
 
-def show_about(parent: QWidget, reader: str) -> None:
-    QMessageBox.about(parent, "About AFF Workbench",
-                      f"<b>AFF Workbench</b> {__version__}<br>Atypical vs normal femur fracture "
-                      f"studies: labelling, CNN vs ViT comparison, heatmaps.<br>Reader: {reader}")
+def versions() -> dict[str, str]:
+    """Versions of the application and the libraries it shows images with."""
+    import numpy
+    import pyqtgraph
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    return {"AFF Workbench": __version__, "Python": platform.python_version(),
+            "Qt": qVersion(), "PySide6": PySide6.__version__, "pyqtgraph": pyqtgraph.__version__,
+            "NumPy": numpy.__version__, "platform": platform.platform(terse=True)}
+
+
+def show_about(parent: QWidget, reader: str) -> QMessageBox:
+    rows = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
+    box = QMessageBox(QMessageBox.Icon.Information, "About AFF Workbench", "", parent=parent)
+    box.setText("<b>AFF Workbench</b>: atypical vs normal femur fracture studies: labelling, "
+                f"CNN vs ViT comparison, heatmaps.<br>Reader: {reader}<table>{rows}</table>")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

@@ -73,6 +73,8 @@ class Settings:
     window_geometry: str = ""
     window_state: str = ""
     splitter_sizes: list[int] = field(default_factory=list)
+    # action name -> key sequence text ("Q", "Shift+A"); only keys the reader changed
+    key_bindings: dict[str, str] = field(default_factory=dict)
 
     def add_recent(self, path: str | Path) -> None:
         """Put ``path`` first in the recent-project list (no duplicates, at most MAX_RECENT)."""
@@ -101,6 +103,9 @@ class Settings:
             value, default = data[f.name], getattr(defaults, f.name)
             if f.name in _LIST_ITEMS:
                 ok = isinstance(value, list) and all(isinstance(v, _LIST_ITEMS[f.name]) for v in value)
+            elif isinstance(default, dict):
+                ok = isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items())
             else:
                 ok = isinstance(value, type(default))
             if ok:
