@@ -1,0 +1,181 @@
+"""The labelling window on a 4,300-image project, offscreen, against performance.md's GUI targets.
+
+Builds a synthetic project through the store API (small cached copies and
+thumbnails, 3 images per patient), then measures in one process:
+
+* first_paint: from ``show()`` + open to the first visible thumbnails painted (target < 1 s);
+* key latency: label key (auto-advance on) to the next image's pixels on screen, p50 and p95
+  over 200 keys (target p95 < 50 ms);
+* scroll stall: the longest single step (scroll, paint, handle loaded thumbnails) while
+  scrolling the grid from top to bottom in quarter-page steps (target < 100 ms);
+* rss: peak resident memory of the process (target < 1 GB).
+
+Prints the numbers and ``RESULT <name> <measured / target>`` lines (below 1 meets the target).
+Usage: ``python benchmarks/gui_bench.py [N] [--keys K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from engine.store import ImageRecord, Project  # noqa: E402
+
+TARGETS = {"first_paint_s": 1.0, "key_latency_p95_ms": 50.0, "scroll_stall_ms": 100.0,
+           "rss_mb": 1024.0}
+CACHE_SHAPE = (1024, 820)  # cached copy (height, width), as the importer writes them
+THUMB_SHAPE = (256, 205)
+
+
+def build_project(path: Path, n: int, shown: int) -> None:
+    """``n`` images of ``n // 3`` patients, cache and thumbnails written.
+
+    The first ``shown`` images (the ones the key test visits) get full-size
+    cached copies; the others, never opened in the viewer, a small one to save disk.
+    """
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, CACHE_SHAPE, dtype=np.uint8)
+    thumb = base[::4, ::4][: THUMB_SHAPE[0], : THUMB_SHAPE[1]].copy()
+    with Project.create(path) as project:
+        ids, shas = [], []
+        with project.transaction() as conn:
+            for k in range(n):
+                sha = hashlib.sha256(f"bench-{k}".encode()).hexdigest()
+                rec = ImageRecord(
+                    path=f"/data/P{k // 3:05d}/img{k:05d}.dcm", source_folder="/data",
+                    sha256=sha, bytes=1000, format="dicom", width=2000, height=2500,
+                    patient_key=f"P{k // 3:05d}", view=("AP", "lateral")[k % 2],
+                    laterality=("L", "R")[(k // 2) % 2], pixel_spacing_row=0.15,
+                    pixel_spacing_col=0.15, cache_height=CACHE_SHAPE[0],
+                    cache_width=CACHE_SHAPE[1], thumb_height=THUMB_SHAPE[0],
+                    thumb_width=THUMB_SHAPE[1])
+                ids.append(project.images.insert(conn, rec))
+                shas.append(sha)
+        for k, (image_id, sha) in enumerate(zip(ids, shas, strict=True)):
+            full = base if k < shown else base[:16, :13]
+            project.cache.write_full(sha, np.roll(full, k, axis=1))
+            project.cache.write_thumb(image_id, np.roll(thumb, k, axis=1))
+
+
+def wait_until(app, cond, timeout: float = 30.0) -> None:
+    end = time.perf_counter() + timeout
+    while not cond():
+        app.processEvents()
+        if time.perf_counter() > end:
+            raise TimeoutError("condition not met")
+        time.sleep(0.0005)
+
+
+def visible_loaded(win) -> bool:
+    grid, model = win.grid, win.grid.model()
+    if model.rowCount() == 0:
+        return False
+    rows = [r for r in range(min(model.rowCount(), 60))
+            if grid.visualRect(model.index(r)).intersects(grid.viewport().rect())]
+    return bool(rows) and all(model.pixmap(model.image_row(r).id) is not None for r in rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=4300)
+    parser.add_argument("--keys", type=int, default=200)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="gui-bench-"))
+    os.environ["AFFWB_CONFIG_DIR"] = str(tmp / "config")
+    path = tmp / "Bench.affproj"
+    t = time.perf_counter()
+    build_project(path, args.n, shown=args.keys + 8)
+    print(f"built {args.n} images in {time.perf_counter() - t:.1f} s")
+
+    from PySide6.QtCore import QEvent, QObject, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from affgui.main_window import MainWindow
+
+    app = QApplication([])
+    win = MainWindow()
+    win.resize(1400, 900)
+
+    class PaintClock(QObject):
+        last = 0.0
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                PaintClock.last = time.perf_counter()
+            return False
+
+    clock = PaintClock()
+    win.grid.viewport().installEventFilter(clock)
+    t0 = time.perf_counter()
+    win.show()
+    win.open_project(path)
+    wait_until(app, lambda: visible_loaded(win))
+    loaded_at = time.perf_counter()
+    wait_until(app, lambda: PaintClock.last >= loaded_at)
+    first_paint = PaintClock.last - t0
+    print(f"first thumbnails painted after {first_paint * 1000:.0f} ms")
+
+    # keystroke -> next image shown
+    win.activateWindow()
+    win.grid.setFocus()
+    wait_until(app, win.grid.hasFocus, 5)
+    wait_until(app, lambda: win.viewer.image_item.image is not None)
+    shown = []
+    win.viewer.sigImageShown.connect(shown.append)
+    latencies = []
+    for k in range(args.keys):
+        target = win.grid.model().image_row(k + 1).id
+        start = time.perf_counter()
+        QTest.keyClick(win.grid, (Qt.Key.Key_A, Qt.Key.Key_N)[k % 2])
+        wait_until(app, lambda t=target: shown and shown[-1] == t, 10)
+        latencies.append((time.perf_counter() - start) * 1000)
+        QTest.qWait(30)  # a reader's pace: the prefetch of the next image can land
+    p50, p95 = np.percentile(latencies, (50, 95))
+    print(f"label key -> next image: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(latencies):.1f}")
+
+    # scroll the whole grid
+    bar = win.grid.verticalScrollBar()
+    bar.setValue(0)
+    app.processEvents()
+    step = max(1, bar.pageStep() // 4)
+    worst, steps = 0.0, 0
+    value = 0
+    while value < bar.maximum():
+        value = min(bar.maximum(), value + step)
+        start = time.perf_counter()
+        bar.setValue(value)
+        win.grid.viewport().repaint()
+        app.processEvents()
+        worst = max(worst, time.perf_counter() - start)
+        steps += 1
+    print(f"scrolled {steps} steps to {bar.maximum()} px: longest step {worst * 1000:.1f} ms")
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory {rss_mb:.0f} MB")
+    win.close()
+
+    measured = {"first_paint_s": first_paint, "key_latency_p95_ms": p95,
+                "scroll_stall_ms": worst * 1000, "rss_mb": rss_mb}
+    print(f"RESULT key_latency_p50_ms_ratio {p50 / TARGETS['key_latency_p95_ms']:.3f}")
+    for name, value in measured.items():
+        print(f"RESULT {name}_ratio {value / TARGETS[name]:.3f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
