@@ -24,7 +24,7 @@ def command_actions(window: MainWindow) -> dict[str, QAction]:
     actions.update({f"patient.{label}": action for label, action in a.patient_labels.items()})
     actions.update({"undo": a.undo, "redo": a.redo, "next": a.next_image,
                     "previous": a.previous_image})
-    actions.update({f"view.{action.text().lower().replace(' ', '_')}": action
+    actions.update({f"view.{action.objectName()}": action
                     for action in window.viewer.actions_for_menu()})
     return actions
 

@@ -36,12 +36,12 @@ class RoiLayer:
         for roi_id, (x0, y0, x1, y1), source in boxes:
             editable = source == "gui"
             pen = pg.mkPen(USER_COLOR if editable else IMPORT_COLOR, width=2)
-            item = pg.RectROI((x0, y0), (x1 - x0, y1 - y0), pen=pen, movable=editable,
-                              resizable=editable, removable=editable, maxBounds=bounds,
-                              rotatable=False)
-            if not editable:
-                for handle in item.getHandles():
-                    item.removeHandle(handle)
+            if editable:
+                item = pg.RectROI((x0, y0), (x1 - x0, y1 - y0), pen=pen, removable=True,
+                                  maxBounds=bounds, rotatable=False)
+            else:  # a plain ROI: no handles, cannot be dragged
+                item = pg.ROI((x0, y0), (x1 - x0, y1 - y0), pen=pen, movable=False,
+                              resizable=False, rotatable=False, removable=False)
             item.setParentItem(self._parent)
             item.setZValue(10)
             item.sigRegionChangeFinished.connect(lambda r, i=roi_id: self._changed(i, box_of(r)))

@@ -10,13 +10,14 @@ next image in a labelling run usually shows at once (see :meth:`prefetch`).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QVBoxLayout, QWidget
 
 from affgui import display, theme
 from affgui.widgets._viewer_items import (
@@ -84,12 +85,18 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self.invert_action = act(toolbar, "Invert", "I", self.set_inverted, checkable=True)
         self.one_to_one_action = act(toolbar, "1:1", "1", self.one_to_one,
                                      "One cached pixel per screen pixel (1)")
-        self.rotate_action = act(toolbar, "Rotate", "]", lambda: self.set_orientation(
+        orient = QMenu("Orientation", self)  # one toolbar button keeps the toolbar short
+        self.rotate_action = act(orient, "Rotate 90°", "]", lambda: self.set_orientation(
             (self._rotation + 90) % 360), "Rotate 90° clockwise, display only (])")
-        self.flip_h_action = act(toolbar, "Flip H", "H", lambda: self.set_orientation(
+        self.flip_h_action = act(orient, "Flip Horizontal", "H", lambda: self.set_orientation(
             flip_h=not self._flip_h), "Mirror left-right, display only (H)")
-        self.flip_v_action = act(toolbar, "Flip V", "V", lambda: self.set_orientation(
+        self.flip_v_action = act(orient, "Flip Vertical", "V", lambda: self.set_orientation(
             flip_v=not self._flip_v), "Mirror top-bottom, display only (V)")
+        orient_button = QToolButton()
+        orient_button.setText("Orient")
+        orient_button.setMenu(orient)
+        orient_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        toolbar.addWidget(orient_button)
         self.overlay_action = act(toolbar, "Info", "O", self.set_overlay_visible,
                                   "Show the metadata overlay (O)", checkable=True)
         self.ruler_action = act(toolbar, "Ruler", "M", self.set_ruler_visible,
@@ -179,10 +186,11 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
     def wait(self, timeout_ms: int = -1) -> bool:
         return self._pool.waitForDone(timeout_ms)
 
-    def _action(self, toolbar: QToolBar, text: str, key: str, slot, tip: str = "",
+    def _action(self, toolbar: QToolBar | QMenu, text: str, key: str, slot, tip: str = "",
                 checkable: bool = False) -> QAction:
         action = QAction(text, self, shortcut=QKeySequence(key), checkable=checkable)
         action.setToolTip(tip or f"{text} ({key})")
+        action.setObjectName(re.sub(r"\W+", "_", text.lower()).strip("_"))  # key-map name
         (action.toggled if checkable else action.triggered).connect(slot)
         toolbar.addAction(action)
         return action

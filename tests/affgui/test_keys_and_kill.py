@@ -54,6 +54,7 @@ def test_remap_a_label_key_in_settings(qtbot, window, project_path):
     d2 = again.keymap.dialog()
     d2.restore_defaults()
     assert d2.bindings()["label.AFF"] == "A"
+    assert {"view.rotate_90", "view.flip_horizontal", "view.ruler", "view.box"} <= set(d2.edits)
     again.keymap.set_bindings(d2.bindings())
     assert get_settings().key_bindings == {}
     assert again.menu_actions.labels["AFF"].shortcut().toString() == "A"

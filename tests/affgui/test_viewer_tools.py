@@ -111,6 +111,8 @@ def test_draw_move_and_delete_a_box_stored_in_source_pixels(qtbot, window, proje
     window.grid.select_next()
     window.grid.select_next(-1)  # back: the import box is read from the store
     assert list(viewer.rois.sources.values()) == ["import"]
+    imported = next(iter(viewer.rois.items.values()))
+    assert imported.getHandles() == [] and not imported.translatable  # ground truth: read-only
     qtbot.keyClick(window.grid, Qt.Key.Key_B)
     assert viewer.box_action.isChecked() and viewer.view_box.draw_mode
     vp = viewer._view.viewport()
