@@ -2,9 +2,12 @@
 
 Every change is written at once (``project.labels.set_many`` / ``set_each``, one
 SQLite transaction) and then pushed as one :class:`LabelCommand`, so a
-patient-level label is one undo step. Undo writes the old labels back with
-source ``undo``; redo writes the new ones again with source ``gui``. The store's
-history therefore stays append-only and shows every step, undo included.
+patient-level label is one undo step. Undo reverts each image through
+``labels.undo(reader, image_id)`` (source ``undo``, linked to the row it
+undoes); redo writes the new labels again with source ``gui``. When the
+session's stack is spent, Ctrl+Z goes on through the reader's earlier changes
+in the store (``labels.undo(reader)``), as before the stack existed. The
+store's history stays append-only and shows every step, undo included.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from engine.store import UNLABELLED, LabelChange, Project
+from engine.store import UNLABELLED, LabelChange, NothingToUndo, Project
 
 STORE_ERRORS = (sqlite3.Error, KeyError, ValueError)
 
@@ -36,8 +39,7 @@ class LabelCommand(QUndoCommand):
         self._editor.write({c.image_id: c.new_label for c in self.changes}, "gui", self.text())
 
     def undo(self) -> None:
-        self._editor.write({c.image_id: c.old_label for c in self.changes}, "undo",
-                           f"Undone: {self.text()}")
+        self._editor.revert([c.image_id for c in self.changes], f"Undone: {self.text()}")
 
 
 class LabelEditor(QObject):
@@ -68,6 +70,22 @@ class LabelEditor(QObject):
         if changes:
             self.stack.push(LabelCommand(self, changes, text))
         return changes
+
+    def revert(self, image_ids: list[int], text: str) -> None:
+        """Undo the latest change of each image through the store (linked by ``undoes``)."""
+        if self.project is None:
+            return
+        changes = []
+        try:
+            for image_id in image_ids:
+                changes.append(self.project.labels.undo(self._reader(), image_id=image_id))
+        except (*STORE_ERRORS, NothingToUndo) as exc:
+            self.sigFailed.emit("Undo failed", exc)
+        self.sigLabelsApplied.emit(changes, text)
+
+    def undo_earlier(self) -> LabelChange:
+        """Undo the reader's latest change not undone yet, from an earlier session."""
+        return self.project.labels.undo(self._reader())
 
     def write(self, labels: dict[int, str | None], source: str, text: str) -> None:
         """Write labels for an undo or redo step and report what changed."""
@@ -107,11 +125,21 @@ class LabellingMixin:
 
     @Slot()
     def undo(self) -> None:
-        """Revert the latest label step of this session and show its image."""
-        if not self.editor.stack.canUndo():
+        """Revert the latest label step (this session's, then earlier ones) and show its image."""
+        if self.editor.stack.canUndo():
+            self.editor.stack.undo()
+            return
+        if self.project is None:
+            return
+        try:  # this session's stack is spent: go on through the reader's earlier changes
+            change = self.editor.undo_earlier()
+        except NothingToUndo:
             self.statusBar().showMessage("Nothing to undo", 3000)
             return
-        self.editor.stack.undo()
+        except STORE_ERRORS as exc:
+            self.show_error("Undo failed", exc)
+            return
+        self._on_history_step([change], f"Undone: #{change.image_id} (an earlier change)")
 
     @Slot()
     def redo(self) -> None:

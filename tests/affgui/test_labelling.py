@@ -136,3 +136,35 @@ def test_dock_layout_is_restored_on_the_next_start(qtbot, project_path):
     qtbot.waitExposed(again)
     assert not again.panels.history_dock.isVisible()
     assert again.dockWidgetArea(again.panels.patient_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+
+
+def test_undo_goes_on_into_an_earlier_session_after_the_stack(qtbot, project_path):
+    from affgui.main_window import MainWindow
+
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    open_in(qtbot, first, project_path)
+    ids = first.grid.model().image_ids()
+    focus_grid(qtbot, first)
+    qtbot.keyClick(first.grid, Qt.Key.Key_A)  # earlier session: ids[0] AFF
+    first.close()
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    open_in(qtbot, win, project_path)
+    focus_grid(qtbot, win)
+    win.grid.select_image(ids[1])
+    qtbot.keyClick(win.grid, Qt.Key.Key_N)  # this session: ids[1] NFF
+    qtbot.keyClick(win.grid, Qt.Key.Key_Z, CTRL)  # the stack's step
+    assert db_labels(project_path, ids[:2]) == ["AFF", None]
+    qtbot.keyClick(win.grid, Qt.Key.Key_Z, CTRL)  # then the earlier session's change
+    assert db_labels(project_path, ids[:2]) == [None, None]
+    assert win.grid.current_image_id() == ids[0] and win.counts["AFF"] == 0
+    qtbot.keyClick(win.grid, Qt.Key.Key_Z, CTRL)
+    assert "Nothing to undo" in win.statusBar().currentMessage()
+    with Project.open(project_path) as project:
+        undo_rows = [c for c in project.labels.history() if c.source == "undo"]
+    assert all(c.undoes is not None for c in undo_rows) and len(undo_rows) == 2
