@@ -16,6 +16,14 @@ from engine.report._data import (
     pretraining_pairs,
 )
 from engine.report._tables import TABLES
+from engine.report._tracking import (
+    ExperimentRecord,
+    FoldRecord,
+    TrackingUnavailable,
+    experiment_record,
+    export_mlflow,
+    export_tensorboard,
+)
 from engine.report._write import WrittenReport, build_report, write_report
 
 __all__ = [
@@ -24,13 +32,19 @@ __all__ = [
     "ComparisonRow",
     "DataSummary",
     "DiffInDiffRow",
+    "ExperimentRecord",
+    "FoldRecord",
     "PretrainingPair",
     "ReportData",
+    "TrackingUnavailable",
     "WrittenReport",
     "build_report",
     "build_report_data",
     "comparison_rows",
     "data_summary",
+    "experiment_record",
+    "export_mlflow",
+    "export_tensorboard",
     "pretraining_pairs",
     "study_answers",
     "write_report",
