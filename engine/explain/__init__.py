@@ -11,6 +11,16 @@ from engine.explain._cam import (
     reshape_transform,
     target_layer_of,
 )
+from engine.explain._experiment import (
+    ROLLOUT,
+    ExplainResult,
+    explain_batches,
+    explain_experiment,
+    fold_runs,
+    load_experiment_heatmaps,
+    methods,
+)
+from engine.explain._job import explain_job_spec, run_explain_job, submit_explain
 from engine.explain._rollout import (
     HEAD_FUSIONS,
     AttentionRecorder,
@@ -19,16 +29,40 @@ from engine.explain._rollout import (
     rollout_map,
     rollout_matrix,
 )
+from engine.explain._storage import (
+    HEATMAP_DIR,
+    Heatmaps,
+    concat_heatmaps,
+    heatmap_paths,
+    read_heatmaps,
+    write_heatmaps,
+)
 
 __all__ = [
     "AFF_CLASS",
     "CAM_METHODS",
     "HEAD_FUSIONS",
+    "HEATMAP_DIR",
+    "ROLLOUT",
+    "ExplainResult",
+    "Heatmaps",
     "AttentionRecorder",
     "CamExplainer",
     "LogOddsTarget",
     "attention_rollout",
     "cam_maps",
+    "concat_heatmaps",
+    "explain_batches",
+    "explain_experiment",
+    "explain_job_spec",
+    "fold_runs",
+    "heatmap_paths",
+    "load_experiment_heatmaps",
+    "methods",
+    "read_heatmaps",
+    "run_explain_job",
+    "submit_explain",
+    "write_heatmaps",
     "fuse_heads",
     "iter_cam_batches",
     "reshape_transform",

@@ -39,3 +39,12 @@ def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str
 
 
 register_job_kind("train", _run_train)
+
+
+def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> str:
+    from engine.explain import run_explain_job
+
+    return run_explain_job(job.spec, project, run_dir, should_stop, device, progress)
+
+
+register_job_kind("explain", _run_explain)

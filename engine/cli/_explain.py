@@ -1,0 +1,58 @@
+"""``affengine explain``: out-of-fold heatmaps for an experiment, here or as a queued job."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "explain", help="heatmaps for every image of an experiment, from the fold model that validated it",
+        description="Explain each fold's validation images with that fold's best model and store the "
+                    "maps in each run folder under heatmaps/<method>.npz (see docs/explain.md).")
+    p.add_argument("project")
+    p.add_argument("--experiment", required=True, help="experiment name (affengine experiment list)")
+    p.add_argument("--method", default="gradcam",
+                   help="gradcam (default), gradcam++, hirescam, eigencam or rollout (ViTs)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--queue", action="store_true",
+                   help="queue an 'explain' job for a worker instead of running here")
+    p.add_argument("--priority", type=int, default=0, help="job priority with --queue")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args) -> int:
+    from engine.cli import CliError
+    from engine.cli._common import open_project
+    from engine.explain import explain_experiment, explain_job_spec, submit_explain
+
+    try:
+        explain_job_spec(args.experiment, args.method, args.batch_size)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    with open_project(args.project) as project:
+        try:
+            if args.queue:
+                job_id = submit_explain(project, args.experiment, args.method, args.batch_size,
+                                        args.priority)
+                print(f"queued explain job {job_id} ({args.method} on {args.experiment}); "
+                      f"run it with: affengine worker {args.project}")
+                return 0
+            device = args.device
+            if device == "auto":
+                import torch
+
+                device = "cuda:0" if torch.cuda.is_available() else "cpu"
+
+            def show(event: dict) -> None:
+                print(event["message"], file=sys.stderr, flush=True)
+
+            result = explain_experiment(project, args.experiment, args.method, device,
+                                        args.batch_size, progress=show)
+        except (KeyError, FileNotFoundError) as exc:
+            raise CliError(str(exc).strip("'\"")) from None
+    for path in result.files:
+        print(path)
+    print(f"{result.method}: {result.images} images explained in {result.seconds:.1f} s")
+    return 0

@@ -1,0 +1,139 @@
+"""Out-of-fold explanation: every image is explained by the fold model that validated it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.explain._storage import Heatmaps, concat_heatmaps, read_heatmaps, write_heatmaps
+
+if TYPE_CHECKING:
+    from engine.store import Project
+
+ROLLOUT = "rollout"
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    state: str  # "finished" or "cancelled"
+    method: str
+    files: list[Path]
+    images: int
+    seconds: float
+
+
+def methods() -> tuple[str, ...]:
+    from engine.explain._cam import CAM_METHODS
+
+    return (*CAM_METHODS, ROLLOUT)
+
+
+def explain_batches(model, model_name: str, pixels, mean: float, std: float, method: str = "gradcam",
+                    batch_size: int = 16, should_stop: Callable[[], bool] | None = None,
+                    on_batch: Callable[[int], None] | None = None):
+    """``(maps float16, probability)`` for uint8 ``(N, 1, S, S)`` pixels, or ``None`` if stopped.
+
+    Pixels are normalised a batch at a time, so only one float batch lives on the device.
+    """
+    from engine.explain._cam import CamExplainer
+    from engine.explain._rollout import attention_rollout
+    from engine.train import normalise
+
+    if method not in methods():
+        raise ValueError(f"unknown method {method!r} (use one of {', '.join(methods())})")
+    maps, probs = [], []
+    cam = None if method == ROLLOUT else CamExplainer(model, model_name, method)
+    try:
+        for start in range(0, pixels.shape[0], batch_size):
+            if should_stop is not None and should_stop():
+                return None
+            x = normalise(pixels[start:start + batch_size], mean, std)
+            if cam is None:
+                m, p = attention_rollout(model, x)
+            else:
+                import torch
+
+                m = cam(x)
+                p = torch.softmax(cam.last_logits.float(), 1)[:, 1].cpu().numpy()
+            maps.append(m.astype(np.float16))
+            probs.append(np.asarray(p, np.float32))
+            if on_batch is not None:
+                on_batch(len(m))
+    finally:
+        if cam is not None:
+            cam.close()
+    return np.concatenate(maps), np.concatenate(probs)
+
+
+def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
+    """``(fold, run folder)`` of each training job of experiment ``name``."""
+    from engine.jobs import experiment_jobs
+
+    return sorted((int(j.fold), project.runs_dir / j.run_id)
+                  for j in experiment_jobs(project, name) if j.kind == "train")
+
+
+def explain_experiment(project: Project, name: str, method: str = "gradcam", device: str = "cpu",
+                       batch_size: int = 16, progress: Callable[[dict], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> ExplainResult:
+    """Explain each fold's validation images with that fold's best model.
+
+    The images are those of the run's ``predictions.csv``, so every labelled image gets
+    exactly one map, from the model whose prediction the report shows. Maps go to
+    ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`).
+    """
+    from engine.train import PREDICTIONS, load_run_model, prepare_images, read_predictions
+
+    t0 = time.perf_counter()
+    runs = fold_runs(project, name)
+    missing = [str(r) for _, r in runs if not (r / PREDICTIONS).exists()]
+    if not runs or missing:
+        raise FileNotFoundError(f"experiment {name!r}: folds without finished training "
+                                f"({', '.join(missing) or 'no training jobs'})")
+    preds = {fold: read_predictions(run / PREDICTIONS) for fold, run in runs}
+    total = sum(len(p["image_id"]) for p in preds.values())
+    done, files = 0, []
+
+    def emit(message: str) -> None:
+        if progress is not None:
+            progress({"type": "log", "message": message, "done": done, "total": total})
+
+    for fold, run in runs:
+        p = preds[fold]
+        model, info = load_run_model(run, "best", device)
+        size = int(info["image_size"])
+        pixels = prepare_images(project, p["image_id"], size, device)
+
+        def on_batch(n: int, fold: int = fold) -> None:
+            nonlocal done
+            done += n
+            emit(f"{method} fold {fold}: {done}/{total} images")
+
+        out = explain_batches(model, info["spec"].model, pixels, info["mean"], info["std"], method,
+                              batch_size, should_stop, on_batch)
+        del model, pixels
+        if out is None:
+            return ExplainResult("cancelled", method, files, done, time.perf_counter() - t0)
+        maps, prob = out
+        meta = {"experiment": name, "method": method, "model": info["spec"].model, "fold": fold,
+                "run_id": run.name, "grid": list(maps.shape[1:]), "input_size": size,
+                "target": "log-odds of the predicted class" if method != ROLLOUT else "class token",
+                "count": int(len(maps)), "checkpoint_epoch": info.get("epoch")}
+        files.append(write_heatmaps(run, method, p["image_id"], maps, prob, p["label"], meta))
+    emit(f"{method}: {done} images in {time.perf_counter() - t0:.1f} s")
+    return ExplainResult("finished", method, files, done, time.perf_counter() - t0)
+
+
+def load_experiment_heatmaps(project: Project, name: str, method: str = "gradcam") -> Heatmaps:
+    """All folds' maps of an experiment as one out-of-fold set, sorted by image id."""
+    parts = []
+    for fold, run in fold_runs(project, name):
+        h = read_heatmaps(run, method)
+        parts.append(Heatmaps(h.image_ids, h.maps, h.probability, h.label,
+                              np.full(len(h), fold, np.int64), h.info))
+    return concat_heatmaps(parts)

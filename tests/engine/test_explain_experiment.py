@@ -1,0 +1,99 @@
+"""Out-of-fold explanation of a trained experiment: foreground, as a job, and from the CLI."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from engine.explain import (
+    explain_experiment,
+    fold_runs,
+    load_experiment_heatmaps,
+    read_heatmaps,
+    submit_explain,
+)
+from engine.store import Project
+from engine.train import PREDICTIONS, read_predictions
+from tests.engine._results_factory import CNN, VIT, shared_base, study_copy, tiny_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    src = tiny_study(shared_base(tmp_path_factory))
+    return study_copy(src, tmp_path_factory.mktemp("explain"))
+
+
+def test_every_image_gets_one_map_from_the_fold_that_validated_it(study):
+    with Project.open(study) as project:
+        result = explain_experiment(project, CNN, "gradcam", "cpu", batch_size=5)
+        assert result.state == "finished" and len(result.files) == 2
+        h = load_experiment_heatmaps(project, CNN, "gradcam")
+        runs = fold_runs(project, CNN)
+        n_images = project.images.count()
+    assert len(np.unique(h.image_ids)) == len(h) == n_images
+    assert h.maps.dtype == np.float16 and h.maps.shape[1:] == (2, 2)  # resnet10t at 64 px
+    m = h.maps.astype(np.float32)
+    assert np.isfinite(m).all() and m.min() >= 0 and m.max() <= 1 and m.std() > 0
+    for fold, run in runs:
+        preds = read_predictions(run / PREDICTIONS)
+        mine = h.subset(preds["image_id"])
+        assert (mine.fold == fold).all()
+        np.testing.assert_array_equal(mine.label, preds["label"])
+        # The explaining model is the one whose prediction the report shows.
+        np.testing.assert_allclose(mine.probability, preds["probability"], atol=1e-4)
+        info = read_heatmaps(run, "gradcam").info
+        assert info["grid"] == [2, 2] and info["input_size"] == 64 and info["fold"] == fold
+
+
+def test_rollout_for_the_vit_experiment(study):
+    with Project.open(study) as project:
+        explain_experiment(project, VIT, "rollout", "cpu", batch_size=16)
+        h = load_experiment_heatmaps(project, VIT, "rollout")
+        assert len(h) == project.images.count()
+    assert h.maps.shape[1:] == (4, 4)
+    assert np.isclose(h.maps.astype(np.float32).reshape(len(h), -1).max(1), 1, atol=1e-3).all()
+
+
+def test_stop_request_cancels_without_writing(study):
+    with Project.open(study) as project:
+        result = explain_experiment(project, CNN, "hirescam", "cpu", should_stop=lambda: True)
+        assert result.state == "cancelled" and result.files == []
+        for _, run in fold_runs(project, CNN):
+            assert not (run / "heatmaps" / "hirescam.npz").exists()
+
+
+def test_queued_job_runs_in_a_worker(study):
+    from engine.jobs import JobQueue, Worker
+    from engine.runs import read_events
+
+    with Project.open(study) as project:
+        job_id = submit_explain(project, CNN, "eigencam", batch_size=8)
+        with pytest.raises(ValueError, match="unknown method"):
+            submit_explain(project, CNN, "nope")
+        with pytest.raises(KeyError):
+            submit_explain(project, "missing", "gradcam")
+    assert Worker(study, device="cpu").run(exit_when_idle=True, max_jobs=1) == 1
+    with Project.open(study) as project:
+        job = JobQueue(project).get(job_id)
+        assert job.state == "finished", job.error
+        events = read_events(project.runs_dir / job.run_id / "events.jsonl")
+        h = load_experiment_heatmaps(project, CNN, "eigencam")
+        assert len(h) == project.images.count()
+    types = [e["type"] for e in events]
+    assert types[0] == "started" and types[-1] == "finished" and types.count("artifact") == 2
+
+
+def test_cli_foreground_and_queue(study, capsys):
+    from engine.cli import _explain
+
+    parser = argparse.ArgumentParser()
+    _explain.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--method", "gradcam++",
+                              "--device", "cpu"])
+    assert args.func(args) == 0
+    assert "gradcam++: 32 images explained" in capsys.readouterr().out
+    args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--queue"])
+    assert args.func(args) == 0
+    assert "queued explain job" in capsys.readouterr().out
