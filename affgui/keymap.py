@@ -26,6 +26,7 @@ def command_actions(window: MainWindow) -> dict[str, QAction]:
                     "previous": a.previous_image})
     actions.update({f"view.{action.objectName()}": action
                     for action in window.viewer.actions_for_menu()})
+    actions["view.compare"] = window.compare.action
     return actions
 
 

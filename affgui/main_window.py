@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from affgui import theme
+from affgui.compare import CompareMode
 from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, fill_recent_menu, show_about
@@ -65,6 +66,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._build_central()
         self.panels = PanelDocks(self)
         self.roi_sync = RoiSync(self)
+        self.compare = CompareMode(self)
+        self.menu_actions.view_menu.addAction(self.compare.action)
         self.keymap = KeyMap(self)
         self._build_status_bar()
         self._connect()
@@ -161,6 +164,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.grid.set_rows([])
         self.grid.set_cache(None)
         self.viewer.set_cache(None)
+        self.compare.detach()
         self.grid.wait(10_000)
         self.viewer.wait(10_000)
         self.editor.set_project(None)
@@ -274,7 +278,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         if s.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
         if len(s.splitter_sizes) == 2:
-            self.splitter.setSizes(s.splitter_sizes)
+            self.splitter.setSizes([*s.splitter_sizes, 0])  # the compare viewer starts hidden
         if s.window_state:  # docks: which are shown, where, how large
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
 
@@ -285,7 +289,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.close_project()
         s = self.settings
         s.window_geometry = self.saveGeometry().toBase64().data().decode()
-        s.splitter_sizes = self.splitter.sizes()
+        s.splitter_sizes = self.splitter.sizes()[:2]
         s.window_state = self.saveState().toBase64().data().decode()
         save_settings(s)
         super().closeEvent(event)

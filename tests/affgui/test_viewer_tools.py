@@ -149,3 +149,30 @@ def test_draw_move_and_delete_a_box_stored_in_source_pixels(qtbot, window, proje
     with Project.open(project_path) as project:
         assert [r.source for r in project.rois.for_image(image_id)] == ["import"]
     assert list(viewer.rois.sources.values()) == ["import"]
+
+
+def test_compare_pins_an_image_beside_the_next_with_linked_zoom_and_pan(qtbot, window,
+                                                                        project_path):
+    open_in(qtbot, window, project_path)
+    ids = window.grid.model().image_ids()
+    qtbot.waitUntil(lambda: window.viewer.image_item.image is not None)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_C)
+    second = window.compare.viewer
+    assert window.compare.action.isChecked() and second.isVisible()
+    assert window.compare.pinned_id == ids[0]
+    qtbot.waitUntil(lambda: second.image_item.image is not None)
+    window.grid.select_image(ids[1])  # the first viewer follows the grid, the pin stays
+    k = [int(window.grid.model().image_row(r).path[-7:-4]) for r in (0, 1)]
+    qtbot.waitUntil(lambda: np.array_equal(window.viewer.image_item.image, full_pixels(k[1])))
+    np.testing.assert_array_equal(second.image_item.image, full_pixels(k[0]))
+    window.viewer.view_box.setRange(xRange=(10, 60), yRange=(20, 80), padding=0)
+    # linked: the same part of the image (up to the two views' pixel sizes and locked aspect)
+    for axis in (0, 1):
+        a, b = second.view_box.viewRange()[axis], window.viewer.view_box.viewRange()[axis]
+        assert np.mean(a) == pytest.approx(np.mean(b), abs=1)
+        assert a[1] - a[0] == pytest.approx(b[1] - b[0], rel=0.1)
+    qtbot.keyClick(window.grid, Qt.Key.Key_C)
+    assert not second.isVisible() and window.compare.pinned_id is None
+    window.close_project()
+    assert second.image_item.image is None
