@@ -124,7 +124,10 @@ def test_roi_scores_from_project_rois(tmp_path):
         assert masks[0, :8, :8].all() and masks[0].sum() == 64 and not masks[1].any()
         s = roi_scores(project, h)
         assert list(s.image_ids) == [ids[0]]
-        assert s.hit[0] == 1.0 and s.chance[0] == 0.25 and s.energy[0] > 0.8
+        # Bilinear 2 -> 16 spreads a corner along each axis as [1, 1, .875, .625, .375, .125, 0, 0]
+        # (half-pixel aligned): 3.5 of 4 inside per axis, 0.875 ** 2 in the quarter.
+        assert s.hit[0] == 1.0 and s.chance[0] == 0.25
+        assert s.energy[0] == pytest.approx(0.875 ** 2)
         summary = s.summary(n_boot=100)
         assert summary["AFF"]["energy"].n == 1 and summary["NFF"]["energy"].n == 0
         assert roi_scores(project, h, source="gui").image_ids.size == 0
