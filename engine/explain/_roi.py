@@ -92,6 +92,9 @@ def roi_scores(project: Project, heatmaps: Heatmaps, source: str | None = None,
     size = int(size or heatmaps.info["input_size"])
     masks = roi_masks(project, heatmaps.image_ids, size, source)
     has = masks.reshape(len(masks), -1).any(1)
+    if not has.any():
+        empty = np.zeros(0)
+        return RoiScores(heatmaps.image_ids[has], heatmaps.label[has], empty, empty, empty)
     up = upsample(heatmaps.maps[has].astype(np.float32), size)
     m = masks[has]
     return RoiScores(heatmaps.image_ids[has], heatmaps.label[has], roi_energy(up, m),
