@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,9 +22,11 @@ from engine.evaluate import (
     compute_cost,
     experiment_runs,
     load_experiment_predictions,
+    mcnemar_at_thresholds,
     pretraining_effect,
     results_from_predictions,
     to_jsonable,
+    youden_threshold,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +72,9 @@ class ComparisonRow:
     boot_ci_high: float
     p_boot: float
     p_boot_holm: float
+    mcnemar_b: int | None = None
+    mcnemar_c: int | None = None
+    p_mcnemar: float | None = None
 
 
 @dataclass(frozen=True)
@@ -175,8 +181,10 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     except ValueError:
         if level == "patient":
             raise
+    mcnemar = _mcnemar(preds, boot, level, how)
     rows = []
     for i in range(len(boot.first)):
+        b, c, p_mc = mcnemar[i]
         rows.append(ComparisonRow(
             first=boot.first[i], second=boot.second[i], auc_first=float(boot.auc_first[i]),
             auc_second=float(boot.auc_second[i]), difference=float(boot.difference[i]),
@@ -185,8 +193,23 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
             p_delong=_opt(delong.p_value[i]) if delong else None,
             p_delong_holm=_opt(delong.p_holm[i]) if delong else None,
             boot_ci_low=float(boot.ci_low[i]), boot_ci_high=float(boot.ci_high[i]),
-            p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i])))
+            p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
+            mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc))
     return rows
+
+
+def _mcnemar(preds: Sequence[Predictions], table: ComparisonTable, level: str, how: str) -> list[tuple]:
+    """McNemar at each model's Youden threshold, patients only (it needs independent cases)."""
+    if level != "patient":
+        return [(None, None, None)] * len(table.first)
+    aligned = {e.name: e.to_patients(how) for e in align_predictions(*preds)}
+    youden = {n: youden_threshold(e.labels, e.scores) for n, e in aligned.items()}
+    out = []
+    for a, b in zip(table.first, table.second):
+        ea, eb = aligned[a], aligned[b]
+        t = mcnemar_at_thresholds(ea.labels, ea.scores, eb.scores, youden[a], youden[b])
+        out.append((t.b, t.c, t.p_value))
+    return out
 
 
 def _pair_key(spec: dict) -> tuple:
@@ -243,32 +266,46 @@ def _pretraining(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns],
     return rows, did
 
 
-def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
-                      level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                      conf_level: float = 0.95) -> ReportData:
-    """All numbers of the report for the named experiments (which must share one split)."""
-    from engine.jobs import get_experiment
+def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
+                    compute: list[ComputeCost], data: DataSummary, reference: str | None = None,
+                    level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
+                    conf_level: float = 0.95) -> ReportData:
+    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name)."""
     from engine.report._answers import study_answers
     from engine.store import utc_now
 
-    names = list(dict.fromkeys(names))
+    names = list(preds)
     if not names:
         raise ValueError("name at least one experiment")
     if reference is not None and reference not in names:
         raise ValueError(f"the reference {reference!r} is not among the experiments {names}")
     if level not in ("patient", "image"):
         raise ValueError(f"level must be 'patient' or 'image', got {level!r}")
-    runs = {n: experiment_runs(project, n) for n in names}
-    preds = {n: load_experiment_predictions(project, n) for n in names}
     if len(names) > 1:
         align_predictions(*preds.values())  # refuses different splits / images before any work
-    specs = {n: get_experiment(project, n).spec for n in names}
     results = [results_from_predictions(preds[n], runs[n], how, conf_level) for n in names]
     comparisons = comparison_rows(list(preds.values()), reference, level, how, n_boot, seed, conf_level)
     pre, did = _pretraining(preds, runs, specs, level, how, n_boot, seed, conf_level)
-    data = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
-                      conf_level=conf_level, n_boot=n_boot, seed=seed,
-                      data=data_summary(project, runs[names[0]]), experiments=results,
-                      compute=[compute_cost(project, n) for n in names], comparisons=comparisons,
-                      pretraining=pre, diff_in_diff=did)
-    return ReportData(**{**data.__dict__, "answers": study_answers(data)})
+    report = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
+                        conf_level=conf_level, n_boot=n_boot, seed=seed, data=data, experiments=results,
+                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did)
+    return dataclasses.replace(report, answers=study_answers(report))
+
+
+def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
+                      level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
+                      conf_level: float = 0.95) -> ReportData:
+    """All numbers of the report for the named experiments (which must share one split)."""
+    from engine.jobs import get_experiment
+
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ValueError("name at least one experiment")
+    if reference is not None and reference not in names:
+        raise ValueError(f"the reference {reference!r} is not among the experiments {names}")
+    runs = {n: experiment_runs(project, n) for n in names}
+    preds = {n: load_experiment_predictions(project, n) for n in names}
+    specs = {n: get_experiment(project, n).spec for n in names}
+    return assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
+                           data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
+                           conf_level)

@@ -26,7 +26,8 @@ _NOTES = {
     "comparisons": "Difference = AUC(first) - AUC(second) at {level} level. DeLong: paired DeLong test "
                    "(empty at image level, where cases are not independent); boot: stratified patient "
                    "bootstrap ({n_boot} resamples, seed {seed}). Holm: adjusted over all rows of the table, "
-                   "separately per method.",
+                   "separately per method. McNemar (patient level only): each model at its own Youden "
+                   "threshold; b = first right and second wrong, c = the reverse; not Holm-adjusted.",
     "compute": "Per-fold means except wall_seconds_total (sum over folds) and peak_memory_bytes (largest "
                "fold). peak_memory_kind says whether GPU memory or CPU RSS was measured.",
     "pretraining": "Gain = AUC(pretrained) - AUC(scratch), patient bootstrap on the same resamples.",

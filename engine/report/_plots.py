@@ -69,8 +69,9 @@ def calibration_figure(results: Sequence[ExperimentResults], level: str) -> str:
         cal = r.level(level).calibration
         ok = cal.counts > 0
         ax.errorbar(cal.mean_predicted[ok], cal.observed[ok],
-                    yerr=np.vstack([cal.observed[ok] - cal.observed_low[ok],
-                                    cal.observed_high[ok] - cal.observed[ok]]),
+                    # clipped: a Wilson bound can sit a rounding error inside an observed 0 or 1
+                    yerr=np.clip(np.vstack([cal.observed[ok] - cal.observed_low[ok],
+                                            cal.observed_high[ok] - cal.observed[ok]]), 0, None),
                     marker="o", ms=3, lw=1, capsize=2, label=f"{r.name}: Brier {cal.brier:.3f}")
     ax.set(xlabel="mean predicted AFF probability", ylabel="observed AFF share", xlim=(0, 1), ylim=(0, 1),
            title=f"Calibration, {level} level", aspect="equal")

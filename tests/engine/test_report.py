@@ -12,8 +12,16 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from engine.cli import _report
+from engine.evaluate import ExperimentRuns, Predictions
 from engine.jobs import experiment_jobs
-from engine.report import build_report_data, pretraining_pairs, study_answers
+from engine.report import (
+    DataSummary,
+    assemble_report,
+    build_report_data,
+    pretraining_pairs,
+    study_answers,
+    write_report,
+)
 from engine.store import Project
 from tests.engine._results_factory import CNN, VIT, shared_base, tiny_study
 
@@ -90,6 +98,8 @@ def test_report_tables_hold_independently_computed_numbers(study, tmp_path, caps
     assert float(cmp["p_delong_holm"]) == pytest.approx(p, rel=1e-9)  # one comparison: Holm changes nothing
     assert (float(cmp["delong_ci_low"]), float(cmp["delong_ci_high"])) == pytest.approx((lo, hi), rel=1e-9)
     assert float(cmp["boot_ci_low"]) <= d <= float(cmp["boot_ci_high"])
+    b_, c_ = int(cmp["mcnemar_b"]), int(cmp["mcnemar_c"])  # few discordant patients: exact binomial
+    assert float(cmp["p_mcnemar"]) == pytest.approx(min(1.0, 2 * stats.binom.cdf(min(b_, c_), b_ + c_, 0.5)))
     assert 2 / 501 <= float(cmp["p_boot"]) <= 1
 
     with Project.open(study) as project:
@@ -156,3 +166,67 @@ def test_pretraining_pairs_differ_only_in_pretrained():
                                      "epochs": 10},
     }
     assert pretraining_pairs(specs) == [("r50-pre", "r50-scratch")]
+
+
+def _four_experiments():
+    """CNN and ViT, each pretrained and from scratch, on 60 patients x 2 images; the ViT gains more."""
+    rng = np.random.default_rng(3)
+    patients = np.repeat([f"P{i:02d}" for i in range(60)], 2)
+    y = np.repeat((np.arange(60) < 20).astype(int), 2)
+    quality = {"cnn-pre": 1.6, "cnn-scratch": 1.3, "vit-pre": 1.7, "vit-scratch": 0.4}
+    preds, runs, specs = {}, {}, {}
+    for name, q in quality.items():
+        family, pre = name.split("-")[0], name.endswith("pre")
+        score = 1 / (1 + np.exp(-(q * (2 * y - 1) + rng.normal(0, 1.2, len(y)))))
+        preds[name] = Predictions(name=name, split_id="default v1", image_ids=np.arange(len(y)),
+                                  patients=patients, labels=y, scores=score,
+                                  folds=np.repeat(np.arange(60) % 2, 2))
+        model = "resnet50" if family == "cnn" else "vit_base_patch16_224"
+        runs[name] = ExperimentRuns(name=name, model=model, family=family, pretrained=pre, image_size=224,
+                                    epochs=30, split_name="default", split_version=1, split_id=1, k=2,
+                                    run_dirs=(), folds=(0, 1))
+        specs[name] = {"model": model, "pretrained": pre, "lr": 1e-3, "epochs": 30}
+    data = DataSummary(project="synthetic", images_total=120, labels={"AFF": 40, "NFF": 80},
+                       split="default v1", k=2, test_images=0, cv_images=120, cv_patients=60,
+                       cv_aff_images=40, cv_aff_patients=20, images_per_patient=2.0, folds=[])
+    return preds, runs, specs, data
+
+
+def test_pretraining_gains_and_diff_in_diff_match_sklearn(tmp_path):
+    preds, runs, specs, data = _four_experiments()
+    report = assemble_report(preds, runs, specs, [], data, n_boot=300)
+
+    def patient_auc(name):
+        e = preds[name].to_patients()
+        return roc_auc_score(e.labels, e.scores)
+
+    rows = {r.family: r for r in report.pretraining}
+    assert (rows["cnn"].pretrained, rows["cnn"].scratch) == ("cnn-pre", "cnn-scratch")
+    gain_cnn = patient_auc("cnn-pre") - patient_auc("cnn-scratch")
+    gain_vit = patient_auc("vit-pre") - patient_auc("vit-scratch")
+    assert rows["cnn"].gain == pytest.approx(gain_cnn) and rows["vit"].gain == pytest.approx(gain_vit)
+    (did,) = report.diff_in_diff
+    assert did.difference == pytest.approx(gain_cnn - gain_vit)
+    assert did.ci_low <= did.difference <= did.ci_high
+    assert "Difference in differences" in report.answers["pretraining"]
+    assert len(report.comparisons) == 6  # all pairs
+    assert report.comparisons[0].p_delong_holm >= report.comparisons[0].p_delong
+    written = write_report(report, tmp_path)
+    assert len(_read(written.tables["pretraining"])) == 2 and len(_read(written.tables["diff_in_diff"])) == 1
+    page = written.html.read_text()
+    assert "Pre-training effect" in page and "Does pre-training help ViTs more than CNNs?" in page
+    assert "Not answered side by side" in report.answers["compute"]
+
+
+def test_calibration_figure_draws_bins_observed_all_aff_or_all_nff():
+    """A bin with every case AFF has a Wilson upper bound a rounding error below 1 (matplotlib refused)."""
+    from engine.evaluate import results_from_predictions
+    from engine.report._plots import calibration_figure
+
+    y = np.array([0] * 30 + [1] * 30)
+    pred = Predictions(name="sharp", split_id="s", image_ids=np.arange(60),
+                       patients=np.arange(60).astype(str), labels=y, scores=np.where(y == 1, 0.95, 0.05))
+    res = results_from_predictions(pred)
+    assert res.patient.calibration.observed[-1] == 1.0
+    png = base64.b64decode(calibration_figure([res], "patient"))
+    assert png[:4] == b"\x89PNG"
