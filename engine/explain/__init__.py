@@ -53,6 +53,12 @@ from engine.explain._rollout import (
     rollout_map,
     rollout_matrix,
 )
+from engine.explain._sanity import (
+    SanityResult,
+    compare_to_random,
+    randomised_model,
+    sanity_check_experiment,
+)
 from engine.explain._storage import (
     HEATMAP_DIR,
     Heatmaps,
@@ -76,6 +82,7 @@ __all__ = [
     "LogOddsTarget",
     "PairedTest",
     "RoiScores",
+    "SanityResult",
     "Summary",
     "agreement",
     "attention_rollout",
@@ -84,6 +91,7 @@ __all__ = [
     "cam_maps",
     "chance_level",
     "compare_heatmaps",
+    "compare_to_random",
     "concat_heatmaps",
     "explain_batches",
     "explain_experiment",
@@ -98,6 +106,7 @@ __all__ = [
     "paired_wilcoxon",
     "pearson",
     "pointing_game",
+    "randomised_model",
     "read_heatmaps",
     "reshape_transform",
     "roi_energy",
@@ -106,6 +115,7 @@ __all__ = [
     "rollout_map",
     "rollout_matrix",
     "run_explain_job",
+    "sanity_check_experiment",
     "spearman",
     "submit_explain",
     "target_layer_of",

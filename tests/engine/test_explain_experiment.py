@@ -97,3 +97,23 @@ def test_cli_foreground_and_queue(study, capsys):
     args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--queue"])
     assert args.func(args) == 0
     assert "queued explain job" in capsys.readouterr().out
+
+
+def test_sanity_check_against_randomised_weights(study):
+    from engine.explain import compare_to_random, randomised_model, sanity_check_experiment
+
+    with Project.open(study) as project:
+        explain_experiment(project, VIT, "gradcam", "cpu")
+        result = sanity_check_experiment(project, VIT, "gradcam", max_images=6, seed=3)
+        assert sanity_check_experiment(project, VIT, "gradcam", should_stop=lambda: True) is None
+    assert len(result.image_ids) == 12  # 6 per fold
+    assert set(result.summary) == {"pearson", "spearman", "iou_top10", "iou_top20"}
+    # The randomised maps are new maps, not the stored ones.
+    assert not np.array_equal(result.trained.maps, result.randomised.maps)
+    assert all(-1 <= v.mean <= 1 for v in result.summary.values() if v.n)
+    same = compare_to_random(result.trained, result.trained, n_boot=50)
+    flat = np.isnan(same.similarity["pearson"])  # constant maps have no correlation
+    np.testing.assert_allclose(same.similarity["pearson"][~flat], 1.0, atol=1e-6)
+    a, b = randomised_model("resnet10t", 64, seed=1), randomised_model("resnet10t", 64, seed=1)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert (pa == pb).all(), name
