@@ -24,6 +24,7 @@ class CliError(Exception):
 def _command_modules():
     from engine.cli import (
         _experiment,
+        _export,
         _import,
         _info,
         _init,
@@ -31,11 +32,13 @@ def _command_modules():
         _labels,
         _models,
         _phantom,
+        _report,
         _split,
         _train,
     )
 
-    return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs)
+    return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
+            _report, _export)
 
 
 def build_parser() -> argparse.ArgumentParser:
