@@ -139,17 +139,31 @@ class ProjectFlows(QObject):
         dialog.setMinimumWidth(420)
         self.progress_dialog = dialog
 
+        closed, in_set_value = [], []
+
         def finish() -> None:
+            closed.append(True)
             dialog.canceled.disconnect()
             dialog.close()
-            dialog.deleteLater()
+            if not in_set_value:  # else progress() deletes it once setValue has returned
+                dialog.deleteLater()
             if self.progress_dialog is dialog:
                 self.progress_dialog = None
 
         def progress(stage: str, n: int, total: int) -> None:
-            dialog.setMaximum(max(total, 1))
-            dialog.setValue(min(n, total))
+            if closed:
+                return
             dialog.setLabelText(f"{STAGES.get(stage, stage)}… {n:,} of {total:,}")
+            dialog.setMaximum(max(total, 1))
+            # A modal QProgressDialog runs the event loop inside setValue, where the task can
+            # finish: the dialog must outlive that call (deleting it there crashed).
+            in_set_value.append(True)
+            try:
+                dialog.setValue(min(n, total))
+            finally:
+                in_set_value.pop()
+                if closed:
+                    dialog.deleteLater()
 
         def succeeded(result: Any) -> None:
             finish()

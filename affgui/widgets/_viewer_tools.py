@@ -23,6 +23,7 @@ class ViewerToolsMixin:
         self.invert_action.setChecked(self._inverted)
         lut = np.arange(255, -1, -1, dtype=np.uint8) if self._inverted else None
         self.image_item.setLookupTable(lut)
+        self.full_res.set_lut(lut)
 
     def set_orientation(self, rotation: int | None = None, flip_h: bool | None = None,
                         flip_v: bool | None = None) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QVBoxLayout, QWidget
 
 from affgui import display, theme
+from affgui.widgets._full_res import FullResLayer
 from affgui.widgets._viewer_items import (
     PixelLoadRunnable,
     PixelLoadSignals,
@@ -69,6 +70,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self.view_box.sigBoxDragged.connect(self._on_box_drag)
         self.rois = RoiLayer(self.image_item, self._roi_changed, self.sigRoiDeleted.emit)
         self.ruler = Ruler(self.image_item, self._measure)
+        self.full_res = FullResLayer(self.image_item, self.view_box, self)
         self._rotation, self._flip_h, self._flip_v, self._inverted = 0, False, False, False
 
         self.preset_combo = QComboBox()
@@ -138,6 +140,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self._update_overlay()
         self.rois.clear()
         self.ruler.update()
+        self.full_res.set_row(row)
         if row is None:
             self._shown_sha = None
             self.image_item.clear()
@@ -164,6 +167,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
     def set_window_level(self, center: float, width: float) -> None:
         self._center, self._width = float(center), max(float(width), 1.0)
         self.image_item.setLevels(self.levels())
+        self.full_res.set_levels(self.levels())
         self._update_wl_text()
         self.sigLevelsChanged.emit(self._center, self._width)
 
@@ -184,7 +188,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self.fit()
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        return self._pool.waitForDone(timeout_ms)
+        return self._pool.waitForDone(timeout_ms) and self.full_res.wait(timeout_ms)
 
     def _action(self, toolbar: QToolBar | QMenu, text: str, key: str, slot, tip: str = "",
                 checkable: bool = False) -> QAction:

@@ -99,3 +99,19 @@ def open_in(qtbot, win, path: Path) -> None:
     """Open ``path`` in ``win`` and wait until its image list is shown."""
     with qtbot.waitSignal(win.sigRowsChanged, timeout=10_000):
         win.open_project(path)
+
+
+@pytest.fixture
+def viewer_and_rows(qtbot, project_path):
+    project = Project.open(project_path)
+    from affgui.widgets.image_viewer import ImageViewerWidget
+
+    viewer = ImageViewerWidget()
+    qtbot.addWidget(viewer)
+    viewer.resize(800, 700)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    viewer.set_cache(project.cache)
+    yield viewer, project.images.list(order="id")
+    viewer.wait()
+    project.close()

@@ -6,24 +6,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from affgui.widgets.image_viewer import FULL_RANGE, ImageViewerWidget
-from engine.store import Project
+from affgui.widgets.image_viewer import FULL_RANGE
 
 from .conftest import FULL_SHAPE, full_pixels
-
-
-@pytest.fixture
-def viewer_and_rows(qtbot, project_path):
-    project = Project.open(project_path)
-    viewer = ImageViewerWidget()
-    qtbot.addWidget(viewer)
-    viewer.resize(800, 700)
-    viewer.show()
-    qtbot.waitExposed(viewer)
-    viewer.set_cache(project.cache)
-    yield viewer, project.images.list(order="id")
-    viewer.wait()
-    project.close()
 
 
 def show(qtbot, viewer, row):

@@ -13,10 +13,10 @@ from affgui.widgets._viewer_items import IMPORT_COLOR, USER_COLOR
 from engine.store import Project
 
 from .conftest import FULL_SHAPE, full_pixels, open_in
-from .test_image_viewer import show, viewer_and_rows  # noqa: F401 (fixture)
+from .test_image_viewer import show
 
 
-def test_presets_invert_and_overlay(qtbot, viewer_and_rows):  # noqa: F811
+def test_presets_invert_and_overlay(qtbot, viewer_and_rows):
     viewer, rows = viewer_and_rows
     show(qtbot, viewer, rows[2])
     pixels = full_pixels(2)
@@ -41,7 +41,7 @@ def test_presets_invert_and_overlay(qtbot, viewer_and_rows):  # noqa: F811
     assert viewer._info.isVisible()
 
 
-def test_rotate_and_flip_change_the_display_only(qtbot, viewer_and_rows):  # noqa: F811
+def test_rotate_and_flip_change_the_display_only(qtbot, viewer_and_rows):
     viewer, rows = viewer_and_rows
     show(qtbot, viewer, rows[0])
     h, w = FULL_SHAPE
@@ -64,7 +64,7 @@ def test_rotate_and_flip_change_the_display_only(qtbot, viewer_and_rows):  # noq
     assert viewer.orientation() == (0, False, False)
 
 
-def test_one_to_one_shows_one_cached_pixel_per_screen_pixel(qtbot, viewer_and_rows):  # noqa: F811
+def test_one_to_one_shows_one_cached_pixel_per_screen_pixel(qtbot, viewer_and_rows):
     viewer, rows = viewer_and_rows
     show(qtbot, viewer, rows[0])
     viewer.one_to_one_action.trigger()
@@ -72,7 +72,7 @@ def test_one_to_one_shows_one_cached_pixel_per_screen_pixel(qtbot, viewer_and_ro
     assert x1 - x0 == pytest.approx(viewer.view_box.width(), rel=0.02)
 
 
-def test_ruler_measures_millimetres_from_pixel_spacing(qtbot, viewer_and_rows):  # noqa: F811
+def test_ruler_measures_millimetres_from_pixel_spacing(qtbot, viewer_and_rows):
     viewer, rows = viewer_and_rows
     row = dataclasses.replace(rows[0], pixel_spacing_row=0.2, pixel_spacing_col=0.2,
                               study_date="20240131")
@@ -176,3 +176,35 @@ def test_compare_pins_an_image_beside_the_next_with_linked_zoom_and_pan(qtbot, w
     assert not second.isVisible() and window.compare.pinned_id is None
     window.close_project()
     assert second.image_item.image is None
+
+
+def test_zooming_past_the_cache_reads_the_source_at_full_resolution(
+        qtbot, viewer_and_rows, tmp_path):
+    from PIL import Image
+
+    viewer, rows = viewer_and_rows
+    h, w = FULL_SHAPE
+    source = np.kron(full_pixels(0), np.ones((4, 4), np.uint8))  # 4x the cached size
+    source[::2, ::2] = 255  # detail the cached copy cannot hold
+    path = tmp_path / "source.png"
+    Image.fromarray(source).save(path)
+    row = dataclasses.replace(rows[0], path=str(path), width=4 * w, height=4 * h)
+    show(qtbot, viewer, rows[1])
+    viewer.view_box.setRange(xRange=(-600, 800), yRange=(-600, 800), padding=0)  # zoomed out
+    show(qtbot, viewer, row)
+    assert viewer.full_res.zoom() < 1.0
+    qtbot.wait(200)
+    assert viewer.full_res.shown_id is None  # the cached copy is enough at this zoom
+    with qtbot.waitSignal(viewer.full_res.sigShown, timeout=10_000) as blocker:
+        viewer.view_box.setRange(xRange=(40, 60), yRange=(40, 60), padding=0)  # zoom in
+    assert blocker.args == [row.id]
+    layer = viewer.full_res.item
+    np.testing.assert_array_equal(layer.image, source)
+    corner = layer.mapToParent(QPointF(4 * w, 4 * h))  # lines up with the cached copy
+    assert (corner.x(), corner.y()) == pytest.approx((w, h))
+    viewer.set_window_level(100, 50)
+    assert tuple(layer.levels) == (75.0, 125.0)
+    viewer.set_inverted(True)
+    assert layer.lut[0] == 255
+    show(qtbot, viewer, rows[1])  # the next image starts from its cached copy again
+    assert layer.image is None or viewer.full_res.shown_id is None
