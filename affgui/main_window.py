@@ -27,7 +27,7 @@ from affgui import theme
 from affgui.compare import CompareMode
 from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
-from affgui.menus import build_menus, fill_recent_menu, show_about
+from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
 from affgui.project_flows import ProjectFlows, load_rows
 from affgui.roi_sync import RoiSync
@@ -68,6 +68,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.roi_sync = RoiSync(self)
         self.compare = CompareMode(self)
         self.menu_actions.view_menu.addAction(self.compare.action)
+        self.toolbar = build_toolbar(self, self.menu_actions)
+        self.menu_actions.view_menu.addAction(self.toolbar.toggleViewAction())
         self.keymap = KeyMap(self)
         self._build_status_bar()
         self._connect()

@@ -9,7 +9,7 @@ from functools import partial
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar, QWidget
 
 from affgui import __version__
 
@@ -135,6 +135,24 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
 
     bar.addMenu("&Help").addAction(a.about)
     return a
+
+
+def build_toolbar(window: QMainWindow, a: Actions) -> QToolBar:
+    """The labelling toolbar (left edge, so the grid keeps its height)."""
+    bar = QToolBar("Labelling", window)
+    bar.setObjectName("labelToolBar")  # saveState/restoreState find it by name
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    for label, action in a.labels.items():
+        action.setIconText({"uncertain": "UNC", "exclude": "EXC"}.get(label, label))
+        bar.addAction(action)
+    a.clear_label.setIconText("Clear")
+    a.undo.setIconText("Undo")
+    a.redo.setIconText("Redo")
+    bar.addActions([a.clear_label])
+    bar.addSeparator()
+    bar.addActions([a.undo, a.redo])
+    window.addToolBar(Qt.ToolBarArea.LeftToolBarArea, bar)
+    return bar
 
 
 def fill_recent_menu(menu: QMenu, paths: list[str], open_project: Callable[[str], None]) -> None:

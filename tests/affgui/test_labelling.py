@@ -168,3 +168,19 @@ def test_undo_goes_on_into_an_earlier_session_after_the_stack(qtbot, project_pat
     with Project.open(project_path) as project:
         undo_rows = [c for c in project.labels.history() if c.source == "undo"]
     assert all(c.undoes is not None for c in undo_rows) and len(undo_rows) == 2
+
+
+def test_toolbar_buttons_label_and_undo(qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    ids = window.grid.model().image_ids()
+    a = window.menu_actions
+    buttons = {window.toolbar.widgetForAction(x).text(): window.toolbar.widgetForAction(x)
+               for x in (*a.labels.values(), a.clear_label, a.undo, a.redo)}
+    assert list(buttons) == ["AFF", "NFF", "UNC", "EXC", "Clear", "Undo", "Redo"]
+    qtbot.mouseClick(buttons["UNC"], Qt.MouseButton.LeftButton)
+    assert db_labels(project_path, ids[:1]) == ["uncertain"]
+    assert window.grid.current_image_id() == ids[1]
+    qtbot.mouseClick(buttons["Undo"], Qt.MouseButton.LeftButton)
+    assert db_labels(project_path, ids[:1]) == [None]
+    qtbot.mouseClick(buttons["Redo"], Qt.MouseButton.LeftButton)
+    assert db_labels(project_path, ids[:1]) == ["uncertain"]

@@ -75,3 +75,14 @@ def test_platformdirs_is_the_default(monkeypatch):
     assert st.config_dir() == platformdirs.user_config_path("aff-workbench")
     assert st.demo_project_path() == \
         platformdirs.user_data_path("aff-workbench") / "demo" / "Demo.affproj"
+
+
+def test_key_bindings_round_trip_and_bad_values_fall_back():
+    s = st.get_settings()
+    s.key_bindings = {"label.AFF": "Q", "view.ruler": "Shift+M"}
+    st.save_settings()
+    st.reset_settings()
+    assert st.get_settings().key_bindings == {"label.AFF": "Q", "view.ruler": "Shift+M"}
+    bad = st.Settings.from_dict({"key_bindings": {"label.AFF": 5}, "reader": "x"})
+    assert bad.key_bindings == {} and bad.reader == "x"
+    assert st.Settings.from_dict({"key_bindings": ["Q"]}).key_bindings == {}
