@@ -32,6 +32,7 @@ from affgui.panels import PanelDocks
 from affgui.project_flows import ProjectFlows, load_rows
 from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings
+from affgui.status import StatusExtras
 from affgui.tasks import TaskRunner
 from affgui.widgets.filter_bar import FilterBarWidget
 from affgui.widgets.image_viewer import ImageViewerWidget
@@ -72,6 +73,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.menu_actions.view_menu.addAction(self.toolbar.toggleViewAction())
         self.keymap = KeyMap(self)
         self._build_status_bar()
+        self.status_extras = StatusExtras(self)
         self._connect()
         self._restore_layout()
         self._set_project_actions_enabled(False)

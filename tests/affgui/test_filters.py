@@ -70,3 +70,15 @@ def test_tiles_are_grouped_by_patient_with_a_marker_on_each_first_tile(qtbot, wi
         tile = window.grid.visualRect(model.index(row))
         color = shot.pixelColor(tile.x() + 2, tile.center().y())
         assert (color.name() == "#3b82c4") is marked
+
+
+def test_status_bar_shows_import_errors_and_worker_state(qtbot, window, project_path):
+    with Project.open(project_path) as project:
+        project.images.record_errors([("/data/bad1.dcm", "not DICOM"), ("/data/bad2.png", "empty")])
+    extras = window.status_extras
+    open_in(qtbot, window, project_path)
+    qtbot.waitUntil(lambda: extras.import_errors == 2)
+    assert extras.errors_label.isVisible() and "2 import errors" in extras.errors_label.text()
+    qtbot.waitUntil(lambda: extras.worker_label.text() == "idle")
+    window.close_project()
+    assert extras.import_errors is None and not extras.errors_label.isVisible()
