@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from engine.explain import CAM_METHODS, CamExplainer, cam_maps, reshape_transfor
 from engine.models import get_entry, list_models, resolve_layer
 from tests.engine._explain_factory import input_size_for, phantom_batch, random_model
 
-TINY = list_models(tiny=True)
+TINY = ["resnet10t", "vit_tiny_patch16_224"]  # one CNN, one ViT; every model is in the test above
 
 
 def _expected_grid(model, name: str, size: int) -> tuple[int, int] | None:
@@ -86,6 +88,11 @@ def test_swin_reshape_is_channels_last_permute():
     assert out[1, 2, 0, 3] == t[1, 0, 3, 2]
 
 
+def _live_tensors() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), torch.Tensor))
+
+
 def test_cam_hooks_are_removed_after_use_and_memory_stays_flat():
     name = "resnet10t"
     model = random_model(name)
@@ -93,11 +100,14 @@ def test_cam_hooks_are_removed_after_use_and_memory_stays_flat():
     batch = phantom_batch(input_size_for(name), 2)
     with CamExplainer(model, name, "gradcam") as cam:
         assert len(layer._forward_hooks) == 2
+        cam(batch)
+        before = _live_tensors()
         for _ in range(12):
             cam(batch)
             # Nothing from earlier batches is kept alive between calls.
             assert cam._cam.activations_and_grads.activations == []
             assert cam._cam.outputs is None
+        assert _live_tensors() <= before
     assert len(layer._forward_hooks) == 0
     with pytest.raises(ValueError, match="unknown CAM method"):
         CamExplainer(model, name, "nope")
