@@ -89,7 +89,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.viewer)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 840])
+        self.splitter.setSizes([520, 880])
         a = self.menu_actions
         self.welcome = WelcomeWidget([a.open_demo, a.open_project, a.new_project])
         self.stack = QStackedWidget()

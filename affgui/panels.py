@@ -34,7 +34,7 @@ class PanelDocks(QObject):
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("Label History", "historyDock", self.history_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        window.resizeDocks([self.patient_dock], [330], Qt.Orientation.Horizontal)
+        window.resizeDocks([self.patient_dock], [300], Qt.Orientation.Horizontal)
         self.patient_panel.sigImageActivated.connect(self._activate)
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:

@@ -84,10 +84,10 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self.reset_action = act(toolbar, "Reset", "R", self.reset,
                                 "Reset window/level, rotation and flips, and fit (R)")
         toolbar.addWidget(self.preset_combo)
-        self.invert_action = act(toolbar, "Invert", "I", self.set_inverted, checkable=True)
         self.one_to_one_action = act(toolbar, "1:1", "1", self.one_to_one,
                                      "One cached pixel per screen pixel (1)")
-        orient = QMenu("Orientation", self)  # one toolbar button keeps the toolbar short
+        orient = QMenu("Display", self)  # one toolbar button keeps the toolbar short
+        self.invert_action = act(orient, "Invert", "I", self.set_inverted, checkable=True)
         self.rotate_action = act(orient, "Rotate 90°", "]", lambda: self.set_orientation(
             (self._rotation + 90) % 360), "Rotate 90° clockwise, display only (])")
         self.flip_h_action = act(orient, "Flip Horizontal", "H", lambda: self.set_orientation(
@@ -95,7 +95,8 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self.flip_v_action = act(orient, "Flip Vertical", "V", lambda: self.set_orientation(
             flip_v=not self._flip_v), "Mirror top-bottom, display only (V)")
         orient_button = QToolButton()
-        orient_button.setText("Orient")
+        orient_button.setText("Display")
+        orient_button.setToolTip("Invert, rotate and flip (display only)")
         orient_button.setMenu(orient)
         orient_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         toolbar.addWidget(orient_button)
