@@ -91,8 +91,16 @@ def test_ruler_measures_millimetres_from_pixel_spacing(qtbot, viewer_and_rows):
 
 
 def drag(qtbot, widget, start: QPoint, end: QPoint, steps: int = 8):
+    """A left-button drag as a hand makes it: hover, press, moves, release.
+
+    pyqtgraph drops mouse moves closer than 10 ms apart (``mouseRateLimit``) and
+    picks drag targets from hover events, so the moves are paced.
+    """
+    qtbot.mouseMove(widget, start)
+    qtbot.wait(15)
     qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=start)
     for k in range(1, steps + 1):
+        qtbot.wait(15)
         qtbot.mouseMove(widget, start + (end - start) * (k / steps))
     qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=end)
 
@@ -131,19 +139,30 @@ def test_draw_move_and_delete_a_box_stored_in_source_pixels(qtbot, window, proje
     assert item.pen.color().name() == USER_COLOR
     assert viewer.rois.items[next(i for i, s in viewer.rois.sources.items()
                                   if s == "import")].pen.color().name() == IMPORT_COLOR
-    # move it 8 cached px right: the end of an ROI drag (offscreen QTest drags do not reach
-    # pyqtgraph's ROI drag handling, so the test sets the position the way a drag ends)
-    item.setPos(item.pos() + QPointF(8, 0), finish=True)
+    # move it: drag its middle right with the mouse (box mode off: left drag on a box moves it)
+    viewer.set_draw_mode(False)
+    mid = viewer._view.mapFromScene(item.mapToScene(item.boundingRect().center()))
+    before = item.pos()
+    drag(qtbot, vp, mid, mid + QPoint(30, 0))
+    shift = viewer.rois.items[roi.id].pos().x() - before.x()
+    assert shift > 3  # cached pixels
     with Project.open(project_path) as project:
         moved = next(r for r in project.rois.for_image(image_id) if r.id == roi.id)
-    assert moved.x0 == pytest.approx(roi.x0 + 100, abs=1) and moved.y0 == pytest.approx(roi.y0, abs=13)
+    assert moved.x0 == pytest.approx(roi.x0 + shift * 12.5, abs=1)
+    assert moved.y0 == pytest.approx(roi.y0, abs=13)
     assert moved.x1 - moved.x0 == pytest.approx(roi.x1 - roi.x0, abs=1)
-    # resize from the store's side: the scale handle
+    # resize: drag the corner handle right
     item = viewer.rois.items[roi.id]
-    item.setSize((item.size().x() + 10, item.size().y()), finish=True)
+    handle = item.getHandles()[0]
+    corner = viewer._view.mapFromScene(handle.mapToScene(QPointF(0, 0)))
+    width = item.size().x()
+    drag(qtbot, vp, corner, corner + QPoint(30, 0))
+    grown = viewer.rois.items[roi.id].size().x() - width
+    assert grown > 3
     with Project.open(project_path) as project:
         resized = next(r for r in project.rois.for_image(image_id) if r.id == roi.id)
-    assert resized.x1 - resized.x0 == pytest.approx(moved.x1 - moved.x0 + 125, abs=1)
+    assert resized.x1 - resized.x0 == pytest.approx(moved.x1 - moved.x0 + grown * 12.5, abs=1)
+    assert resized.x0 == pytest.approx(moved.x0, abs=1)
     # delete (the box's context menu "Remove ROI")
     viewer.rois.items[roi.id].sigRemoveRequested.emit(viewer.rois.items[roi.id])
     with Project.open(project_path) as project:
