@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from affgui.widgets.image_viewer import ImageViewerWidget
@@ -29,6 +29,13 @@ class CompareMode(QObject):
         self.viewer.hide()
         self.pinned_id: int | None = None
         window.splitter.addWidget(self.viewer)
+        for action in self.viewer.actions_for_menu():  # the main viewer owns the window's keys
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sync = window.roi_sync  # boxes edited here are stored like the main viewer's
+        self.viewer.sigRoiDrawn.connect(sync.add)
+        self.viewer.sigRoiChanged.connect(sync.update)
+        self.viewer.sigRoiDeleted.connect(sync.delete)
+        sync.sigRoisWritten.connect(self.refresh_rois)
         self.action = QAction("&Compare (Pin Current Image)", window, checkable=True,
                               shortcut=QKeySequence("C"))
         self.action.setObjectName("compare")
@@ -60,6 +67,10 @@ class CompareMode(QObject):
         self.window.splitter.setSizes([sizes[0], half, half])
         self.viewer.view_box.setXLink(main.view_box)
         self.viewer.view_box.setYLink(main.view_box)
+
+    def refresh_rois(self) -> None:
+        if self.pinned_id is not None and self.window.project is not None:
+            self.viewer.set_rois(self.window.project.rois.for_image(self.pinned_id))
 
     def detach(self) -> None:
         """Forget the closing project's cache (called before the project closes)."""

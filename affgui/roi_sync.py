@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from affgui.labelling import STORE_ERRORS
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 class RoiSync(QObject):
     """Writes the viewer's box edits to the open project and shows an image's boxes."""
+
+    sigRoisWritten = Signal()  # after any box edit (other views re-read their boxes)
 
     def __init__(self, window: MainWindow):
         super().__init__(window)
@@ -54,5 +56,5 @@ class RoiSync(QObject):
             change(project)
         except STORE_ERRORS as exc:
             self.window.show_error(error, exc)
-        if image_id == self._image():
-            self.show(image_id)  # the store's copy, so the screen never shows an unsaved box
+        self.show(self._image())  # the store's copy, so the screen never shows an unsaved box
+        self.sigRoisWritten.emit()

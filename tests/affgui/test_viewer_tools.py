@@ -227,3 +227,22 @@ def test_zooming_past_the_cache_reads_the_source_at_full_resolution(
     assert layer.lut[0] == 255
     show(qtbot, viewer, rows[1])  # the next image starts from its cached copy again
     assert layer.image is None or viewer.full_res.shown_id is None
+
+
+def test_compare_viewer_leaves_the_keys_to_the_main_viewer_and_stores_its_boxes(
+        qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    qtbot.waitUntil(lambda: window.viewer.image_item.image is not None)
+    pinned = window.grid.current_image_id()
+    window.compare.set_enabled(True)
+    window.grid.select_next()
+    window.viewer.view_box.setRange(xRange=(10, 30), yRange=(10, 30), padding=0)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_F)  # one owner: no "ambiguous shortcut" warning
+    (x0, x1), _ = window.viewer.view_box.viewRange()
+    assert x1 - x0 > 100  # fitted again
+    window.compare.viewer.sigRoiDrawn.emit(pinned, (100.0, 200.0, 400.0, 500.0))
+    with Project.open(project_path) as project:
+        boxes = project.rois.for_image(pinned)
+    assert [(b.x0, b.y1, b.source) for b in boxes] == [(100.0, 500.0, "gui")]
+    assert list(window.compare.viewer.rois.items) == [boxes[0].id]
