@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog
 
@@ -63,8 +64,14 @@ class KeyMap:
         w = self.window
         commands = [(name, action.text().replace("&", ""), action.shortcut().toString(PORTABLE))
                     for name, action in self.actions.items()]
+        mine = set(self.actions.values())
+        reserved = {key.toString(PORTABLE): action.text().replace("&", "")
+                    for action in w.findChildren(QAction)
+                    if action not in mine
+                    and action.shortcutContext() != Qt.ShortcutContext.WidgetWithChildrenShortcut
+                    for key in action.shortcuts()}
         return SettingsDialog(w.settings.reader, w.settings.auto_advance, commands,
-                              self.defaults, w)
+                              self.defaults, w, reserved=reserved)
 
     def edit(self) -> SettingsDialog:
         """Open the Settings dialog (non-blocking); OK stores and applies its choices."""

@@ -31,8 +31,10 @@ class SettingsDialog(QDialog):
     """
 
     def __init__(self, reader: str, auto_advance: bool, commands: list[tuple[str, str, str]],
-                 defaults: dict[str, str], parent: QWidget | None = None):
+                 defaults: dict[str, str], parent: QWidget | None = None,
+                 reserved: dict[str, str] | None = None):
         super().__init__(parent)
+        self._reserved = reserved or {}  # fixed keys (Ctrl+O, F5, …) -> their command
         self.setWindowTitle("Settings")
         self.resize(560, 640)
         self._names = [name for name, _, _ in commands]
@@ -82,8 +84,8 @@ class SettingsDialog(QDialog):
                 for name, edit in self.edits.items()}
 
     def conflicts(self) -> dict[str, list[str]]:
-        """Keys bound to more than one command."""
-        seen: dict[str, list[str]] = {}
+        """Keys bound to more than one command (fixed keys count as taken)."""
+        seen: dict[str, list[str]] = {k: [v] for k, v in self._reserved.items()}
         for name, keys in self.bindings().items():
             if keys:
                 seen.setdefault(keys, []).append(name)

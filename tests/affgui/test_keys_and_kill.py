@@ -35,6 +35,8 @@ def test_remap_a_label_key_in_settings(qtbot, window, project_path):
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     dialog.edits["label.NFF"].setKeySequence(QKeySequence("Q"))  # a clash disables OK
     assert not ok.isEnabled() and "Q is used by" in dialog.conflict_label.text()
+    dialog.edits["label.NFF"].setKeySequence(QKeySequence("Ctrl+O"))  # File > Open's key
+    assert not ok.isEnabled() and "Open Project" in dialog.conflict_label.text()
     dialog.edits["label.NFF"].setKeySequence(QKeySequence("N"))
     assert ok.isEnabled()
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
