@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QInputDialog
 
+from affgui.settings import save_settings
 from engine.store import UNLABELLED, LabelChange, NothingToUndo, Project
 
 STORE_ERRORS = (sqlite3.Error, KeyError, ValueError)
@@ -165,3 +167,15 @@ class LabellingMixin:
         if any(c.image_id == current for c in changes):
             self._on_current_image_changed(current)
         self._update_status()
+
+    def set_reader(self, name: str) -> None:
+        if name.strip():
+            self.settings.reader = name.strip()
+            save_settings(self.settings)
+            self.statusBar().showMessage(f"Labels are now saved as reader '{name.strip()}'", 4000)
+
+    def _ask_reader_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Reader Name", "Name stored with your labels:",
+                                        text=self.settings.reader)
+        if ok:
+            self.set_reader(name)

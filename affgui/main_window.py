@@ -13,7 +13,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -29,6 +28,7 @@ from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
+from affgui.predictions import ExperimentList
 from affgui.project_flows import ProjectFlows, load_rows
 from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings
@@ -74,6 +74,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.keymap = KeyMap(self)
         self._build_status_bar()
         self.status_extras = StatusExtras(self)
+        self.experiments = ExperimentList(self)
         self._connect()
         self._restore_layout()
         self._set_project_actions_enabled(False)
@@ -193,12 +194,13 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._list_generation += 1
         generation, project = self._list_generation, self.project
         filt, order = self.filter_bar.image_filter(), self.filter_bar.order()
+        prediction = self.filter_bar.prediction()
 
         def done(result: tuple[list, dict, list]) -> None:
             if generation == self._list_generation:
                 self._show_rows(*result)
 
-        self.tasks.submit(lambda _progress: load_rows(project, filt, order), done=done,
+        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction), done=done,
                           failed=partial(self.show_error, "Cannot list the images"))
 
     def _show_rows(self, rows: list, counts: dict, folders: list) -> None:
@@ -263,18 +265,6 @@ class MainWindow(LabellingMixin, QMainWindow):
     def _set_auto_advance(self, on: bool) -> None:
         self.settings.auto_advance = on
         save_settings(self.settings)
-
-    def set_reader(self, name: str) -> None:
-        if name.strip():
-            self.settings.reader = name.strip()
-            save_settings(self.settings)
-            self.statusBar().showMessage(f"Labels are now saved as reader '{name.strip()}'", 4000)
-
-    def _ask_reader_name(self) -> None:
-        name, ok = QInputDialog.getText(self, "Reader Name", "Name stored with your labels:",
-                                        text=self.settings.reader)
-        if ok:
-            self.set_reader(name)
 
     # -- window state -------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
+from affgui import predictions
 from affgui.settings import demo_project_path, save_settings
 from affgui.tasks import Cancelled, Progress
 from affgui.widgets.import_dialog import ImportDialog, ImportReportDialog
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing images"}
 
 
-def load_rows(project: Project, filt: ImageFilter, order: str = "patient") -> tuple[list, dict, list]:
+def load_rows(project: Project, filt: ImageFilter, order: str = "patient",
+              prediction: tuple[str, str, float] | None = None) -> tuple[list, dict, list]:
     """The image rows for one filter, the label counts and the import folders (worker thread)."""
     folders = sorted(f for f in project.images.counts(by="source_folder") if f)
-    return project.images.list(filt, order=order), project.images.counts(by="label"), folders
+    rows = predictions.filter_rows(project, project.images.list(filt, order=order), prediction)
+    return rows, project.images.counts(by="label"), folders
 
 
 class ProjectFlows(QObject):

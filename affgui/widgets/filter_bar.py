@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QWidget
 
 from engine.store import LATERALITIES, UNLABELLED, VIEWS, ImageFilter
 
@@ -11,6 +11,8 @@ LABEL_CHOICES = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"
                  ("NFF", "NFF"), ("Uncertain", "uncertain"), ("Excluded", "exclude"))
 ORDERS = (("By patient", "patient"), ("Import order", "id"))
 SEARCH_DELAY_MS = 250  # typing a patient ID re-lists once the reader pauses
+PREDICTION_MODES = (("Any prediction", None), ("Predicted AFF (p ≥ t)", "aff"),
+                    ("Predicted NFF (p < t)", "nff"), ("Label disagrees", "disagree"))
 
 
 class FilterBarWidget(QWidget):
@@ -26,6 +28,13 @@ class FilterBarWidget(QWidget):
                                        *((("Left", "Right")[i], s) for i, s in enumerate(LATERALITIES))))
         self.folder_combo = self._combo((("Any folder", None),))
         self.order_combo = self._combo(ORDERS)
+        self.experiment_combo = self._combo((("No predictions", None),))
+        self.experiment_combo.setToolTip("Experiment whose out-of-fold predictions filter the list")
+        self.prediction_combo = self._combo(PREDICTION_MODES)
+        self.threshold_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05,
+                                             value=0.5, prefix="t = ")
+        self.threshold_spin.valueChanged.connect(self._threshold_changed)
+        self.set_experiments([])
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Patient ID or path…")
         self.search_edit.setClearButtonEnabled(True)
@@ -43,6 +52,11 @@ class FilterBarWidget(QWidget):
         grid.addWidget(self.side_combo, 1, 2)
         grid.addWidget(self.folder_combo, 1, 3)
         grid.addWidget(self.order_combo, 2, 0, 1, 2)
+        grid.addWidget(self.experiment_combo, 2, 2)
+        pred = QGridLayout()
+        pred.addWidget(self.prediction_combo, 0, 0)
+        pred.addWidget(self.threshold_spin, 0, 1)
+        grid.addLayout(pred, 2, 3)
         grid.setColumnStretch(3, 1)
 
     def image_filter(self) -> ImageFilter:
@@ -51,6 +65,25 @@ class FilterBarWidget(QWidget):
                            laterality=self.side_combo.currentData(),
                            source_folder=self.folder_combo.currentData(),
                            search=self.search_edit.text().strip() or None)
+
+    def prediction(self) -> tuple[str, str, float] | None:
+        """(experiment, mode, threshold) of the prediction filter, or ``None`` when off."""
+        name, mode = self.experiment_combo.currentData(), self.prediction_combo.currentData()
+        return (name, mode, self.threshold_spin.value()) if name and mode else None
+
+    def set_experiments(self, names: list[str]) -> None:
+        """Offer these experiments' predictions (the filter is off without any)."""
+        chosen = self.experiment_combo.currentData()
+        self.experiment_combo.blockSignals(True)
+        self.experiment_combo.clear()
+        self.experiment_combo.addItem("No predictions" if not names else "No experiment", None)
+        for name in names:
+            self.experiment_combo.addItem(name, name)
+        index = self.experiment_combo.findData(chosen) if chosen is not None else 0
+        self.experiment_combo.setCurrentIndex(max(index, 0))
+        self.experiment_combo.blockSignals(False)
+        for w in (self.experiment_combo, self.prediction_combo, self.threshold_spin):
+            w.setEnabled(bool(names))
 
     def order(self) -> str:
         return self.order_combo.currentData() or "patient"
@@ -73,6 +106,10 @@ class FilterBarWidget(QWidget):
             combo.addItem(text, data)
         combo.currentIndexChanged.connect(self.sigFilterChanged)
         return combo
+
+    def _threshold_changed(self, _value: float) -> None:
+        if self.prediction() is not None:
+            self._search_timer.start()  # spinning re-lists once, when the value settles
 
     def _search_now(self) -> None:
         self._search_timer.stop()
