@@ -53,6 +53,7 @@ class FullResLayer(QObject):
         self._signals.sigRead.connect(self._on_read)
         self._row: ImageRow | None = None
         self._reading: int | None = None
+        self._ready = False  # the cached copy of the current row is shown
         self.shown_id: int | None = None
         self.error = ""
         self.levels: tuple[float, float] = (0.0, 255.0)
@@ -60,25 +61,32 @@ class FullResLayer(QObject):
         view_box.sigRangeChanged.connect(self.check)
 
     def set_row(self, row: ImageRow | None) -> None:
+        """Follow another image (the viewer calls :meth:`image_shown` once its pixels are)."""
         self._row = row
+        self._ready = False
         self.item.clear()
         self.shown_id, self.error = None, ""
-        self.check()
 
-    def zoom(self) -> float:
-        """Screen pixels per cached pixel."""
-        (x0, x1), _ = self._view_box.viewRange()
-        return self._view_box.width() / max(x1 - x0, 1e-9)
+    def image_shown(self) -> None:
+        """The current row's cached copy is on screen (and fitted): the zoom now means something."""
+        self._ready = True
+        self.check()
 
     @Slot()
     def check(self, *_args) -> None:
         """Start reading the source when the view is zoomed past the cached resolution."""
         r = self._row
-        if (r is None or self._reading is not None or self.shown_id == r.id or self.error
-                or not r.cache_width or r.width <= r.cache_width or self.zoom() <= 1.0):
+        if (r is None or not self._ready or self._reading is not None or self.shown_id == r.id
+                or self.error or not r.cache_width or r.width <= r.cache_width
+                or self.zoom() <= 1.0):
             return
         self._reading = r.id
         self._pool.start(_ReadRunnable(r.id, r.path, self._signals))
+
+    def zoom(self) -> float:
+        """Screen pixels per cached pixel."""
+        (x0, x1), _ = self._view_box.viewRange()
+        return self._view_box.width() / max(x1 - x0, 1e-9)
 
     def set_levels(self, levels: tuple[float, float]) -> None:
         self.levels = levels

@@ -92,6 +92,7 @@ class Ruler:
         self.line: pg.LineSegmentROI | None = None
         self.text = pg.TextItem("", color="#ffffff", fill=QColor(0, 0, 0, 160), anchor=(0, 1))
         self.text.setParentItem(parent)
+        self.text.setZValue(12)  # over the full-resolution layer and the boxes
         self.text.hide()
 
     def show(self, start: tuple[float, float], end: tuple[float, float]) -> None:

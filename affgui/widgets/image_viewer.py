@@ -233,6 +233,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
             self.fit()
         self._shown_sha = self._row.sha256
         self._show_message(None)
+        self.full_res.image_shown()  # only now is the view range the image's
         self.sigImageShown.emit(self._row.id)
 
     @Slot(float, float)

@@ -246,3 +246,21 @@ def test_compare_viewer_leaves_the_keys_to_the_main_viewer_and_stores_its_boxes(
         boxes = project.rois.for_image(pinned)
     assert [(b.x0, b.y1, b.source) for b in boxes] == [(100.0, 500.0, "gui")]
     assert list(window.compare.viewer.rois.items) == [boxes[0].id]
+
+
+def test_full_resolution_waits_for_the_fitted_image_and_the_ruler_stays_on_top(
+        qtbot, viewer_and_rows, tmp_path):
+    from PIL import Image
+
+    viewer, rows = viewer_and_rows
+    h, w = FULL_SHAPE
+    path = tmp_path / "source.png"
+    Image.fromarray(np.kron(full_pixels(0), np.ones((2, 2), np.uint8))).save(path)
+    viewer.resize(120, 140)  # smaller than the cached copy: fitted zoom < 1
+    row = dataclasses.replace(rows[0], path=str(path), width=2 * w, height=2 * h)
+    show(qtbot, viewer, row)  # before the fit the view range is pyqtgraph's default 0..1
+    assert viewer.full_res.zoom() < 1.0
+    qtbot.wait(300)
+    assert viewer.full_res.shown_id is None  # no needless decode of the source
+    viewer.ruler_action.trigger()
+    assert viewer.ruler.text.zValue() > viewer.full_res.item.zValue()
