@@ -77,6 +77,10 @@ def target_layer_of(model, model_name: str, layer: str | None = None):
     return resolve_layer(model, layer or entry.target_layer), entry.reshape
 
 
+def _graph_cut(module, inputs, output: torch.Tensor) -> torch.Tensor:
+    return output.detach().requires_grad_(True)
+
+
 class CamExplainer:
     """One CAM object for a model; use as a context manager so its hooks are removed.
 
@@ -91,19 +95,34 @@ class CamExplainer:
         self.method = method
         self.target_class = target_class
         self.layer = target
+        # Cut the graph at the target layer: its output becomes a fresh leaf, so backward
+        # runs only from the head down to that layer, and with the weights frozen during a
+        # call no weight gradients are formed. The gradient at the layer is unchanged.
+        # Registered before pytorch-grad-cam's hooks, which then see the leaf.
+        self._cut = target.register_forward_hook(_graph_cut)
         self._cam = _cam_class(method)(model=model, target_layers=[target],
                                        reshape_transform=reshape_transform(model, reshape))
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         """Maps for a normalised float ``(B, C, H, W)`` batch, one CAM call for the whole batch."""
         targets = [LogOddsTarget(self.target_class)] * images.shape[0]
-        maps = self._cam(input_tensor=images, targets=targets)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        try:
+            for p in params:
+                p.requires_grad_(False)
+            maps = self._cam(input_tensor=images, targets=targets)
+        finally:
+            for p in params:
+                p.requires_grad_(True)
         self.last_logits = self._cam.outputs.detach()
         self._cam.activations_and_grads.clear()
         self._cam.outputs = None
         return np.asarray(maps, np.float32)
 
     def close(self) -> None:
+        if self._cut is not None:
+            self._cut.remove()
+            self._cut = None
         if self._cam is not None:
             self._cam.activations_and_grads.release()
             self._cam = None

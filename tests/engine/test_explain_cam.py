@@ -99,7 +99,7 @@ def test_cam_hooks_are_removed_after_use_and_memory_stays_flat():
     layer = resolve_layer(model, get_entry(name).target_layer)
     batch = phantom_batch(input_size_for(name), 2)
     with CamExplainer(model, name, "gradcam") as cam:
-        assert len(layer._forward_hooks) == 2
+        assert len(layer._forward_hooks) == 3  # graph cut + activation + gradient
         cam(batch)
         before = _live_tensors()
         for _ in range(12):
@@ -111,3 +111,20 @@ def test_cam_hooks_are_removed_after_use_and_memory_stays_flat():
     assert len(layer._forward_hooks) == 0
     with pytest.raises(ValueError, match="unknown CAM method"):
         CamExplainer(model, name, "nope")
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_graph_cut_gives_the_maps_of_plain_pytorch_grad_cam(name):
+    from engine.explain import LogOddsTarget, target_layer_of
+    from engine.explain._cam import _cam_class
+
+    model = random_model(name)
+    x = phantom_batch(input_size_for(name), 2)
+    for method in ("gradcam", "gradcam++"):
+        ours = cam_maps(model, name, x, method).astype(np.float32)
+        layer, rule = target_layer_of(model, name)
+        with _cam_class(method)(model=model, target_layers=[layer],
+                                reshape_transform=reshape_transform(model, rule)) as cam:
+            plain = cam(input_tensor=x, targets=[LogOddsTarget()] * 2)
+        np.testing.assert_allclose(ours, plain, atol=1e-3)  # float16 storage
+    assert all(p.requires_grad for p in model.parameters())  # weights unfrozen again
