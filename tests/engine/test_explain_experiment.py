@@ -117,3 +117,28 @@ def test_sanity_check_against_randomised_weights(study):
     a, b = randomised_model("resnet10t", 64, seed=1), randomised_model("resnet10t", 64, seed=1)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert (pa == pb).all(), name
+
+
+def test_compare_cnn_and_vit_maps_on_the_same_images(study):
+    from engine.explain import compare_heatmaps, roi_scores
+
+    with Project.open(study) as project:
+        for exp in (CNN, VIT):
+            explain_experiment(project, exp, "gradcam", "cpu")
+        cnn = load_experiment_heatmaps(project, CNN, "gradcam")
+        vit = load_experiment_heatmaps(project, VIT, "gradcam")
+        # The factory's images are 72 x 96: a box over the upper half of each.
+        for image_id in cnn.image_ids[:10]:
+            if not project.rois.for_image(int(image_id)):
+                project.rois.add(int(image_id), (0, 0, 72, 48), "tester", source="import")
+        result = compare_heatmaps(project, cnn, vit, source="import", n_boot=200)
+        scores = roi_scores(project, cnn, source="import")
+    assert cnn.maps.shape[1:] == (2, 2) and vit.maps.shape[1:] == (4, 4)
+    assert len(result.image_ids) == 32
+    assert set(result.agreement) == {"pearson", "spearman", "iou_top10", "iou_top20"}
+    assert all(len(v) == 32 for v in result.agreement.values())
+    assert len(result.energy_a) == len(result.energy_b) == 10
+    np.testing.assert_allclose(result.energy_a, scores.energy)
+    # 64-px letterbox of a 72x96 image: 48 px wide, centred; the box is its upper half.
+    np.testing.assert_allclose(scores.chance, 48 * 32 / 64 ** 2)
+    assert result.energy_test.n <= 10
