@@ -25,7 +25,13 @@ def add_parser(sub) -> None:
 def run_explain(args) -> int:
     from engine.cli import CliError
     from engine.cli._common import open_project
-    from engine.explain import explain_experiment, explain_job_spec, submit_explain
+    from engine.explain import (
+        explain_experiment,
+        explain_job_spec,
+        format_roi_summary,
+        roi_summary,
+        submit_explain,
+    )
 
     try:
         explain_job_spec(args.experiment, args.method, args.batch_size)
@@ -50,9 +56,12 @@ def run_explain(args) -> int:
 
             result = explain_experiment(project, args.experiment, args.method, device,
                                         args.batch_size, progress=show)
+            summary = roi_summary(project, args.experiment, args.method)
         except (KeyError, FileNotFoundError) as exc:
             raise CliError(str(exc).strip("'\"")) from None
     for path in result.files:
         print(path)
     print(f"{result.method}: {result.images} images explained in {result.seconds:.1f} s")
+    if summary["with_roi"]:
+        print("\n".join(format_roi_summary(summary)))
     return 0

@@ -67,6 +67,7 @@ from engine.explain._storage import (
     read_heatmaps,
     write_heatmaps,
 )
+from engine.explain._summary import compare_experiments, format_roi_summary, roi_summary
 
 __all__ = [
     "AFF_CLASS",
@@ -90,6 +91,7 @@ __all__ = [
     "box_mask",
     "cam_maps",
     "chance_level",
+    "compare_experiments",
     "compare_heatmaps",
     "compare_to_random",
     "concat_heatmaps",
@@ -97,6 +99,7 @@ __all__ = [
     "explain_experiment",
     "explain_job_spec",
     "fold_runs",
+    "format_roi_summary",
     "fuse_heads",
     "heatmap_paths",
     "iter_cam_batches",
@@ -112,6 +115,7 @@ __all__ = [
     "roi_energy",
     "roi_masks",
     "roi_scores",
+    "roi_summary",
     "rollout_map",
     "rollout_matrix",
     "run_explain_job",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -120,7 +121,13 @@ def test_sanity_check_against_randomised_weights(study):
 
 
 def test_compare_cnn_and_vit_maps_on_the_same_images(study):
-    from engine.explain import compare_heatmaps, roi_scores
+    from engine.explain import (
+        compare_experiments,
+        compare_heatmaps,
+        format_roi_summary,
+        roi_scores,
+        roi_summary,
+    )
 
     with Project.open(study) as project:
         for exp in (CNN, VIT):
@@ -133,6 +140,13 @@ def test_compare_cnn_and_vit_maps_on_the_same_images(study):
                 project.rois.add(int(image_id), (0, 0, 72, 48), "tester", source="import")
         result = compare_heatmaps(project, cnn, vit, source="import", n_boot=200)
         scores = roi_scores(project, cnn, source="import")
+        summary = roi_summary(project, CNN, "gradcam", source="import", n_boot=200)
+        both = compare_experiments(project, CNN, VIT, "gradcam", source="import", n_boot=200)
+    assert summary["images"] == 32 and summary["with_roi"] == 10 and summary["grid"] == [2, 2]
+    assert summary["groups"]["all"]["chance"]["mean"] == pytest.approx(0.375)
+    assert "ROI energy" in format_roi_summary(summary)[1]
+    assert both["images"] == 32 and set(both["agreement"]) == set(result.agreement)
+    json.dumps(both, allow_nan=True)
     assert cnn.maps.shape[1:] == (2, 2) and vit.maps.shape[1:] == (4, 4)
     assert len(result.image_ids) == 32
     assert set(result.agreement) == {"pearson", "spearman", "iou_top10", "iou_top20"}
