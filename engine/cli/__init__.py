@@ -23,6 +23,7 @@ class CliError(Exception):
 
 def _command_modules():
     from engine.cli import (
+        _cache,
         _experiment,
         _export,
         _import,
@@ -38,7 +39,7 @@ def _command_modules():
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _report, _export)
+            _report, _export, _cache)
 
 
 def build_parser() -> argparse.ArgumentParser:

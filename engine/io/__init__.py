@@ -9,6 +9,7 @@ from engine.io._decoded import DecodedImage, ImageMeta, ImageReadError
 from engine.io._manifest import Manifest, ManifestEntry, ManifestError, read_manifest
 from engine.io._pipeline import import_sources
 from engine.io._reader import SUFFIXES, read_image
+from engine.io._rebuild import RebuildReport, rebuild_cache
 from engine.io._report import ImportReport
 from engine.io._resample import cache_pixels, target_shape, thumbnail
 from engine.io._rules import ImportSetupError, PatientRule
@@ -27,12 +28,14 @@ __all__ = [
     "ManifestError",
     "Modality",
     "PatientRule",
+    "RebuildReport",
     "VoiTable",
     "Window",
     "cache_pixels",
     "import_sources",
     "read_image",
     "read_manifest",
+    "rebuild_cache",
     "target_shape",
     "thumbnail",
 ]
