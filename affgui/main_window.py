@@ -112,6 +112,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         a.open_project.triggered.connect(self.flows.ask_open_project)
         a.open_demo.triggered.connect(self.flows.open_demo)
         a.import_images.triggered.connect(self.flows.ask_import)
+        a.rebuild_cache.triggered.connect(self.flows.rebuild_cache)
         a.close_project.triggered.connect(self.close_project)
         a.quit.triggered.connect(self.close)
         for label, action in a.labels.items():

@@ -28,6 +28,7 @@ class Actions:
     open_project: QAction
     open_demo: QAction
     import_images: QAction
+    rebuild_cache: QAction
     close_project: QAction
     quit: QAction
     clear_label: QAction
@@ -48,7 +49,8 @@ class Actions:
 
     def project_actions(self) -> list[QAction]:
         """Actions that need an open project."""
-        return [self.import_images, self.close_project, self.clear_label, self.undo, self.redo,
+        return [self.import_images, self.rebuild_cache, self.close_project, self.clear_label,
+                self.undo, self.redo,
                 self.export_history, self.next_image, self.previous_image, self.refresh,
                 *self.labels.values(), *self.patient_labels.values()]
 
@@ -76,6 +78,8 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
                           tip="Open the phantom demo study (built on first use)"),
         import_images=_action(window, "&Import Images…", "Ctrl+I",
                               "Add a folder of radiographs, optionally with a manifest CSV"),
+        rebuild_cache=_action(window, "Re&build Pixel Cache",
+                              tip="Decode the source files again where cached pixels are missing"),
         close_project=_action(window, "&Close Project", QKeySequence.StandardKey.Close),
         quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
         clear_label=_action(window, "&Clear Label", ["Backspace", "Delete"],
@@ -110,7 +114,7 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     file_menu.addActions([a.new_project, a.open_project, a.open_demo])
     file_menu.addMenu(a.recent_menu)
     file_menu.addSeparator()
-    file_menu.addActions([a.import_images, a.export_history])
+    file_menu.addActions([a.import_images, a.rebuild_cache, a.export_history])
     file_menu.addSeparator()
     file_menu.addAction(a.settings)
     file_menu.addSeparator()

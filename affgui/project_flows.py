@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from affgui import predictions
 from affgui.settings import demo_project_path, save_settings
@@ -126,6 +126,33 @@ class ProjectFlows(QObject):
             self.window.reload_rows()
 
         self.run_with_progress("Importing images", f"Reading {folder}…", work, done=done,
+                               on_cancel=self.window.reload_rows)
+
+    def rebuild_cache(self) -> None:
+        """Decode the sources again where cached pixels are missing, then show the outcome."""
+        project = self.window.project
+        if project is None:
+            return
+
+        def work(progress: Progress):
+            from engine.io import rebuild_cache
+
+            return rebuild_cache(project,
+                                 progress=lambda done, total, *_: progress("rebuild", done, total))
+
+        def done(report) -> None:
+            self.last_report = report
+            lines = [f"{report.rebuilt} image(s) rebuilt, {report.present} already cached."]
+            lines += [f"{path}: {reason}" for path, reason in report.errors[:20]]
+            if len(report.errors) > 20:
+                lines.append(f"... and {len(report.errors) - 20} more")
+            box = QMessageBox(QMessageBox.Icon.Warning if report.errors else QMessageBox.Icon.Information,
+                              "Pixel cache", "\n".join(lines), parent=self.window)
+            box.open()
+            self.last_message = box
+            self.window.reload_rows()
+
+        self.run_with_progress("Rebuilding the pixel cache", "Decoding source files…", work, done=done,
                                on_cancel=self.window.reload_rows)
 
     # -- progress -------------------------------------------------------------------

@@ -56,3 +56,27 @@ def test_import_dialog_needs_a_folder(qtbot, tmp_path):
     assert ok.isEnabled()
     assert dialog.folder() == tmp_path and dialog.manifest() == tmp_path / "m.csv"
     assert dialog.folder_labels()
+
+
+def test_rebuild_cache_restores_deleted_pixels(qtbot, window, tmp_path):
+    import shutil
+
+    folder = tmp_path / "incoming"
+    write_folder(folder, n_aff=2, n_nff=2)
+    with Project.create(tmp_path / "Rebuild") as project:
+        from engine.io import import_sources
+
+        import_sources(project, [folder], workers=1)
+        rows = project.images.list(order="id")
+        before = {r.sha256: np.array(project.cache.load_full(r.sha256)) for r in rows}
+        path = project.path
+    shutil.rmtree(path / "cache" / "images")
+    open_in(qtbot, window, path)
+    with qtbot.waitSignal(window.sigRowsChanged, timeout=60_000):
+        window.flows.rebuild_cache()
+    report = window.flows.last_report
+    assert (report.rebuilt, report.present, report.errors) == (4, 0, [])
+    assert "4 image(s) rebuilt" in window.flows.last_message.text()
+    with Project.open(path) as project:
+        for r in rows:
+            assert np.array_equal(project.cache.load_full(r.sha256), before[r.sha256])
