@@ -16,11 +16,13 @@ from engine.explain._experiment import (
     ExplainResult,
     explain_batches,
     explain_experiment,
+    explain_job_spec,
     fold_runs,
     load_experiment_heatmaps,
     methods,
+    run_explain_job,
+    submit_explain,
 )
-from engine.explain._job import explain_job_spec, run_explain_job, submit_explain
 from engine.explain._measures import (
     PairedTest,
     Summary,
@@ -40,10 +42,13 @@ from engine.explain._roi import (
     Comparison,
     RoiScores,
     box_mask,
+    compare_experiments,
     compare_heatmaps,
+    format_roi_summary,
     letterbox_box,
     roi_masks,
     roi_scores,
+    roi_summary,
 )
 from engine.explain._rollout import (
     HEAD_FUSIONS,
@@ -67,7 +72,6 @@ from engine.explain._storage import (
     read_heatmaps,
     write_heatmaps,
 )
-from engine.explain._summary import compare_experiments, format_roi_summary, roi_summary
 
 __all__ = [
     "AFF_CLASS",
