@@ -6,9 +6,10 @@ Prints ``RESULT explain_batched_vs_single <ratio>`` (maps/s batched / maps/s sin
 
     python benchmarks/explain_bench.py --model resnet50 --method gradcam --images 32 --batch-size 16
 
-``--phantom`` instead trains resnet10t from scratch on a phantom study (K folds), explains
-every image out of fold, does the same with randomised weights, and prints ROI energy and
-pointing game of both against chance, ending with ``RESULT explain_phantom_energy_over_chance``::
+``--phantom`` instead trains ``--phantom-model`` (default resnet10t) from scratch on a
+phantom study (K folds), explains every image out of fold, does the same with randomised
+weights, and prints ROI energy and pointing game of both against chance, ending with
+``RESULT explain_phantom_energy_over_chance``::
 
     python benchmarks/explain_bench.py --phantom --patients 150 --folds 2 --epochs 10
 """
@@ -60,7 +61,7 @@ def phantom(args) -> None:
         import_sources(project, [study.root], manifest=study.manifest)
         split = create_split(project, "bench", k=args.folds, seed=0)
         spec = RunSpec(project=str(project.path), split="bench", split_version=split.version, fold=0,
-                       model="resnet10t", pretrained=False, image_size=args.size,
+                       model=args.phantom_model, pretrained=False, image_size=args.size,
                        epochs=args.epochs, batch_size=32, lr=2e-3, augment=0.5, device="cpu",
                        num_threads=torch.get_num_threads(), seed=0)
         create_experiment(project, "cnn", spec)
@@ -68,6 +69,7 @@ def phantom(args) -> None:
     t1 = time.perf_counter()
     Worker(path, device="cpu").run(exit_when_idle=True)
     t2 = time.perf_counter()
+    print(f"model {args.phantom_model}, method {args.method}")
     print(f"phantom: {study.images} images, {args.patients} patients ({t1 - t0:.0f} s); "
           f"training {args.folds} folds x {args.epochs} epochs at {args.size} px ({t2 - t1:.0f} s)")
     with Project.open(path) as project:
@@ -107,6 +109,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch CPU threads")
     ap.add_argument("--repeats", type=int, default=2, help="timed repeats; the best is kept")
     ap.add_argument("--phantom", action="store_true", help="trained vs random maps on a phantom")
+    ap.add_argument("--phantom-model", default="resnet10t")
     ap.add_argument("--patients", type=int, default=150)
     ap.add_argument("--folds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10)
