@@ -57,7 +57,7 @@ def run_explain(args) -> int:
             result = explain_experiment(project, args.experiment, args.method, device,
                                         args.batch_size, progress=show)
             summary = roi_summary(project, args.experiment, args.method)
-        except (KeyError, FileNotFoundError) as exc:
+        except (KeyError, FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc).strip("'\"")) from None
     for path in result.files:
         print(path)

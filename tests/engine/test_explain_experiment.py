@@ -95,6 +95,11 @@ def test_cli_foreground_and_queue(study, capsys):
                               "--device", "cpu"])
     assert args.func(args) == 0
     assert "gradcam++: 32 images explained" in capsys.readouterr().out
+    from engine.cli import CliError
+
+    args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--method", "rollout"])
+    with pytest.raises(CliError, match="class token"):
+        args.func(args)
     args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--queue"])
     assert args.func(args) == 0
     assert "queued explain job" in capsys.readouterr().out
