@@ -91,6 +91,7 @@ class CamExplainer:
     def __init__(self, model, model_name: str, method: str = "gradcam", layer: str | None = None,
                  target_class: int | None = None):
         target, reshape = target_layer_of(model, model_name, layer)
+        cam_class = _cam_class(method)  # an unknown method fails before any hook is placed
         self.model = model
         self.method = method
         self.target_class = target_class
@@ -100,7 +101,7 @@ class CamExplainer:
         # call no weight gradients are formed. The gradient at the layer is unchanged.
         # Registered before pytorch-grad-cam's hooks, which then see the leaf.
         self._cut = target.register_forward_hook(_graph_cut)
-        self._cam = _cam_class(method)(model=model, target_layers=[target],
+        self._cam = cam_class(model=model, target_layers=[target],
                                        reshape_transform=reshape_transform(model, reshape))
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:

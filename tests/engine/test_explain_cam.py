@@ -111,6 +111,7 @@ def test_cam_hooks_are_removed_after_use_and_memory_stays_flat():
     assert len(layer._forward_hooks) == 0
     with pytest.raises(ValueError, match="unknown CAM method"):
         CamExplainer(model, name, "nope")
+    assert len(layer._forward_hooks) == 0
 
 
 @pytest.mark.parametrize("name", TINY)
