@@ -25,6 +25,7 @@ def _command_modules():
     from engine.cli import (
         _cache,
         _experiment,
+        _explain,
         _export,
         _import,
         _info,
@@ -39,7 +40,7 @@ def _command_modules():
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _report, _export, _cache)
+            _explain, _report, _export, _cache)
 
 
 def build_parser() -> argparse.ArgumentParser:
