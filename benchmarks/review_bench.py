@@ -9,6 +9,7 @@ of the top-k queue that was flipped) against chance (the flip share, what a rand
 gets), and how many of the images confident learning flags were flipped::
 
     python benchmarks/review_bench.py [--patients 120 --per-patient 2 --k 3 --epochs 3]
+    python benchmarks/review_bench.py --phantom --patients 150 --epochs 12 --size 128
 
 Ends with ``RESULT review_precision_at_k <p>`` and ``RESULT review_precision_over_chance <ratio>``.
 """
@@ -66,6 +67,27 @@ def build(path: Path, patients: int, per_patient: int, flip_share: float, k: int
         return project.path, {int(i) for i in flipped}
 
 
+def build_phantom(path: Path, patients: int, flip_share: float, k: int, seed: int):
+    """The same on an ``engine.phantom`` study (640x512 DICOMs imported with their manifest)."""
+    from engine.io import import_sources
+    from engine.phantom import PhantomConfig, generate
+    from engine.splits import create_split
+    from engine.store import Project
+
+    study = generate(path.parent / "phantom", PhantomConfig(patients=patients, seed=seed,
+                                                            height=640, width=512))
+    rng = np.random.default_rng(seed)
+    with Project.create(path) as project:
+        import_sources(project, [study.root], manifest=study.manifest)
+        truth = project.labels.all()
+        ids = np.array(sorted(truth))
+        flipped = rng.choice(ids, round(len(ids) * flip_share), replace=False)
+        project.labels.set_each({int(i): "NFF" if truth[int(i)] == "AFF" else "AFF" for i in flipped},
+                                "bench", "cli")
+        create_split(project, "default", k=k, seed=seed)
+        return project.path, {int(i) for i in flipped}, len(ids)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=120)
@@ -77,6 +99,8 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--phantom", action="store_true",
+                    help="use engine.phantom radiographs (--patients of them) instead of band images")
     args = ap.parse_args()
 
     from engine.evaluate import experiment_results, review_experiments
@@ -86,9 +110,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        path, flipped = build(Path(tmp) / "Review", args.patients, args.per_patient, args.flip_share,
-                              args.k, args.seed)
-        n = args.patients * args.per_patient
+        if args.phantom:
+            path, flipped, n = build_phantom(Path(tmp) / "Review", args.patients, args.flip_share,
+                                             args.k, args.seed)
+        else:
+            path, flipped = build(Path(tmp) / "Review", args.patients, args.per_patient,
+                                  args.flip_share, args.k, args.seed)
+            n = args.patients * args.per_patient
         print(f"{n} images, {args.patients} patients, {len(flipped)} labels flipped "
               f"({len(flipped) / n:.1%}); built in {time.perf_counter() - t0:.1f} s")
         spec = RunSpec(project=str(path), split="default", fold=0, model=args.model, pretrained=False,
