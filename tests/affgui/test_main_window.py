@@ -210,3 +210,21 @@ def test_reader_name_and_recent_menu(qtbot, window, project_path):
     with qtbot.waitSignal(window.sigRowsChanged):
         menu.actions()[0].trigger()
     assert window.project.path == project_path.resolve()
+
+
+def test_arrow_home_end_and_page_keys_move_through_the_list(qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    ids = window.grid.model().image_ids()
+    focus_grid(qtbot, window)
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.current_image_id() == ids[1]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Left)
+    assert window.grid.current_image_id() == ids[0]
+    qtbot.keyClick(window.grid, Qt.Key.Key_End)
+    assert window.grid.current_image_id() == ids[-1]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Home)
+    assert window.grid.current_image_id() == ids[0]
+    qtbot.keyClick(window.grid, Qt.Key.Key_PageDown)
+    assert ids.index(window.grid.current_image_id()) > 0
+    qtbot.keyClick(window.grid, Qt.Key.Key_PageUp)
+    assert window.grid.current_image_id() == ids[0]
