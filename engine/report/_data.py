@@ -125,9 +125,15 @@ class ReportData:
     pretraining: list[PretrainingPair]
     diff_in_diff: list[DiffInDiffRow]
     answers: dict[str, str] = field(default_factory=dict)
+    explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
+    explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
 
     def to_json(self) -> dict:
-        return to_jsonable(self)
+        out = to_jsonable(dataclasses.replace(self, explain_figures={}))
+        out.pop("explain_figures", None)
+        if self.explain is None:
+            out.pop("explain", None)
+        return out
 
 
 def data_summary(project: Project, runs: ExperimentRuns) -> DataSummary:
@@ -306,6 +312,11 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
     runs = {n: experiment_runs(project, n) for n in names}
     preds = {n: load_experiment_predictions(project, n) for n in names}
     specs = {n: get_experiment(project, n).spec for n in names}
-    return assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
-                           data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
-                           conf_level)
+    report = assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
+                             data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
+                             conf_level)
+    from engine.report._explain_section import explain_section
+
+    section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
+                                       n_boot, seed)
+    return dataclasses.replace(report, explain=section, explain_figures=figures)

@@ -6,6 +6,7 @@ import html
 
 from engine.report._answers import QUESTIONS
 from engine.report._data import ReportData
+from engine.report._explain_section import HINT, QUESTION, explain_html
 from engine.report._tables import TABLES, Table
 
 _CSS = """
@@ -15,7 +16,7 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 .answer { background: #f7f9fc; border-left: 4px solid #4a78b5; padding: 0.6em 1em; margin: 0.6em 0; }
 .figs img { max-width: 32%; margin-right: 1%; } .note { color: #555; font-size: 0.9em; }
-.wide { overflow-x: auto; }
+.wide { overflow-x: auto; } .gallery img { max-width: 49%; margin-right: 1%; }
 """
 
 _NOTES = {
@@ -76,6 +77,8 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
     for key, question in QUESTIONS.items():
         parts.append(f"<div class='answer'><b>{html.escape(question)}</b><br>"
                      f"{html.escape(data.answers.get(key, ''))}</div>")
+    areas = data.explain["answer"] if data.explain is not None else HINT
+    parts.append(f"<div class='answer'><b>{html.escape(QUESTION)}</b><br>{html.escape(areas)}</div>")
     parts.append("<h2>Curves</h2><div class='figs'>")
     for caption, png in figures.items():
         parts.append(f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>")
@@ -89,6 +92,7 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         if key in _NOTES:
             parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
         parts.append(html_table(table))
+    parts.append(explain_html(data.explain, data.explain_figures, html_table))
     parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "
                  "precision and report.json lie beside this file.</p></body></html>")
     return "\n".join(parts)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.report._data import ReportData, build_report_data
+from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
 from engine.report._tables import TABLES, write_csv
@@ -45,6 +46,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     tables = {}
     for key, make in TABLES.items():
         tables[key] = write_csv(folder / f"{key}.csv", make(data))
+    if data.explain is not None:
+        for key, make in EXPLAIN_TABLES.items():
+            tables[key] = write_csv(folder / f"{key}.csv", make(data.explain))
     results = data.experiments
     figures = {
         "ROC": roc_figure(results, data.level),
