@@ -68,3 +68,15 @@ def test_affgui_uses_engine_public_names_only():
                 if parts[0] == "engine" and private:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
     assert not offenders, offenders
+
+
+def test_what_the_gui_reads_from_the_engine_does_not_load_torch():
+    # affgui.predictions lists experiments and reads out-of-fold scores in the GUI process.
+    code = ("import sys; import affgui.predictions; "
+            "from engine.jobs import list_experiments; "
+            "from engine.evaluate import load_experiment_predictions; "
+            "print('torch' in sys.modules, 'timm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["False", "False"]
