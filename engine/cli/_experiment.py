@@ -6,7 +6,7 @@ import signal
 import sys
 
 from engine.cli._common import open_project
-from engine.cli._train import ProgressPrinter, add_spec_options, spec_from_args
+from engine.cli._train import RunEventPrinter, add_spec_options, spec_from_args
 
 
 def add_parser(sub) -> None:
@@ -106,7 +106,7 @@ def run_run(args) -> int:
         import torch
 
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
-    printer = ProgressPrinter()
+    printer = RunEventPrinter()
     current = {}
 
     def progress(job, event):

@@ -50,7 +50,7 @@ def _num(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-class ProgressPrinter:
+class RunEventPrinter:
     """A progress line: rewritten in place on a terminal, else one line per 10% and per epoch."""
 
     def __init__(self, stream=None):
@@ -121,7 +121,7 @@ def run_train(args) -> int:
     except ValueError:  # not the main thread
         previous = None
     try:
-        result = train_run(spec, args.run_dir, should_stop=lambda: bool(stop), progress=ProgressPrinter())
+        result = train_run(spec, args.run_dir, should_stop=lambda: bool(stop), progress=RunEventPrinter())
     except (SpecError, ProjectError, WeightsNotFoundError) as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:  # the run failed; the reason is also in events.jsonl
