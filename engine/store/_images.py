@@ -167,11 +167,6 @@ class ImageTable:
         rows = self._p.query(_ROW_SQL + " WHERE i.sha256 = ?", (sha256,))
         return _row(rows[0]) if rows else None
 
-    def known_files(self) -> dict[str, tuple[int, float | None, str]]:
-        """``path -> (bytes, mtime, sha256)`` of every stored image, for incremental import."""
-        rows = self._p.query("SELECT path, bytes, mtime, sha256 FROM images")
-        return {r["path"]: (r["bytes"], r["mtime"], r["sha256"]) for r in rows}
-
     def list(self, filt: ImageFilter | None = None, order: str = "patient") -> list[ImageRow]:
         """Images matching ``filt``, ordered by patient then id (or by ``"id"``)."""
         where, params = (filt or ImageFilter()).where()

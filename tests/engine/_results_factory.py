@@ -5,6 +5,7 @@ Tests that change it work on a copy (:func:`study_copy`).
 
 from __future__ import annotations
 
+import csv
 import functools
 import shutil
 from pathlib import Path
@@ -39,3 +40,14 @@ def study_copy(src: Path, dest: Path) -> Path:
     out = Path(dest) / src.name
     shutil.copytree(src, out)
     return out
+
+
+def pooled_prediction_rows(project, name: str) -> list[dict]:
+    """Every fold's ``predictions.csv`` rows of experiment ``name``, read straight from the files."""
+    from engine.jobs import experiment_jobs
+
+    rows = []
+    for job in experiment_jobs(project, name):
+        with open(project.runs_dir / job.run_id / "predictions.csv", newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows

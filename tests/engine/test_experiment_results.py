@@ -16,7 +16,14 @@ from engine.evaluate import (
 )
 from engine.jobs import create_experiment, experiment_jobs
 from engine.store import Project
-from tests.engine._results_factory import CNN, VIT, shared_base, study_copy, tiny_study
+from tests.engine._results_factory import (
+    CNN,
+    VIT,
+    pooled_prediction_rows,
+    shared_base,
+    study_copy,
+    tiny_study,
+)
 from tests.engine._train_factory import tiny_spec
 
 
@@ -25,18 +32,10 @@ def study(tmp_path_factory):
     return tiny_study(shared_base(tmp_path_factory))
 
 
-def _csv_rows(project, name):
-    rows = []
-    for job in experiment_jobs(project, name):
-        with open(project.runs_dir / job.run_id / "predictions.csv", newline="") as fh:
-            rows += list(csv.DictReader(fh))
-    return rows
-
-
 def test_pooled_predictions_cover_the_split_once(study):
     with Project.open(study) as project:
         pred = load_experiment_predictions(project, CNN)
-        rows = _csv_rows(project, CNN)
+        rows = pooled_prediction_rows(project, CNN)
         runs = experiment_runs(project, VIT)
     assert len(pred) == 32 == len(rows)
     assert sorted(pred.image_ids.tolist()) == sorted(int(r["image_id"]) for r in rows)

@@ -1,6 +1,5 @@
 """Experiments run by real worker processes: spread over workers, killed, resumed, cancelled."""
 
-import csv
 import os
 import signal
 import subprocess
@@ -10,9 +9,10 @@ import time
 import pytest
 
 from engine.cli import main
-from engine.jobs import JobQueue, cancel_job, create_experiment, experiment_jobs
+from engine.jobs import JobQueue, cancel_job, create_experiment
 from engine.runs import read_events
 from engine.store import Project
+from tests.engine._results_factory import pooled_prediction_rows
 from tests.engine._train_factory import make_project, tiny_spec
 
 
@@ -44,14 +44,6 @@ def _wait(predicate, timeout=180, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _pooled_predictions(project, name):
-    rows = []
-    for job in experiment_jobs(project, name):
-        with open(project.runs_dir / job.run_id / "predictions.csv", newline="") as fh:
-            rows += list(csv.DictReader(fh))
-    return rows
-
-
 def test_experiment_cli_and_foreground_run_cover_every_image_once(project_path, capsys):
     assert main(["experiment", "create", str(project_path), "--name", "cnn", "--model", "resnet10t",
                  "--no-pretrained", "--epochs", "1", "--batch-size", "8", "--image-size", "64",
@@ -67,7 +59,7 @@ def test_experiment_cli_and_foreground_run_cover_every_image_once(project_path, 
     out = capsys.readouterr().out
     assert out.count(": finished") == 2
     with Project.open(project_path) as project:
-        rows = _pooled_predictions(project, "cnn")
+        rows = pooled_prediction_rows(project, "cnn")
         labelled = set(project.labels.all())
         assert sorted(int(r["image_id"]) for r in rows) == sorted(labelled)
         assert {r["fold"] for r in rows} == {"0", "1"}
