@@ -1,6 +1,12 @@
 """Durable jobs: the queue in the project database and the worker that runs them."""
 
-from engine.jobs._control import cancel_job, kill_process_tree, start_worker, worker_command
+from engine.jobs._control import (
+    cancel_job,
+    engine_command,
+    kill_process_tree,
+    start_worker,
+    worker_command,
+)
 from engine.jobs._experiments import (
     Experiment,
     create_experiment,
@@ -9,11 +15,12 @@ from engine.jobs._experiments import (
     list_experiments,
 )
 from engine.jobs._kinds import register_job_kind, runner_for
-from engine.jobs._queue import ACTIVE, STATES, Job, JobQueue
+from engine.jobs._queue import ACTIVE, BACKENDS, STATES, Job, JobQueue
 from engine.jobs._worker import Worker
 
 __all__ = [
     "ACTIVE",
+    "BACKENDS",
     "STATES",
     "Experiment",
     "Job",
@@ -21,6 +28,7 @@ __all__ = [
     "Worker",
     "cancel_job",
     "create_experiment",
+    "engine_command",
     "experiment_jobs",
     "get_experiment",
     "kill_process_tree",

@@ -16,8 +16,21 @@ from engine.store import Project
 
 def worker_command(project_path: str | Path, device: str = "cpu",
                    extra: list[str] | None = None) -> list[str]:
-    """The command line that starts a worker for ``project_path`` on ``device``."""
-    return [sys.executable, "-m", "engine", "worker", str(project_path), "--device", device, *(extra or [])]
+    """The command line that starts a worker for ``project_path`` on ``device``.
+
+    In a frozen desktop bundle (PyInstaller sets ``sys.frozen``) there is no Python
+    interpreter to run ``-m engine``: the bundle's own executable is started with
+    ``--engine`` followed by the ``affengine`` arguments (see ``affgui.app``).
+    """
+    args = ["worker", str(project_path), "--device", device, *(extra or [])]
+    return engine_command(args)
+
+
+def engine_command(args: list[str]) -> list[str]:
+    """The command line that runs ``affengine ARGS`` from this installation (or bundle)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--engine", *args]
+    return [sys.executable, "-m", "engine", *args]
 
 
 def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | Path | None = None,

@@ -25,8 +25,10 @@ class Experiment:
 
 
 def create_experiment(project: Project, name: str, spec: RunSpec, priority: int = 0,
-                      folds: list[int] | None = None) -> Experiment:
+                      folds: list[int] | None = None, backend: str = "local") -> Experiment:
     """Store an experiment and queue one training job per fold.
+
+    ``backend`` is where its jobs run: ``local`` workers or a ``slurm`` cluster.
 
     The split version is pinned when the experiment is created, so every fold
     trains on the same split even if labels change later.
@@ -51,7 +53,7 @@ def create_experiment(project: Project, name: str, spec: RunSpec, priority: int 
         ).lastrowid
         for fold in folds:
             queue.submit("train", spec.for_fold(fold).to_json(), experiment_id=exp_id, fold=fold,
-                         priority=priority, conn=conn)
+                         priority=priority, backend=backend, conn=conn)
     return get_experiment(project, name)
 
 

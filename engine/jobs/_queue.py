@@ -42,6 +42,10 @@ class Job:
     started_at: str | None
     finished_at: str | None
     heartbeat_at: float | None
+    backend: str = "local"
+
+
+BACKENDS = ("local", "slurm")
 
 
 def _job(row) -> Job:
@@ -62,12 +66,17 @@ class JobQueue:
         self._p = project
 
     def submit(self, kind: str, spec: dict, *, experiment_id: int | None = None,
-               fold: int | None = None, priority: int = 0, conn=None) -> int:
-        """Queue a job; ``spec`` must be JSON-serialisable. Returns the job id."""
-        sql = ("INSERT INTO jobs(experiment_id, kind, fold, spec, run_id, priority, created_at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+               fold: int | None = None, priority: int = 0, backend: str = "local", conn=None) -> int:
+        """Queue a job; ``spec`` must be JSON-serialisable. Returns the job id.
+
+        ``backend`` says where it runs: ``local`` (claimed by a worker) or ``slurm``.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
+        sql = ("INSERT INTO jobs(experiment_id, kind, fold, spec, run_id, priority, created_at, backend) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         params = (experiment_id, kind, fold, json.dumps(spec, sort_keys=True), new_run_id(kind),
-                  priority, utc_now())
+                  priority, utc_now(), backend)
         if conn is not None:
             return conn.execute(sql, params).lastrowid
         with self._p.transaction() as c:
@@ -79,8 +88,12 @@ class JobQueue:
             raise KeyError(f"no job with id {job_id}")
         return _job(rows[0])
 
-    def list(self, state: str | None = None, experiment_id: int | None = None) -> list[Job]:
+    def list(self, state: str | None = None, experiment_id: int | None = None,
+             backend: str | None = None) -> list[Job]:
         sql, params = "SELECT * FROM jobs WHERE 1 = 1", []
+        if backend is not None:
+            sql += " AND backend = ?"
+            params.append(backend)
         if state is not None:
             sql += " AND state = ?"
             params.append(state)
@@ -93,7 +106,8 @@ class JobQueue:
               experiment_id: int | None = None) -> Job | None:
         """Take the next queued or interrupted job for ``worker``; no two workers get the same job."""
         with self._p.transaction() as conn:  # BEGIN IMMEDIATE: one claimer at a time
-            sql = "SELECT id FROM jobs WHERE state IN ('queued', 'interrupted') AND cancel_requested = 0"
+            sql = ("SELECT id FROM jobs WHERE state IN ('queued', 'interrupted') AND cancel_requested = 0 "
+                   "AND backend = 'local'")
             params: list = []
             if kinds:
                 sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
@@ -167,7 +181,8 @@ class JobQueue:
         cutoff = time.time() - stale_after_s
         with self._p.transaction() as conn:
             ids = [r[0] for r in conn.execute(
-                "SELECT id FROM jobs WHERE state = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+                "SELECT id FROM jobs WHERE state = 'running' AND backend = 'local' "
+                "AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
                 (cutoff,))]
             conn.executemany("UPDATE jobs SET state = 'interrupted', heartbeat_at = NULL WHERE id = ?",
                              [(i,) for i in ids])

@@ -161,7 +161,13 @@ CREATE TABLE workers (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# v5: where a job runs. ``local`` jobs are claimed by workers from this database; ``slurm``
+# jobs are submitted to a cluster by ``engine.slurm`` and never claimed by a local worker.
+_V5 = """
+ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -142,3 +142,18 @@ def test_worker_cancel_and_shutdown(project):
     assert q.get(job).state == "interrupted"
     states = project.query("SELECT state FROM workers ORDER BY started_at")
     assert [r[0] for r in states] == ["stopped", "stopped"]
+
+
+def test_slurm_jobs_are_never_claimed_or_reaped_by_local_workers(project):
+    q = JobQueue(project)
+    remote = q.submit("echo", {"n": 1}, backend="slurm", priority=5)
+    local = q.submit("echo", {"n": 2})
+    assert q.get(remote).backend == "slurm" and q.get(local).backend == "local"
+    assert q.claim("w1").id == local
+    assert q.claim("w2") is None
+    with project.transaction() as conn:  # a Slurm job is running, without local heartbeats
+        conn.execute("UPDATE jobs SET state = 'running', heartbeat_at = NULL WHERE id = ?", (remote,))
+    assert remote not in q.reap_stale(0)
+    assert [j.id for j in q.list(backend="slurm")] == [remote]
+    with pytest.raises(ValueError, match="unknown backend"):
+        q.submit("echo", {}, backend="cloud")
