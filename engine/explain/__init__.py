@@ -1,77 +1,88 @@
 """Explainability: heatmaps for every registered model, attention rollout, out-of-fold
-explanation of experiments, and measures against ROIs (see ``docs/explain.md``)."""
+explanation of experiments, and measures against ROIs (see ``docs/explain.md``).
 
-from engine.explain._cam import (
-    AFF_CLASS,
-    CAM_METHODS,
-    CamExplainer,
-    LogOddsTarget,
-    cam_maps,
-    iter_cam_batches,
-    reshape_transform,
-    target_layer_of,
-)
-from engine.explain._experiment import (
-    ROLLOUT,
-    ExplainResult,
-    explain_batches,
-    explain_experiment,
-    explain_job_spec,
-    fold_runs,
-    load_experiment_heatmaps,
-    methods,
-    run_explain_job,
-    submit_explain,
-)
-from engine.explain._measures import (
-    PairedTest,
-    Summary,
-    agreement,
-    bootstrap_mean,
-    chance_level,
-    paired_wilcoxon,
-    pearson,
-    pointing_game,
-    roi_energy,
-    spearman,
-    top_iou,
-    top_mask,
-    upsample,
-)
-from engine.explain._roi import (
-    Comparison,
-    RoiScores,
-    box_mask,
-    compare_experiments,
-    compare_heatmaps,
-    format_roi_summary,
-    letterbox_box,
-    roi_masks,
-    roi_scores,
-    roi_summary,
-)
-from engine.explain._rollout import (
-    HEAD_FUSIONS,
-    AttentionRecorder,
-    attention_rollout,
-    fuse_heads,
-    rollout_map,
-    rollout_matrix,
-)
-from engine.explain._sanity import (
-    SanityResult,
-    compare_to_random,
-    randomised_model,
-    sanity_check_experiment,
-)
-from engine.explain._storage import (
-    HEATMAP_DIR,
-    Heatmaps,
-    concat_heatmaps,
-    heatmap_paths,
-    read_heatmaps,
-    write_heatmaps,
-)
+Names load on first use (PEP 562), so reading stored heatmaps (``read_heatmaps``,
+``load_experiment_heatmaps``, ``roi_scores``, ...) never imports torch: the GUI uses them.
+Computing maps (``cam_maps``, ``explain_experiment``, ...) imports torch when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "AFF_CLASS": "_cam",
+    "AttentionRecorder": "_rollout",
+    "CAM_METHODS": "_cam",
+    "CamExplainer": "_cam",
+    "Comparison": "_roi",
+    "ExplainResult": "_experiment",
+    "HEAD_FUSIONS": "_rollout",
+    "HEATMAP_DIR": "_storage",
+    "Heatmaps": "_storage",
+    "LogOddsTarget": "_cam",
+    "PairedTest": "_measures",
+    "ROLLOUT": "_experiment",
+    "RoiScores": "_roi",
+    "SanityResult": "_sanity",
+    "Summary": "_measures",
+    "agreement": "_measures",
+    "attention_rollout": "_rollout",
+    "bootstrap_mean": "_measures",
+    "box_mask": "_roi",
+    "cam_maps": "_cam",
+    "chance_level": "_measures",
+    "compare_experiments": "_roi",
+    "compare_heatmaps": "_roi",
+    "compare_to_random": "_sanity",
+    "concat_heatmaps": "_storage",
+    "explain_batches": "_experiment",
+    "explain_experiment": "_experiment",
+    "explain_job_spec": "_experiment",
+    "fold_runs": "_experiment",
+    "format_roi_summary": "_roi",
+    "fuse_heads": "_rollout",
+    "heatmap_paths": "_storage",
+    "iter_cam_batches": "_cam",
+    "letterbox_box": "_roi",
+    "load_experiment_heatmaps": "_experiment",
+    "methods": "_experiment",
+    "paired_wilcoxon": "_measures",
+    "pearson": "_measures",
+    "pointing_game": "_measures",
+    "randomised_model": "_sanity",
+    "read_heatmaps": "_storage",
+    "reshape_transform": "_cam",
+    "roi_energy": "_measures",
+    "roi_masks": "_roi",
+    "roi_scores": "_roi",
+    "roi_summary": "_roi",
+    "rollout_map": "_rollout",
+    "rollout_matrix": "_rollout",
+    "run_explain_job": "_experiment",
+    "sanity_check_experiment": "_sanity",
+    "spearman": "_measures",
+    "submit_explain": "_experiment",
+    "target_layer_of": "_cam",
+    "top_iou": "_measures",
+    "top_mask": "_measures",
+    "upsample": "_measures",
+    "write_heatmaps": "_storage",
+}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.explain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.explain.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_WHERE))
+
 
 __all__ = [
     "AFF_CLASS",
