@@ -14,6 +14,7 @@ from engine.jobs._experiments import (
     get_experiment,
     list_experiments,
 )
+from engine.jobs._gpus import visible_gpus
 from engine.jobs._kinds import register_job_kind, runner_for
 from engine.jobs._queue import ACTIVE, BACKENDS, STATES, Job, JobQueue
 from engine.jobs._worker import Worker
@@ -36,5 +37,6 @@ __all__ = [
     "register_job_kind",
     "runner_for",
     "start_worker",
+    "visible_gpus",
     "worker_command",
 ]

@@ -157,3 +157,16 @@ def test_slurm_jobs_are_never_claimed_or_reaped_by_local_workers(project):
     assert [j.id for j in q.list(backend="slurm")] == [remote]
     with pytest.raises(ValueError, match="unknown backend"):
         q.submit("echo", {}, backend="cloud")
+
+
+def test_visible_gpus_follows_cuda_visible_devices(monkeypatch):
+    from engine.jobs import visible_gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert visible_gpus() == ["cuda:2", "cuda:3"]
+    for none in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", none)
+        assert visible_gpus() == []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert visible_gpus() == []
