@@ -1,0 +1,47 @@
+"""The Results view: ROC/PR curves, AUC comparison and compute cost of finished experiments.
+
+``install(window)`` adds the Results dock (hidden until View > Results) and returns its
+:class:`ResultsController`; connect ``controller.on_experiment_finished`` to an experiment
+monitor's ``sigExperimentFinished(str)``. Statistics come from ``engine.evaluate`` on worker
+threads; the HTML report is written by an ``affengine report`` subprocess.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from affgui.results._compute import (
+    ComparisonRow,
+    ExperimentStatus,
+    ResultsData,
+    compute_results,
+    list_status,
+)
+from affgui.results._controller import ResultsController
+from affgui.results._export import ReportExport, report_command
+from affgui.results._page import ResultsPageWidget
+from affgui.results._plots import PrPlotWidget, RocPlotWidget, auc_legend
+
+if TYPE_CHECKING:
+    from affgui.main_window import MainWindow
+
+__all__ = [
+    "ComparisonRow",
+    "ExperimentStatus",
+    "PrPlotWidget",
+    "ReportExport",
+    "ResultsController",
+    "ResultsData",
+    "ResultsPageWidget",
+    "RocPlotWidget",
+    "auc_legend",
+    "compute_results",
+    "install",
+    "list_status",
+    "report_command",
+]
+
+
+def install(window: MainWindow) -> ResultsController:
+    """Add the Results dock and its View menu toggle to ``window``."""
+    return ResultsController(window)

@@ -1,0 +1,193 @@
+"""Puts the Results page in a dock of the main window and feeds it from worker threads.
+
+Listing the experiments and computing their statistics run through ``window.tasks``; each
+request carries a generation number and a result from a superseded request is dropped
+(and its task cancelled at its next check).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDockWidget, QMessageBox
+
+from affgui.results._compute import N_BOOT, SEED, ResultsData, compute_results, list_status
+from affgui.results._export import ReportExport
+from affgui.results._page import ResultsPageWidget
+from affgui.tasks import Cancelled
+
+if TYPE_CHECKING:
+    from affgui.main_window import MainWindow
+
+DEBOUNCE_MS = 150  # ticking several boxes in a row computes once
+
+
+class ResultsController(QObject):
+    """The Results dock: experiments, curves, comparison and cost tables, report export."""
+
+    sigResultsShown = Signal(object)  # the ResultsData now on screen
+    sigStatusesShown = Signal(list)  # the ExperimentStatus list now in the picker
+    sigReportWritten = Signal(str)  # path of the new report.html
+    sigReportFailed = Signal(str)
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.page = ResultsPageWidget()
+        self.dock = QDockWidget("Results", window)
+        self.dock.setObjectName("resultsDock")  # saveState/restoreState find docks by name
+        self.dock.setWidget(self.page)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.action = self.dock.toggleViewAction()
+        self.action.setText("&Results")
+        self.action.setStatusTip("Show ROC/PR curves, the AUC comparison and the compute cost of experiments")
+        view_menu = getattr(window.menu_actions, "view_menu", None)
+        if view_menu is not None:
+            view_menu.addAction(self.action)
+        self.n_boot, self.seed, self.how = N_BOOT, SEED, "mean"
+        self.results: ResultsData | None = None
+        self.last_report: Path | None = None
+        self._auto_check: set[str] = set()
+        self._list_generation = self._result_generation = 0
+        self._result_task: int | None = None
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.recompute)
+        self.exporter = ReportExport(self)
+        self.exporter.sigFinished.connect(self._report_written)
+        self.exporter.sigFailed.connect(self._report_failed)
+        self.page.sigRequestChanged.connect(self._debounce.start)
+        self.page.sigExportRequested.connect(self.export_report)
+        self.page.sigExportCancelled.connect(self.exporter.cancel)
+        self.dock.visibilityChanged.connect(self._on_visibility)
+        window.sigProjectChanged.connect(self._on_project)
+        if window.project is not None:
+            self.refresh()
+
+    # -- experiments list -------------------------------------------------------------
+    @Slot()
+    def refresh(self) -> None:
+        """Re-list the project's experiments (on a worker); the checked ones stay checked."""
+        project = self.window.project
+        self._list_generation += 1
+        if project is None:
+            self.page.set_statuses([])
+            return
+        generation = self._list_generation
+
+        def done(statuses: list) -> None:
+            if generation == self._list_generation and project is self.window.project:
+                check = [s.name for s in statuses if s.ready and s.name in self._auto_check]
+                self._auto_check.difference_update(check)
+                self.page.set_statuses(statuses, check)
+                self.sigStatusesShown.emit(statuses)
+
+        self.window.tasks.submit(lambda _progress: list_status(project), done=done,
+                                 failed=lambda exc: self._failed(generation, "list", exc))
+
+    @Slot(str)
+    def on_experiment_finished(self, name: str) -> None:
+        """An experiment just finished: list it again and check it, so its curves appear."""
+        self._auto_check.add(name)
+        self.refresh()
+
+    # -- results ----------------------------------------------------------------------
+    @Slot()
+    def recompute(self) -> None:
+        """Compute the checked experiments' results at the chosen level (on a worker)."""
+        self._debounce.stop()
+        self._result_generation += 1
+        if self._result_task is not None:
+            self.window.tasks.cancel(self._result_task)
+            self._result_task = None
+        project, names = self.window.project, self.page.checked()
+        if project is None or not names:
+            self.results = None
+            self.page.clear_results()
+            self.page.set_busy(False)
+            self.page.set_message("" if project is None else
+                                  "Check complete experiments to see their results.")
+            return
+        generation, level, reference = self._result_generation, self.page.level(), self.page.reference()
+        n_boot, seed, how = self.n_boot, self.seed, self.how
+
+        def work(progress):
+            return compute_results(project, names, level, reference=reference, how=how, n_boot=n_boot,
+                                   seed=seed, cancelled=lambda: progress("results", 0, 1))
+
+        def done(data: ResultsData) -> None:
+            if generation == self._result_generation:
+                self._result_task = None
+                self.results = data
+                self.page.set_busy(False)
+                self.page.show_results(data)
+                self.sigResultsShown.emit(data)
+
+        self.page.set_busy(True)
+        self.page.set_message(f"Computing {len(names)} experiment(s) at {level} level…")
+        self._result_task = self.window.tasks.submit(
+            work, done=done, failed=lambda exc: self._failed(generation, "results", exc))
+
+    def _failed(self, generation: int, what: str, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            return
+        if what == "list" and generation == self._list_generation:
+            self.page.set_message(f"Cannot list the experiments: {exc}")
+        elif what == "results" and generation == self._result_generation:
+            self._result_task = None
+            self.page.set_busy(False)
+            self.page.set_message(f"Cannot compute the results: {exc}")
+
+    # -- report -----------------------------------------------------------------------
+    @Slot()
+    def export_report(self) -> None:
+        """Write the HTML report of the checked experiments in an ``affengine report`` process."""
+        project, names = self.window.project, self.page.checked()
+        if project is None or not names or self.exporter.is_running():
+            return
+        try:
+            self.exporter.start(project.path, project.reports_dir, names, self.page.level(),
+                                self.page.reference())
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._report_failed(str(exc))
+            return
+        self.page.set_exporting(True)
+        self.page.set_message(f"Writing the report of {', '.join(names)}…")
+
+    def _report_written(self, html: str) -> None:
+        self.page.set_exporting(False)
+        self.last_report = Path(html)
+        self.page.set_message(f"Report written to {html}")
+        self.sigReportWritten.emit(html)
+        box = QMessageBox(QMessageBox.Icon.Information, "Report written", "The report was written.",
+                          QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close, self.window)
+        box.setInformativeText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("reportWrittenBox")
+        box.button(QMessageBox.StandardButton.Open).clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(html)))
+        box.open()
+
+    def _report_failed(self, message: str) -> None:
+        self.page.set_exporting(False)
+        self.page.set_message(f"No report: {message}")
+        self.sigReportFailed.emit(message)
+
+    # -- window -----------------------------------------------------------------------
+    def _on_visibility(self, visible: bool) -> None:
+        if visible:
+            self.refresh()
+
+    def _on_project(self, project) -> None:
+        self.exporter.cancel()
+        self._auto_check.clear()
+        self.page.picker.set_statuses([])
+        self.results = None
+        self.page.clear_results()
+        self.page.set_message("")
+        self.refresh()

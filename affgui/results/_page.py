@@ -1,0 +1,203 @@
+"""The Results page: pick experiments and a level; see ROC/PR curves, the comparison and the compute cost.
+
+A pure view: it emits what the user asks for (``sigRequestChanged``, ``sigExportRequested``)
+and shows the plain data it is handed (:meth:`show_results`); the controller computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from affgui.results._compute import ExperimentStatus, ResultsData
+from affgui.results._picker import ExperimentPickerWidget
+from affgui.results._plots import PrPlotWidget, RocPlotWidget
+from affgui.results._tables import comparison_model, cost_model
+
+ALL_PAIRS = "all pairs"
+
+
+def _table(model) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setAlternatingRowColors(True)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return view
+
+
+class ResultsPageWidget(QWidget):
+    """Experiments picker, level and reference choice, export button; plots and tables beside them."""
+
+    sigRequestChanged = Signal()  # the checked experiments, the level or the reference changed
+    sigExportRequested = Signal()
+    sigExportCancelled = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._computing = self._exporting = False
+        self.picker = ExperimentPickerWidget()
+        self.level_combo = QComboBox()
+        self.level_combo.addItem("Patient", "patient")
+        self.level_combo.addItem("Image", "image")
+        self.level_combo.setToolTip("Patient level: one mean score per patient (the unit to report)")
+        self.reference_combo = QComboBox()
+        self.reference_combo.addItem(ALL_PAIRS, None)
+        self.reference_combo.setToolTip("Compare every pair, or each experiment with one reference")
+        self.export_button = QPushButton("Export HTML report…")
+        self.export_button.setToolTip("Write the study report (HTML, CSV tables, JSON) of the checked "
+                                      "experiments into the project's reports folder")
+        self.cancel_export_button = QPushButton("Cancel")
+        self.cancel_export_button.setVisible(False)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(8)
+        self.busy.setVisible(False)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+
+        self.roc_plot = RocPlotWidget()
+        self.pr_plot = PrPlotWidget()
+        self.comparison = comparison_model(self)
+        self.costs = cost_model(self)
+        self.comparison_view = _table(self.comparison)
+        self.cost_view = _table(self.costs)
+        self.tables = QTabWidget()
+        self.tables.addTab(self.comparison_view, "Comparison")
+        self.tables.addTab(self.cost_view, "Compute cost")
+        self._layout()
+        self.picker.sigCheckedChanged.connect(self._on_checked)
+        self.level_combo.currentIndexChanged.connect(lambda _i: self.sigRequestChanged.emit())
+        self.reference_combo.currentIndexChanged.connect(lambda _i: self.sigRequestChanged.emit())
+        self.export_button.clicked.connect(self.sigExportRequested)
+        self.cancel_export_button.clicked.connect(self.sigExportCancelled)
+        self._update_export_enabled()
+
+    def _layout(self) -> None:
+        side = QWidget()
+        box = QVBoxLayout(side)
+        box.setContentsMargins(6, 6, 6, 6)
+        box.addWidget(QLabel("Experiments (complete ones can be plotted)"))
+        box.addWidget(self.picker, 1)
+        form = QFormLayout()
+        form.addRow("Level", self.level_combo)
+        form.addRow("Compare", self.reference_combo)
+        box.addLayout(form)
+        row = QHBoxLayout()
+        row.addWidget(self.export_button, 1)
+        row.addWidget(self.cancel_export_button)
+        box.addLayout(row)
+        box.addWidget(self.busy)
+        box.addWidget(self.message)
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.addWidget(self.roc_plot)
+        plots.addWidget(self.pr_plot)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots)
+        right.addWidget(self.tables)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        outer = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(side)
+        outer.addWidget(right)
+        outer.setStretchFactor(1, 1)
+        outer.setSizes([300, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(outer)
+
+    # -- what the user asked for ----------------------------------------------------
+    def level(self) -> str:
+        return self.level_combo.currentData()
+
+    def set_level(self, level: str) -> None:
+        self.level_combo.setCurrentIndex(self.level_combo.findData(level))
+
+    def reference(self) -> str | None:
+        return self.reference_combo.currentData()
+
+    def checked(self) -> list[str]:
+        return self.picker.checked()
+
+    def set_checked(self, names: Iterable[str]) -> None:
+        self.picker.set_checked(names)
+
+    def _on_checked(self, names: list[str]) -> None:
+        current = self.reference()
+        self.reference_combo.blockSignals(True)
+        try:
+            self.reference_combo.clear()
+            self.reference_combo.addItem(ALL_PAIRS, None)
+            for name in names:
+                self.reference_combo.addItem(f"each vs {name}", name)
+            index = self.reference_combo.findData(current) if current in names else 0
+            self.reference_combo.setCurrentIndex(index)
+        finally:
+            self.reference_combo.blockSignals(False)
+        self._update_export_enabled()
+        self.sigRequestChanged.emit()
+
+    # -- what the controller shows ----------------------------------------------------
+    def set_statuses(self, statuses: Sequence[ExperimentStatus], check: Iterable[str] = ()) -> None:
+        self.picker.set_statuses(statuses, check)
+        self._update_export_enabled()
+
+    def show_results(self, data: ResultsData) -> None:
+        """Plot and tabulate one computed request (the controller drops superseded ones)."""
+        named = [(r.name, r.level(data.level)) for r in data.results]
+        self.roc_plot.set_results(named)
+        self.pr_plot.set_results(named)
+        self.comparison.set_records(data.comparison)
+        self.costs.set_records(data.costs)
+        level = "patients" if data.level == "patient" else "images"
+        lines = []
+        if data.results:
+            n = {r.level(data.level).n_cases for r in data.results}
+            lines.append(f"{len(data.results)} experiment(s), {', '.join(map(str, sorted(n)))} {level}.")
+        if len(data.results) == 1:
+            lines.append("Check a second experiment to compare AUCs.")
+        lines += list(data.notes)
+        self.set_message("\n".join(lines))
+
+    def clear_results(self) -> None:
+        self.roc_plot.set_results([])
+        self.pr_plot.set_results([])
+        self.comparison.set_records([])
+        self.costs.set_records([])
+
+    def set_message(self, text: str) -> None:
+        self.message.setText(text)
+
+    def set_busy(self, busy: bool) -> None:
+        """Show the busy bar while results are computed."""
+        self._computing = busy
+        self.busy.setVisible(self._computing or self._exporting)
+
+    def set_exporting(self, exporting: bool) -> None:
+        """While a report is written: busy bar, a Cancel button, no second export."""
+        self._exporting = exporting
+        self.cancel_export_button.setVisible(exporting)
+        self.busy.setVisible(self._computing or self._exporting)
+        self._update_export_enabled()
+
+    def _update_export_enabled(self) -> None:
+        self.export_button.setEnabled(bool(self.checked()) and not self._exporting)
