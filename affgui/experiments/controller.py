@@ -1,0 +1,110 @@
+"""The Experiments dock and menu: job queue over live training curves, workers in the status bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMenu, QSplitter
+
+from affgui.experiments.curves import TrainingCurvesWidget
+from affgui.experiments.job_monitor import JobMonitor
+from affgui.experiments.job_queue import JobQueueWidget
+from affgui.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.experiments.workers import WorkerManager
+from affgui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from affgui.main_window import MainWindow
+
+
+class ExperimentsController(QObject):
+    """Owns the monitor, the worker manager and the Experiments dock of ``window``.
+
+    Its own :class:`TaskRunner` runs the polls and queue actions, so a cancel waiting out
+    its grace period never holds up the window's listing or opening work.
+    """
+
+    def __init__(self, window: MainWindow, dialog_kwargs: dict | None = None):
+        super().__init__(window)
+        self.window = window
+        self.dialog_kwargs = dict(dialog_kwargs or {})
+        self.tasks = TaskRunner(self, max_threads=2)
+        self.monitor = JobMonitor(self, self.tasks)
+        self.workers = WorkerManager(self.monitor, self.tasks, self)
+        self.queue = JobQueueWidget(self.monitor, self.tasks)
+        self.curves = TrainingCurvesWidget(self.monitor)
+        self.dialog: NewExperimentDialog | None = None
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.queue)
+        splitter.addWidget(self.curves)
+        splitter.setSizes([300, 220])
+        self.dock = QDockWidget("Experiments", window)
+        self.dock.setObjectName("experimentsDock")  # saveState/restoreState find docks by name
+        self.dock.setWidget(splitter)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        window.statusBar().addPermanentWidget(self.workers.label)
+
+        self.new_action = QAction("&New Experiment…", window, shortcut=QKeySequence("Ctrl+E"))
+        self.start_action = QAction("&Start Workers", window)
+        self.stop_action = QAction("S&top Workers", window)
+        self.auto_action = QAction("Start a Worker &When Queueing", window, checkable=True,
+                                   checked=self.workers.auto_start)
+        self.new_action.triggered.connect(self.new_experiment)
+        self.start_action.triggered.connect(lambda: self.workers.start())
+        self.stop_action.triggered.connect(self.workers.stop)
+        self.auto_action.toggled.connect(lambda on: setattr(self.workers, "auto_start", on))
+        self.menu = self._menu()
+
+        self.queue.sigSelectionChanged.connect(self.curves.set_runs)
+        self.queue.sigMessage.connect(self._message)
+        self.workers.sigMessage.connect(self._message)
+        window.sigProjectChanged.connect(self.set_project)
+        self.set_project(window.project)
+
+    def _menu(self) -> QMenu:
+        bar = self.window.menuBar()
+        menu = QMenu("E&xperiments", self.window)
+        menu.addAction(self.new_action)
+        menu.addSeparator()
+        menu.addActions([self.start_action, self.stop_action, self.auto_action])
+        menu.addSeparator()
+        menu.addAction(self.dock.toggleViewAction())
+        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        if help_menu is not None:
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
+        return menu
+
+    def set_project(self, project) -> None:
+        for action in (self.new_action, self.start_action, self.stop_action):
+            action.setEnabled(project is not None)
+        if self.dialog is not None:
+            self.dialog.reject()
+            self.dialog.deleteLater()
+            self.dialog = None
+        self.monitor.set_project(project)
+
+    def new_experiment(self) -> NewExperimentDialog | None:
+        """Open the New Experiment dialog (non-modal); returns it."""
+        project = self.window.project
+        if project is None:
+            return None
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+        self.dialog = NewExperimentDialog(project, self.tasks, self.window, **self.dialog_kwargs)
+        self.dialog.sigCreated.connect(self._created)
+        self.dialog.open()
+        return self.dialog
+
+    def _created(self, names: list[str], backend: str) -> None:
+        started = backend == "local" and self.workers.ensure_running()
+        self._message(f"Queued {len(names)} experiment(s): {', '.join(names)}"
+                      + ("; starting a worker" if started else ""))
+        self.monitor.poll_now()
+
+    def _message(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 8000)

@@ -1,0 +1,288 @@
+"""Experiments > New Experiment: split, models by family, hyper-parameters, where to run.
+
+Each checked model becomes one experiment per weights choice (ImageNet, scratch or
+both); the table at the bottom lists them with editable names. OK validates every spec
+(``RunSpec``), name and pretrained weights first, then creates the experiments on a worker
+thread; any refusal is shown in the dialog, which stays open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from affgui.experiments.plan import (
+    PlannedExperiment,
+    build_specs,
+    create_experiments,
+    plan_experiments,
+    probe_weights,
+    study_models,
+)
+from affgui.experiments.split_picker import SplitPickerWidget
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from affgui.tasks import TaskRunner
+    from engine.store import Project
+
+FAMILY_TITLES = {"cnn": "CNN", "vit": "ViT", "hybrid": "Hybrid"}
+WEIGHTS_CHOICES = (("pretrained", "ImageNet pretrained"), ("scratch", "From scratch"),
+                   ("both", "Both (pretrained and from scratch)"))
+BACKENDS = (("local", "Local workers"), ("slurm", "Slurm cluster"))
+
+
+def _probe() -> tuple[dict[str, bool], bool]:
+    from engine.models import hub_reachable
+
+    return probe_weights(), hub_reachable()
+
+
+class NewExperimentDialog(QDialog):
+    """Plans experiments and creates them; ``sigCreated(names, backend)`` after OK succeeded."""
+
+    sigCreated = Signal(list, str)
+
+    def __init__(self, project: Project, tasks: TaskRunner, parent: QWidget | None = None,
+                 weights_probe: Callable[[], tuple[dict[str, bool], bool]] | None = _probe):
+        super().__init__(parent)
+        self.setWindowTitle("New Experiment")
+        self.project = project
+        self.tasks = tasks
+        self.weights: dict[str, bool] | None = None  # model -> weights on this machine
+        self.hub = False
+        self.created: list[str] = []
+        self.busy = False
+
+        self.splits = SplitPickerWidget(project, tasks)
+        self.models = self._model_tree()
+        self.weights_mode = QComboBox()
+        for key, text in WEIGHTS_CHOICES:
+            self.weights_mode.addItem(text, key)
+        self.prefix = QLineEdit(placeholderText="optional, e.g. study1-")
+        preset = QPushButton("CNN vs ViT Study")
+        preset.setToolTip("resnet50 vs vit_base, densenet121 vs deit_small; each pretrained and "
+                          "from scratch, on the chosen split")
+        preset.clicked.connect(self.apply_study_preset)
+        self.preset_button = preset
+
+        self.image_size = QSpinBox(minimum=0, maximum=2048, value=0, specialValueText="model default")
+        self.epochs = QSpinBox(minimum=1, maximum=10_000, value=30)
+        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=32)
+        self.lr = QDoubleSpinBox(minimum=0.000001, maximum=1.0, decimals=6, singleStep=0.0001,
+                                 value=3e-4)
+        self.augment = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.5)
+        self.precision = QComboBox()
+        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.priority = QSpinBox(minimum=-1000, maximum=1000, value=0)
+        self.backend = QComboBox()
+        for key, text in BACKENDS:
+            self.backend.addItem(text, key)
+
+        self.plan_table = QTableWidget(0, 3)
+        self.plan_table.setHorizontalHeaderLabels(["Experiment name", "Model", "Weights"])
+        self.plan_table.verticalHeader().hide()
+        self.plan_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.plan_table.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
+        self.error = QLabel(wordWrap=True)
+        self.error.setObjectName("errorLabel")
+        self.error.setStyleSheet("color: #e15759;")
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Queue Experiments")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        self._layout()
+
+        self.models.itemChanged.connect(lambda *_: self.update_plan())
+        self.weights_mode.currentIndexChanged.connect(lambda *_: self.update_plan())
+        self.prefix.textChanged.connect(lambda *_: self.update_plan())
+        self.update_plan()
+        if weights_probe is not None:
+            tasks.submit(lambda _p: weights_probe(), done=self._set_weights,
+                         failed=lambda exc: self._set_weights(None))
+
+    def _layout(self) -> None:
+        models_box = QGroupBox("Models")
+        mb = QVBoxLayout(models_box)
+        mb.addWidget(self.models)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Weights:"))
+        row.addWidget(self.weights_mode, 1)
+        row.addWidget(self.preset_button)
+        mb.addLayout(row)
+        hyper = QGroupBox("Training")
+        grid = QGridLayout(hyper)
+        for k, (label, widget) in enumerate((
+                ("Image size", self.image_size), ("Epochs", self.epochs), ("Batch size", self.batch_size),
+                ("Learning rate", self.lr), ("Augmentation", self.augment),
+                ("Precision", self.precision), ("Seed", self.seed), ("Priority", self.priority))):
+            grid.addWidget(QLabel(label), k // 2, 2 * (k % 2))
+            grid.addWidget(widget, k // 2, 2 * (k % 2) + 1)
+        form = QFormLayout()
+        form.addRow("Name prefix:", self.prefix)
+        form.addRow("Run on:", self.backend)
+        split_box = QGroupBox("Cross-validation split")
+        QVBoxLayout(split_box).addWidget(self.splits)
+        top = QHBoxLayout()
+        top.addWidget(split_box, 1)
+        top.addWidget(models_box, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(hyper)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Experiments to queue (one training job per fold each):"))
+        layout.addWidget(self.plan_table)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.resize(1100, 820)
+
+    def _model_tree(self) -> QTreeWidget:
+        from engine.models import FAMILIES, get_entry, list_models
+
+        tree = QTreeWidget()
+        tree.setHeaderLabels(["Model", "Description", "Input", "ImageNet weights"])
+        tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.model_items: dict[str, QTreeWidgetItem] = {}
+        for family in FAMILIES:
+            group = QTreeWidgetItem(tree, [FAMILY_TITLES.get(family, family)])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            for name in list_models(family):
+                e = get_entry(name)
+                desc = e.description + (" (test model)" if e.tiny else "")
+                item = QTreeWidgetItem(group, [name, desc, str(e.input_size), "checking…"])
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.CheckState.Unchecked)
+                self.model_items[name] = item
+            group.setExpanded(True)
+        return tree
+
+    # -- plan ---------------------------------------------------------------------
+    def checked_models(self) -> list[str]:
+        return [n for n, i in self.model_items.items() if i.checkState(0) == Qt.CheckState.Checked]
+
+    def set_models(self, models: list[str], weights: str | None = None) -> None:
+        """Check exactly ``models`` (in that order in the plan) and optionally the weights choice."""
+        self._order = list(models)
+        self.models.blockSignals(True)
+        for name, item in self.model_items.items():
+            item.setCheckState(0, Qt.CheckState.Checked if name in models else Qt.CheckState.Unchecked)
+        self.models.blockSignals(False)
+        if weights is not None:
+            self.weights_mode.setCurrentIndex(self.weights_mode.findData(weights))
+        self.update_plan()
+
+    def apply_study_preset(self) -> None:
+        """The CNN vs ViT study: each CNN with its transformer, pretrained and from scratch."""
+        self.set_models(study_models(), "both")
+
+    def update_plan(self) -> None:
+        checked = self.checked_models()
+        order = [m for m in getattr(self, "_order", []) if m in checked]
+        models = order + [m for m in checked if m not in order]
+        plans = plan_experiments(models, self.weights_mode.currentData(), self.prefix.text().strip())
+        self.plan_table.setRowCount(len(plans))
+        for r, p in enumerate(plans):
+            self.plan_table.setItem(r, 0, QTableWidgetItem(p.name))
+            for c, text in ((1, p.model), (2, "ImageNet" if p.pretrained else "scratch")):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.plan_table.setItem(r, c, item)
+
+    def planned(self) -> list[PlannedExperiment]:
+        """The experiments OK creates, with the names as edited in the table."""
+        t = self.plan_table
+        return [PlannedExperiment(t.item(r, 0).text().strip(), t.item(r, 1).text(),
+                                  t.item(r, 2).text() == "ImageNet") for r in range(t.rowCount())]
+
+    def settings(self) -> dict:
+        """The RunSpec fields shared by every planned experiment."""
+        return dict(split=self.splits.current_split(), image_size=self.image_size.value() or None,
+                    epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+                    lr=float(self.lr.value()), augment=float(self.augment.value()),
+                    precision=self.precision.currentText(), seed=self.seed.value())
+
+    # -- OK -------------------------------------------------------------------------
+    def submit(self) -> None:
+        """Validate and create every planned experiment off the GUI thread."""
+        if self.busy:
+            return
+        plans, settings = self.planned(), self.settings()
+        if not settings["split"]:
+            self.error.setText("Choose a split, or create one above.")
+            return
+        available = None if self.weights is None else {
+            m: ok or self.hub for m, ok in self.weights.items()}
+        backend, priority, project = self.backend.currentData(), self.priority.value(), self.project
+
+        def work(_progress):
+            specs = build_specs(project, plans, settings, available)
+            return create_experiments(project, plans, specs, backend=backend, priority=priority)
+
+        self.busy = True
+        self.error.setText("Queueing…")
+        self.buttons.setEnabled(False)
+        self.tasks.submit(work, done=lambda names: self._done(names, backend), failed=self._failed)
+
+    def _done(self, names: list[str], backend: str) -> None:
+        if not isValid(self):
+            return  # closed before the worker answered
+        self.busy = False
+        self.buttons.setEnabled(True)
+        self.created = names
+        self.error.setText("")
+        self.sigCreated.emit(names, backend)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        if not isValid(self):
+            return  # closed before the worker answered
+        self.busy = False
+        self.buttons.setEnabled(True)
+        if isinstance(exc, KeyError) and exc.args:
+            text = str(exc.args[0])
+        elif isinstance(exc, ValueError):
+            text = str(exc)
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        self.error.setText(text)
+
+    def _set_weights(self, result: tuple[dict[str, bool], bool] | None) -> None:
+        if not isValid(self):
+            return  # closed before the worker answered
+        if result is None:
+            for item in self.model_items.values():
+                item.setText(3, "unknown")
+            return
+        self.weights, self.hub = result
+        for name, item in self.model_items.items():
+            ok = self.weights.get(name)
+            item.setText(3, "on this machine" if ok else
+                         "not on this machine (downloadable)" if self.hub else "not on this machine")
