@@ -1,19 +1,30 @@
-"""Filters on model predictions: an experiment's pooled out-of-fold AFF probability.
+"""Per-image predictions in the dataset browser: the experiment list, the listing, and what is shown.
 
-The scores come from ``engine.evaluate.load_experiment_predictions`` (read on a
-worker thread with the image list); nothing here imports torch or timm.
+The rows are filtered and sorted by :mod:`affgui.prediction_rows` inside the window's
+listing (a worker thread, :func:`filter_rows`); :class:`ExperimentList` offers the
+project's experiments in the filter bar and shows the current image's probabilities
+(and its review rank and reason) in the filter bar and in the grid's tooltips, from what
+that listing computed: no file or database reads on the GUI thread.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QToolTip
 
+from affgui.prediction_rows import MODES, Annotations, PredictionCache, PredictionQuery, select_rows
 from engine.store import ImageRow, Project
 
 if TYPE_CHECKING:
     from affgui.main_window import MainWindow
+
+__all__ = ["CACHE", "MODES", "ExperimentList", "PredictionQuery", "experiment_names", "filter_rows",
+           "image_scores", "select_rows"]
+
+CACHE = PredictionCache()
+
 
 def experiment_names(project: Project) -> list[str]:
     from engine.jobs import list_experiments
@@ -22,50 +33,75 @@ def experiment_names(project: Project) -> list[str]:
 
 
 def image_scores(project: Project, experiment: str) -> dict[int, float]:
-    """``image_id -> P(AFF)`` of every image the experiment predicted out of fold."""
-    from engine.evaluate import load_experiment_predictions
-
-    p = load_experiment_predictions(project, experiment)
-    return dict(zip(p.image_ids.tolist(), p.scores.tolist(), strict=True))
+    """``image_id -> P(AFF)`` of every image the experiment predicted out of fold (cached)."""
+    return CACHE.scores(project, experiment)
 
 
-def keep(row: ImageRow, scores: dict[int, float], mode: str, threshold: float) -> bool:
-    """Whether ``row`` passes the prediction filter ``mode`` at ``threshold``."""
-    score = scores.get(row.id)
-    if score is None:
-        return False
-    if mode == "aff":
-        return score >= threshold
-    if mode == "nff":
-        return score < threshold
-    if mode == "disagree":  # only AFF/NFF labels can disagree with an AFF-vs-NFF model
-        return row.label in ("AFF", "NFF") and (score >= threshold) != (row.label == "AFF")
-    raise ValueError(f"unknown prediction filter {mode!r}")
-
-
-def filter_rows(project: Project, rows: list[ImageRow],
-                prediction: tuple[str, str, float] | None) -> list[ImageRow]:
-    """``rows`` that pass ``(experiment, mode, threshold)``; all of them when ``None``."""
-    if prediction is None:
-        return rows
-    experiment, mode, threshold = prediction
-    scores = image_scores(project, experiment)
-    return [r for r in rows if keep(r, scores, mode, threshold)]
+def filter_rows(project: Project, rows: list[ImageRow], prediction: PredictionQuery | None) -> list[ImageRow]:
+    """``rows`` kept and ordered by ``prediction``; all of them, as given, when ``None``."""
+    return CACHE.apply(project, rows, prediction)
 
 
 class ExperimentList(QObject):
-    """Offers the open project's experiments in the filter bar (listed on a worker)."""
+    """Offers the open project's experiments in the filter bar and shows the current image's scores."""
 
     def __init__(self, window: MainWindow):
         super().__init__(window)
         self.window = window
-        window.sigProjectChanged.connect(self.refresh)
+        self.annotations: Annotations | None = None
+        window.sigProjectChanged.connect(self._on_project_changed)
+        window.sigRowsChanged.connect(self._on_rows_changed)
+        window.grid.sigCurrentImageChanged.connect(self._show_current)
+        window.grid.viewport().installEventFilter(self)
 
     def refresh(self, project: Project | None = None) -> None:
-        bar = self.window.filter_bar
+        """List the experiments of ``project`` on a worker (the filter keeps its choice)."""
         if project is None:
-            bar.set_experiments([])
+            self.window.filter_bar.set_experiments([])
             return
         self.window.tasks.submit(lambda _progress: experiment_names(project),
-                                 done=bar.set_experiments,
-                                 failed=lambda _exc: bar.set_experiments([]))
+                                 done=lambda names: self._set_names(project, names),
+                                 failed=lambda _exc: self._set_names(project, []))
+
+    def describe(self, image_id: int, long: bool = False) -> str | None:
+        """What the latest listing knows about ``image_id``'s predictions, or ``None``."""
+        a = self.annotations
+        if a is None:
+            return None
+        return a.long(image_id) if long else a.short(image_id)
+
+    # -- internals ------------------------------------------------------------------
+    def _set_names(self, project: Project, names: list[str]) -> None:
+        if project is self.window.project:  # not a listing of a project closed since
+            self.window.filter_bar.set_experiments(names)
+
+    def _on_project_changed(self, project: Project | None) -> None:
+        if project is None:  # an opened project is listed (sigRowsChanged) before this signal
+            self.annotations = None
+            self.refresh(None)
+
+    def _on_rows_changed(self, _count: int = 0) -> None:
+        w = self.window
+        self.annotations = (CACHE.annotations(w.project.path, w.filter_bar.prediction())
+                            if w.project is not None else None)
+        self._show_current(w.grid.current_image_id())
+        self.refresh(w.project)  # experiments may have finished since the last listing
+
+    def _show_current(self, image_id: int | None) -> None:
+        bar = self.window.filter_bar
+        if image_id is None or image_id < 0 or self.annotations is None:
+            bar.set_prediction_info("", "")
+            return
+        bar.set_prediction_info(self.describe(image_id), self.describe(image_id, long=True))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.annotations is not None:
+            grid = self.window.grid
+            index = grid.indexAt(event.pos())
+            if index.isValid():
+                row = grid.model().image_row(index.row())
+                base = grid.model().data(index, Qt.ItemDataRole.ToolTipRole)
+                QToolTip.showText(event.globalPos(), f"{base}\n{self.describe(row.id, long=True)}",
+                                  grid.viewport())
+                return True
+        return super().eventFilter(watched, event)

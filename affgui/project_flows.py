@@ -28,8 +28,12 @@ STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing imag
 
 
 def load_rows(project: Project, filt: ImageFilter, order: str = "patient",
-              prediction: tuple[str, str, float] | None = None) -> tuple[list, dict, list]:
-    """The image rows for one filter, the label counts and the import folders (worker thread)."""
+              prediction: predictions.PredictionQuery | None = None) -> tuple[list, dict, list]:
+    """The image rows for one filter, the label counts and the import folders (worker thread).
+
+    ``prediction`` (the filter bar's :meth:`~affgui.widgets.filter_bar.FilterBarWidget.prediction`)
+    keeps and orders the rows by experiments' out-of-fold predictions, read once and cached.
+    """
     folders = sorted(f for f in project.images.counts(by="source_folder") if f)
     rows = predictions.filter_rows(project, project.images.list(filt, order=order), prediction)
     return rows, project.images.counts(by="label"), folders

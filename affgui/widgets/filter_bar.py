@@ -1,18 +1,32 @@
-"""The filter bar above the grid: label, patient search, view, side, import folder, order."""
+"""The filter bar above the grid: label, patient search, view, side, import folder, order, predictions."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QWidget,
+)
 
+from affgui.prediction_rows import MODES, PredictionQuery
 from engine.store import LATERALITIES, UNLABELLED, VIEWS, ImageFilter
 
 LABEL_CHOICES = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"),
                  ("NFF", "NFF"), ("Uncertain", "uncertain"), ("Excluded", "exclude"))
-ORDERS = (("By patient", "patient"), ("Import order", "id"))
+PROBABILITY_ORDERS = {"p_desc": "desc", "p_asc": "asc"}  # need an experiment's predictions
+ORDERS = (("By patient", "patient"), ("Import order", "id"), ("P(AFF) high → low", "p_desc"),
+          ("P(AFF) low → high", "p_asc"))
 SEARCH_DELAY_MS = 250  # typing a patient ID re-lists once the reader pauses
 PREDICTION_MODES = (("Any prediction", None), ("Predicted AFF (p ≥ t)", "aff"),
-                    ("Predicted NFF (p < t)", "nff"), ("Label disagrees", "disagree"))
+                    ("Predicted NFF (p < t)", "nff"), ("Wrong prediction (vs label)", "wrong"),
+                    ("Label review queue (most doubtful first)", "review"),
+                    ("The two experiments disagree", "models_disagree"),
+                    ("{a} right, {b} wrong", "a_right_b_wrong"), ("{b} right, {a} wrong", "b_right_a_wrong"))
 
 
 class FilterBarWidget(QWidget):
@@ -29,11 +43,20 @@ class FilterBarWidget(QWidget):
         self.folder_combo = self._combo((("Any folder", None),))
         self.order_combo = self._combo(ORDERS)
         self.experiment_combo = self._combo((("No predictions", None),))
-        self.experiment_combo.setToolTip("Experiment whose out-of-fold predictions filter the list")
+        self.experiment_combo.setToolTip("Experiment whose out-of-fold P(AFF) filters and orders the list")
+        self.other_combo = self._combo((("vs. —", None),))
+        self.other_combo.setToolTip("A second experiment, to list where the two disagree")
         self.prediction_combo = self._combo(PREDICTION_MODES)
+        self.prediction_combo.setToolTip("\n".join(f"{k}: {text}" for k, (_, text) in MODES.items()))
         self.threshold_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05,
                                              value=0.5, prefix="t = ")
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
+        self.prediction_info = QLabel()
+        self.prediction_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.prediction_info.setVisible(False)
+        self._names: list[str] | None = None
+        for combo in (self.experiment_combo, self.other_combo):
+            combo.currentIndexChanged.connect(self._experiments_chosen)
         self.set_experiments([])
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Patient ID or path…")
@@ -53,10 +76,10 @@ class FilterBarWidget(QWidget):
         grid.addWidget(self.folder_combo, 1, 3)
         grid.addWidget(self.order_combo, 2, 0, 1, 2)
         grid.addWidget(self.experiment_combo, 2, 2)
-        pred = QGridLayout()
-        pred.addWidget(self.prediction_combo, 0, 0)
-        pred.addWidget(self.threshold_spin, 0, 1)
-        grid.addLayout(pred, 2, 3)
+        grid.addWidget(self.other_combo, 2, 3)
+        grid.addWidget(self.prediction_combo, 3, 0, 1, 3)
+        grid.addWidget(self.threshold_spin, 3, 3)
+        grid.addWidget(self.prediction_info, 4, 0, 1, 4)
         grid.setColumnStretch(3, 1)
 
     def image_filter(self) -> ImageFilter:
@@ -66,27 +89,48 @@ class FilterBarWidget(QWidget):
                            source_folder=self.folder_combo.currentData(),
                            search=self.search_edit.text().strip() or None)
 
-    def prediction(self) -> tuple[str, str, float] | None:
-        """(experiment, mode, threshold) of the prediction filter, or ``None`` when off."""
-        name, mode = self.experiment_combo.currentData(), self.prediction_combo.currentData()
-        return (name, mode, self.threshold_spin.value()) if name and mode else None
+    def prediction(self) -> PredictionQuery | None:
+        """What the experiments' predictions keep and how they order the list; ``None`` when off."""
+        a, b = self.experiment_combo.currentData(), self.other_combo.currentData()
+        if not a:
+            return None
+        b = b if b and b != a else None
+        mode = self.prediction_combo.currentData()
+        if mode is not None and MODES[mode][0] and b is None:
+            mode = None  # a comparison of two experiments needs the second one
+        sort = PROBABILITY_ORDERS.get(self.order_combo.currentData())
+        return PredictionQuery(a, mode, round(self.threshold_spin.value(), 4), b, sort)
 
     def set_experiments(self, names: list[str]) -> None:
         """Offer these experiments' predictions (the filter is off without any)."""
-        chosen = self.experiment_combo.currentData()
-        self.experiment_combo.blockSignals(True)
-        self.experiment_combo.clear()
-        self.experiment_combo.addItem("No predictions" if not names else "No experiment", None)
-        for name in names:
-            self.experiment_combo.addItem(name, name)
-        index = self.experiment_combo.findData(chosen) if chosen is not None else 0
-        self.experiment_combo.setCurrentIndex(max(index, 0))
-        self.experiment_combo.blockSignals(False)
-        for w in (self.experiment_combo, self.prediction_combo, self.threshold_spin):
+        names = list(names)
+        if names == self._names:
+            return
+        self._names = names
+        for combo, none_text in ((self.experiment_combo, "No experiment"), (self.other_combo, "vs. —")):
+            chosen = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(none_text if names else "No predictions", None)
+            for name in names:
+                combo.addItem(name, name)
+            index = combo.findData(chosen) if chosen is not None else 0
+            combo.setCurrentIndex(max(index, 0))
+            combo.blockSignals(False)
+        for w in (self.experiment_combo, self.other_combo, self.prediction_combo, self.threshold_spin):
             w.setEnabled(bool(names))
+        self._experiments_chosen()
+
+    def set_prediction_info(self, text: str, tooltip: str = "") -> None:
+        """The current image's probabilities (and review rank), shown under the filters."""
+        self.prediction_info.setText(text)
+        self.prediction_info.setToolTip(tooltip or text)
+        self.prediction_info.setVisible(bool(text))
 
     def order(self) -> str:
-        return self.order_combo.currentData() or "patient"
+        """The store's order of the listing (a probability order sorts that listing afterwards)."""
+        order = self.order_combo.currentData()
+        return "patient" if order is None or order in PROBABILITY_ORDERS else order
 
     def set_folders(self, folders: list[str]) -> None:
         """Offer these import folders (keeps the chosen one when it is still there)."""
@@ -107,8 +151,38 @@ class FilterBarWidget(QWidget):
         combo.currentIndexChanged.connect(self.sigFilterChanged)
         return combo
 
+    def _experiments_chosen(self, *_args) -> None:
+        """Enable what the chosen experiments allow; reset choices they no longer allow (quietly:
+        the listing already ignores them)."""
+        a, b = self.experiment_combo.currentData(), self.other_combo.currentData()
+        b = b if b and b != a else None
+        names = {"a": a or "first", "b": b or "second"}
+        for k, (text, mode) in enumerate(PREDICTION_MODES):
+            self.prediction_combo.setItemText(k, text.format(**names))
+            pair = mode is not None and MODES[mode][0]
+            self._enable_item(self.prediction_combo, k, bool(a) and (b is not None or not pair))
+        for k in range(self.order_combo.count()):
+            if self.order_combo.itemData(k) in PROBABILITY_ORDERS:
+                self._enable_item(self.order_combo, k, bool(a))
+        mode = self.prediction_combo.currentData()
+        if not a or (mode is not None and MODES[mode][0] and b is None):
+            self._quietly(self.prediction_combo, 0)
+        if not a and self.order_combo.currentData() in PROBABILITY_ORDERS:
+            self._quietly(self.order_combo, 0)
+
+    @staticmethod
+    def _enable_item(combo: QComboBox, index: int, enabled: bool) -> None:
+        combo.model().item(index).setEnabled(enabled)
+
+    @staticmethod
+    def _quietly(combo: QComboBox, index: int) -> None:
+        combo.blockSignals(True)
+        combo.setCurrentIndex(index)
+        combo.blockSignals(False)
+
     def _threshold_changed(self, _value: float) -> None:
-        if self.prediction() is not None:
+        query = self.prediction()
+        if query is not None and query.mode is not None:
             self._search_timer.start()  # spinning re-lists once, when the value settles
 
     def _search_now(self) -> None:

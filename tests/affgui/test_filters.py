@@ -84,40 +84,7 @@ def test_status_bar_shows_import_errors_and_worker_state(qtbot, window, project_
     assert extras.import_errors is None and not extras.errors_label.isVisible()
 
 
-def test_prediction_filters_use_an_experiments_out_of_fold_scores(qtbot, window, project_path,
-                                                                  monkeypatch):
-
-    from affgui import predictions
-
-    with Project.open(project_path) as project:
-        rows = project.images.list(order="id")
-    # a fake experiment: P(AFF) rises with the image id (the engine's loader needs training)
-    scores = {r.id: (k + 0.5) / N_IMAGES for k, r in enumerate(rows)}
-    monkeypatch.setattr(predictions, "experiment_names", lambda _p: ["cnn", "vit"])
-    monkeypatch.setattr(predictions, "image_scores",
-                        lambda _p, name: scores if name == "cnn" else {})
-    open_in(qtbot, window, project_path)
-    bar = window.filter_bar
-    qtbot.waitUntil(lambda: bar.experiment_combo.count() == 3)
-    assert bar.prediction() is None and bar.prediction_combo.isEnabled()
-    choose(qtbot, window, bar.experiment_combo, "cnn")  # no mode yet: the same list
-    assert len(rows_of(window)) == N_IMAGES
-    choose(qtbot, window, bar.prediction_combo, "Predicted AFF (p ≥ t)")
-    assert sorted(r.id for r in rows_of(window)) == [i for i, s in scores.items() if s >= 0.5]
-    with qtbot.waitSignal(window.sigRowsChanged, timeout=5000):
-        bar.threshold_spin.setValue(0.75)
-    assert sorted(r.id for r in rows_of(window)) == [i for i, s in scores.items() if s >= 0.75]
-    # disagreement: an AFF label on a low score and an NFF label on a high one
-    low, high = rows[0].id, rows[-1].id
-    with Project.open(project_path) as project:
-        project.labels.set(low, "AFF", "dr-lind")
-        project.labels.set(high, "NFF", "dr-lind")
-        project.labels.set(rows[1].id, "NFF", "dr-lind")  # agrees (low score)
-    bar.threshold_spin.setValue(0.5)
-    choose(qtbot, window, bar.prediction_combo, "Label disagrees")
-    assert sorted(r.id for r in rows_of(window)) == sorted([low, high])
-    choose(qtbot, window, bar.experiment_combo, "vit")  # no scores: nothing passes
-    assert rows_of(window) == []
+# Filters and orders on real experiments' predictions: tests/affgui/test_predictions.py
 
 
 def test_a_project_without_experiments_offers_no_prediction_filter(qtbot, window, project_path):
