@@ -1,0 +1,363 @@
+"""Heatmap comparison: one image, 2-4 experiments' maps side by side, zoom/pan and W/L linked.
+
+Everything read from disk or the database (pixels, maps, which methods exist, job states)
+is read on this widget's own task runner; the GUI thread only draws. Maps are kept per
+experiment and method, so stepping through images reads one cached radiograph and no map
+file. A pane without maps offers to queue the explain job; a timer polls the queued jobs
+(one small query a second, on a worker) and the pane reloads when its job finishes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from affgui import display
+from affgui.heatmaps import loading
+from affgui.heatmaps.controls import HeatmapControlsWidget
+from affgui.heatmaps.pane import HeatmapPaneWidget
+from affgui.tasks import TaskRunner
+from engine.store import ImageRow, Project
+
+MAX_EXPERIMENTS = 4
+NEXT_KEYS = ("Right", "J", "PgDown")
+PREVIOUS_KEYS = ("Left", "K", "PgUp")
+POLL_MS = 1000
+
+
+class HeatmapCompareWidget(QWidget):
+    """Side-by-side heatmaps of the chosen experiments for the current image."""
+
+    sigCurrentImageChanged = Signal(int)  # image id, after a keyboard step
+    sigMapsShown = Signal(str, str)  # experiment, method: its maps reached the pane
+
+    def __init__(self, parent: QWidget | None = None, keep_images: int = 6):
+        super().__init__(parent)
+        self.setWindowTitle("Compare Heatmaps")
+        self.project: Project | None = None
+        self.row: ImageRow | None = None
+        self.panes: list[HeatmapPaneWidget] = []
+        self.tasks = TaskRunner(self, max_threads=2)
+        self._generation = 0
+        self._rows: Callable[[], Sequence[ImageRow]] = lambda: []
+        self._maps: dict[tuple[str, str], loading.ExperimentMaps] = {}
+        self._reading: set[tuple[str, str]] = set()
+        self._available: dict[str, set[str]] = {}
+        self._pixels: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pixel_reading: set[str] = set()
+        self._keep = keep_images
+        self._levels = display.FILE_WINDOW
+        self.jobs: dict[int, tuple[str, str]] = {}  # pending explain job -> (experiment, method)
+        self._polling = False
+        self._poll = QTimer(self, interval=POLL_MS)
+        self._poll.timeout.connect(self._poll_jobs)
+
+        self.controls = HeatmapControlsWidget(MAX_EXPERIMENTS)
+        self.controls.sigExperimentsChanged.connect(self._rebuild_panes)
+        self.controls.sigMethodChanged.connect(lambda _m: self._show_maps())
+        self.controls.sigColormapChanged.connect(lambda n: [p.set_colormap(n) for p in self.panes])
+        self.controls.sigOpacityChanged.connect(lambda o: [p.set_opacity(o) for p in self.panes])
+        self.controls.sigSmoothChanged.connect(lambda s: [p.set_smooth(s) for p in self.panes])
+        self.controls.sigFitRequested.connect(self.fit)
+        self.controls.sigResetLevelsRequested.connect(lambda: self.set_window_level(*display.FILE_WINDOW))
+        self.position = QLabel()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.controls.sigMessage.connect(self.status.setText)
+        self._pane_box = QHBoxLayout()
+        self._pane_box.setSpacing(4)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.controls)
+        layout.addLayout(self._pane_box, 1)
+        footer = QHBoxLayout()
+        footer.addWidget(self.position)
+        footer.addWidget(self.status, 1)
+        layout.addLayout(footer)
+        for keys, step in ((NEXT_KEYS, 1), (PREVIOUS_KEYS, -1)):
+            action = QAction(self, shortcuts=[QKeySequence(k) for k in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _=False, s=step: self.step(s))
+            self.addAction(action)
+        self.resize(1400, 800)
+
+    # -- inputs ---------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        """Read another project (``None``: forget everything); waits for reads of the old one."""
+        self._generation += 1
+        self.tasks.wait(10_000)
+        self.project = project
+        self._maps.clear()
+        self._reading.clear()
+        self._available.clear()
+        self._pixels.clear()
+        self._pixel_reading.clear()
+        self.jobs.clear()
+        self._poll.stop()
+        self._polling = False
+        self.row = None
+        self.controls.set_experiment_names([])
+        self._rebuild_panes([])
+
+    def set_rows_provider(self, rows: Callable[[], Sequence[ImageRow]]) -> None:
+        """Where keyboard steps go: the caller's current (filtered) image list."""
+        self._rows = rows
+
+    def set_experiment_names(self, names: list[str], chosen: list[str] | None = None) -> None:
+        """Offer ``names`` in the picker; tick ``chosen`` (default: the first two)."""
+        self.controls.set_experiment_names(names, chosen if chosen is not None else names[:2])
+
+    def refresh_experiments(self) -> None:
+        """List the project's experiments again (on a worker), keeping the ticked ones."""
+        project = self.project
+        if project is None:
+            return
+
+        def done(names: list[str]) -> None:
+            kept = [e for e in self.experiments() if e in names]
+            self.set_experiment_names(names, kept or None)
+
+        self._submit(lambda: loading.experiment_names(project), done, "list the experiments")
+
+    def experiments(self) -> list[str]:
+        return [p.experiment for p in self.panes]
+
+    def method(self) -> str:
+        return self.controls.method()
+
+    def set_method(self, method: str) -> None:
+        self.controls.set_method(method)
+
+    def show_row(self, row: ImageRow | None) -> None:
+        """Show ``row`` in every pane (pixels and maps arrive from worker threads)."""
+        self.row = row
+        pixels = self._pixels.get(row.sha256) if row is not None else None
+        if row is not None and pixels is None:
+            self._read_pixels(row.sha256)
+        rois = self.project.rois.for_image(row.id) if row is not None and self.project else []
+        for pane in self.panes:
+            pane.set_image(row, pixels, self._low_high(), rois)
+        self._update_position()
+        self._show_maps()
+        rows = self._rows()
+        k = self._index(rows)
+        if k is not None and k + 1 < len(rows):
+            self._read_pixels(rows[k + 1].sha256)  # the likely next image
+
+    def step(self, n: int) -> bool:
+        """Move ``n`` images through the caller's list; False at either end."""
+        rows = list(self._rows())
+        if not rows:
+            return False
+        k = self._index(rows)
+        target = (0 if n > 0 else len(rows) - 1) if k is None else min(max(k + n, 0), len(rows) - 1)
+        if k is not None and target == k:
+            return False
+        self.show_row(rows[target])
+        self.sigCurrentImageChanged.emit(rows[target].id)
+        return True
+
+    def window_level(self) -> tuple[float, float]:
+        return self._levels
+
+    def set_window_level(self, center: float, width: float) -> None:
+        """One window for every pane."""
+        self._levels = (float(center), max(float(width), 1.0))
+        for pane in self.panes:
+            pane.set_levels(self._low_high())
+        self.controls.show_levels(*self._levels)
+
+    def fit(self) -> None:
+        if self.panes:
+            self.panes[0].fit()  # the others follow through the link
+
+    def reload(self, experiment: str | None = None) -> None:
+        """Forget read maps (of one experiment, or all) and read them again."""
+        for key in [k for k in self._maps if experiment is None or k[0] == experiment]:
+            del self._maps[key]
+        self._available = {e: m for e, m in self._available.items()
+                           if experiment is not None and e != experiment}
+        self._read_available()
+        self._show_maps()
+
+    def maps(self, experiment: str, method: str | None = None) -> loading.ExperimentMaps | None:
+        return self._maps.get((experiment, method or self.method()))
+
+    # -- panes ------------------------------------------------------------------------
+    def _rebuild_panes(self, names: list[str]) -> None:
+        old = {p.experiment: p for p in self.panes}
+        self.panes = []
+        for name in names[:MAX_EXPERIMENTS]:
+            pane = old.pop(name, None) or self._new_pane(name)
+            self.panes.append(pane)
+            self._pane_box.addWidget(pane, 1)  # re-adding moves it into the new order
+        for pane in old.values():
+            pane.setParent(None)
+            pane.deleteLater()
+        first = self.panes[0].view_box if self.panes else None
+        for pane in self.panes:
+            link = None if pane.view_box is first else first
+            pane.view_box.setXLink(link)
+            pane.view_box.setYLink(link)
+        self._read_available()
+        self.show_row(self.row)
+
+    def _new_pane(self, name: str) -> HeatmapPaneWidget:
+        pane = HeatmapPaneWidget(name)
+        pane.set_colormap(self.controls.colormap())
+        pane.set_opacity(self.controls.opacity())
+        pane.set_smooth(self.controls.smooth())
+        pane.sigComputeRequested.connect(self.compute)
+        pane.sigWindowLevelDragged.connect(
+            lambda dx, dy: self.set_window_level(self._levels[0] + dy, self._levels[1] + dx))
+        pane.sigFitRequested.connect(self.fit)
+        return pane
+
+    def _low_high(self) -> tuple[float, float]:
+        c, w = self._levels
+        return c - w / 2, c + w / 2
+
+    def _index(self, rows: Sequence[ImageRow]) -> int | None:
+        if self.row is None:
+            return None
+        return next((k for k, r in enumerate(rows) if r.id == self.row.id), None)
+
+    def _update_position(self) -> None:
+        rows, r = self._rows(), self.row
+        k = self._index(rows)
+        where = f"{k + 1} of {len(rows)}" if k is not None else "not in the list"
+        self.position.setText("" if r is None else f"#{r.id} · {r.patient_key} · {where}")
+
+    # -- reading ----------------------------------------------------------------------
+    def _submit(self, fn, done, what: str, always: Callable[[], None] | None = None) -> None:
+        """Run ``fn`` on a worker; ``done`` (and ``always``, also on failure) only if still current."""
+        generation = self._generation
+
+        def on_done(result):
+            if generation == self._generation:
+                if always is not None:
+                    always()
+                done(result)
+
+        def on_failed(exc):
+            if generation == self._generation:
+                if always is not None:
+                    always()
+                self.status.setText(f"Cannot {what}: {exc}")
+
+        self.tasks.submit(lambda _progress: fn(), done=on_done, failed=on_failed)
+
+    def _read_pixels(self, sha256: str) -> None:
+        project = self.project
+        if project is None or sha256 in self._pixels or sha256 in self._pixel_reading:
+            return
+        self._pixel_reading.add(sha256)
+
+        def done(pixels: np.ndarray) -> None:
+            self._pixels[sha256] = pixels
+            while len(self._pixels) > self._keep:
+                self._pixels.popitem(last=False)
+            if self.row is not None and self.row.sha256 == sha256:
+                self.show_row(self.row)
+
+        self._submit(lambda: np.array(project.cache.load_full(sha256)), done, "read the image",
+                     lambda: self._pixel_reading.discard(sha256))
+
+    def _read_available(self) -> None:
+        project, names = self.project, [e for e in self.experiments() if e not in self._available]
+        if project is None or not names:
+            self.controls.set_available(self._available, self.experiments())
+            return
+        for name in names:
+            self._available[name] = set()  # read once; replaced when the read returns
+
+        def done(found: dict[str, set[str]]) -> None:
+            self._available.update(found)
+            self.controls.set_available(self._available, self.experiments())
+
+        self._submit(lambda: {n: loading.available_methods(project, n) for n in names}, done,
+                     "list the heatmaps")
+
+    def _show_maps(self) -> None:
+        method = self.method()
+        for pane in self.panes:
+            key = (pane.experiment, method)
+            maps = self._maps.get(key)
+            pane.set_maps(maps)
+            if maps is None:
+                self._read_maps(key)
+            else:
+                self.sigMapsShown.emit(*key)
+
+    def _read_maps(self, key: tuple[str, str]) -> None:
+        project = self.project
+        if project is None or key in self._reading or self.row is None:
+            return
+        self._reading.add(key)
+
+        def done(maps: loading.ExperimentMaps) -> None:
+            self._maps[key] = maps
+            if maps.state == loading.PENDING:
+                self._watch(maps.job_id, key)
+            if key[1] == self.method():
+                self._show_maps()
+
+        self._submit(lambda: loading.load_maps(project, *key), done, "read the heatmaps",
+                     lambda: self._reading.discard(key))
+
+    # -- explain jobs ------------------------------------------------------------------
+    def compute(self, experiment: str) -> None:
+        """Queue the explain job for ``experiment``'s maps of the current method."""
+        project, key = self.project, (experiment, self.method())
+        if project is None:
+            return
+
+        def done(job_id: int) -> None:
+            self._maps[key] = loading.ExperimentMaps(
+                *key, loading.PENDING, f"computing {key[1]} maps (job #{job_id})", job_id=job_id)
+            self._watch(job_id, key)
+            self.status.setText(f"Queued explain job #{job_id}: {key[1]} maps of {experiment}; "
+                                "a worker computes them")
+            self._show_maps()
+
+        self._submit(lambda: loading.queue_explain(project, *key), done, "queue the explain job")
+
+    def _watch(self, job_id: int, key: tuple[str, str]) -> None:
+        self.jobs[job_id] = key
+        if not self._poll.isActive():
+            self._poll.start()
+
+    def _poll_jobs(self) -> None:
+        project = self.project
+        if project is None or not self.jobs:
+            self._poll.stop()
+            return
+        if self._polling:
+            return
+        self._polling, ids = True, list(self.jobs)
+
+        def done(states: dict[int, tuple[str, str]]) -> None:
+            for job_id, (state, error) in states.items():
+                key = self.jobs.get(job_id)
+                if key is None or state not in ("finished", "failed", "cancelled"):
+                    continue
+                del self.jobs[job_id]
+                if state == "finished":
+                    self._maps.pop(key, None)
+                    self._available.pop(key[0], None)
+                else:
+                    self._maps[key] = loading.ExperimentMaps(
+                        *key, loading.FAILED, f"explain job #{job_id} {state}: {error}".rstrip(": "))
+            self._read_available()
+            self._show_maps()
+
+        self._submit(lambda: loading.job_states(project, ids), done, "read the job states",
+                     lambda: setattr(self, "_polling", False))
+
+    def closeEvent(self, event) -> None:
+        self._poll.stop()
+        super().closeEvent(event)

@@ -1,0 +1,191 @@
+"""One pane of the heatmap comparison: a radiograph, one experiment's map over it, its ROI boxes.
+
+The pane only draws what it is given (pixels, a map state, levels, colour map, opacity);
+the comparison widget reads files and links the panes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from affgui import theme
+from affgui.heatmaps.loading import FAILED, MISSING, PENDING, READY, ExperimentMaps
+from affgui.heatmaps.overlay import cache_box, colormap_lut, overlay_pixels
+from affgui.widgets._viewer_items import IMPORT_COLOR, USER_COLOR, WindowLevelViewBox
+from engine.store import ImageRow
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+class HeatmapPaneWidget(QWidget):
+    """Shows ``experiment``'s map of the current image over the cached radiograph."""
+
+    sigComputeRequested = Signal(str)  # experiment
+    sigWindowLevelDragged = Signal(float, float)  # dx, dy in screen pixels
+    sigFitRequested = Signal()
+
+    def __init__(self, experiment: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.experiment = experiment
+        self.row: ImageRow | None = None
+        self.maps: ExperimentMaps | None = None
+        self.probability: float | None = None
+        self.fold: int | None = None
+        self._smooth = True
+        self._roi_items: list[pg.ROI] = []
+
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setObjectName("heatmapPaneTitle")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.compute_button = QPushButton("Compute heatmaps")
+        self.compute_button.setToolTip("Queue an explain job; a worker computes the maps")
+        self.compute_button.clicked.connect(lambda: self.sigComputeRequested.emit(self.experiment))
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.message, 1)
+        bar.addWidget(self.compute_button)
+
+        self.view_box = WindowLevelViewBox()
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item.setParentItem(self.image_item)  # cached-pixel coordinates
+        self.overlay_item.setZValue(1)
+        self.view_box.addItem(self.image_item)
+        self.view = pg.GraphicsView(self, background=theme.VIEWER_BACKGROUND)
+        self.view.setCentralItem(self.view_box)
+        self.view_box.sigWindowLevelDragged.connect(self.sigWindowLevelDragged)
+        self.view_box.sigFitRequested.connect(self.sigFitRequested)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        self.set_colormap("inferno")
+        self.set_opacity(0.5)
+        self._update_text()
+
+    # -- what to show -----------------------------------------------------------------
+    def set_image(self, row: ImageRow | None, pixels: np.ndarray | None,
+                  levels: tuple[float, float], rois: list | None = None) -> None:
+        """Show ``row``; ``pixels`` may come later (``None`` keeps the pane empty meanwhile)."""
+        self.row = row
+        if pixels is None:
+            self.image_item.clear()
+        else:
+            first = self.image_item.image is None or self.image_item.image.shape != pixels.shape
+            self.image_item.setImage(pixels, autoLevels=False, levels=levels)
+            if first:
+                self.fit()
+        self._set_rois(rois or [])
+        self._refresh_overlay()
+
+    def set_maps(self, maps: ExperimentMaps | None) -> None:
+        """The experiment's maps of the chosen method (``None`` while they are read)."""
+        self.maps = maps
+        self._refresh_overlay()
+
+    def set_levels(self, levels: tuple[float, float]) -> None:
+        if self.image_item.image is not None:
+            self.image_item.setLevels(levels)
+
+    def set_colormap(self, name: str) -> None:
+        self.overlay_item.setLookupTable(colormap_lut(name))
+
+    def set_opacity(self, opacity: float) -> None:
+        self.overlay_item.setOpacity(float(opacity))
+
+    def set_smooth(self, smooth: bool) -> None:
+        self._smooth = bool(smooth)
+        self._refresh_overlay()
+
+    def fit(self) -> None:
+        if self.image_item.image is not None:
+            self.view_box.autoRange(padding=0.0)
+
+    def overlay_image(self) -> np.ndarray | None:
+        """The overlay as drawn (cached-image rectangle), or ``None`` when there is none."""
+        return self.overlay_item.image if self.overlay_item.isVisible() else None
+
+    # -- internals ----------------------------------------------------------------------
+    def _set_rois(self, rois: list) -> None:
+        for item in self._roi_items:
+            item.setParentItem(None)
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        self._roi_items = []
+        r = self.row
+        if r is None or not r.cache_width:
+            return
+        for roi in rois:
+            x0, y0, x1, y1 = cache_box((roi.x0, roi.y0, roi.x1, roi.y1), (r.width, r.height),
+                                       (r.cache_width, r.cache_height))
+            pen = pg.mkPen(USER_COLOR if roi.source == "gui" else IMPORT_COLOR, width=2)
+            item = pg.ROI((x0, y0), (x1 - x0, y1 - y0), pen=pen, movable=False, resizable=False,
+                          rotatable=False, removable=False)
+            item.setParentItem(self.image_item)
+            item.setZValue(10)  # over the map
+            self._roi_items.append(item)
+
+    def _refresh_overlay(self) -> None:
+        self.probability, self.fold = None, None
+        grid = self._grid()
+        r = self.row
+        if grid is None or r is None:
+            self.overlay_item.clear()
+            self.overlay_item.hide()
+        else:
+            cache_wh = (r.cache_width or r.width, r.cache_height or r.height)
+            pixels = overlay_pixels(grid, cache_wh, self.maps.input_size, self._smooth)
+            self.overlay_item.setImage(pixels, autoLevels=False, levels=(0.0, 1.0))
+            self.overlay_item.setRect(QRectF(0, 0, cache_wh[0], cache_wh[1]))
+            self.overlay_item.show()
+        self._update_text()
+
+    def _grid(self) -> np.ndarray | None:
+        m, r = self.maps, self.row
+        if m is None or r is None or m.state != READY:
+            return None
+        k = m.row_of(r.id)
+        if k is None:
+            return None
+        h = m.heatmaps
+        self.probability = float(h.probability[k])
+        self.fold = int(h.fold[k])
+        return np.asarray(h.maps[k], np.float32)
+
+    def _update_text(self) -> None:
+        m, r = self.maps, self.row
+        parts = [f"<b>{self.experiment}</b>"]
+        if m is not None:
+            parts.append(m.method)
+        if self.probability is not None and not math.isnan(self.probability):
+            parts.append(f"P(AFF) {self.probability:.3f}")
+        if r is not None:
+            color = theme.LABEL_COLORS.get(r.label or "", theme.TEXT_DIM)
+            parts.append(f"label <span style='color:{color}'>{r.label or 'unlabelled'}</span>")
+        if self.fold is not None and self.fold >= 0:
+            parts.append(f"fold {self.fold}")
+        self.title.setText(" · ".join(parts))
+        message, compute = "", False
+        if m is None:
+            message = "Reading maps…" if r is not None else ""
+        elif m.state in (MISSING, FAILED):
+            message, compute = m.message, True
+        elif m.state == PENDING:
+            message = m.message + "; the pane reloads when it finishes"
+        elif r is not None and m.row_of(r.id) is None:
+            message = (f"no {m.method} map for image #{r.id} (not among {self.experiment}'s "
+                       "out-of-fold predictions)")
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        self.compute_button.setVisible(compute)
