@@ -7,6 +7,7 @@ dataclasses (numpy arrays and floats) for the widgets; nothing here imports Qt o
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ class ExperimentStatus:
     finished: int
     total: int
     reason: str | None  # None: complete, its results can be shown
+    waiting: str = ""  # the unfinished folds' job states, e.g. "1 running, 1 queued"
 
     @property
     def ready(self) -> bool:
@@ -80,7 +82,10 @@ def list_status(project: Project) -> list[ExperimentStatus]:
             total = load_split(project, exp.spec["split"], exp.spec.get("split_version")).k
         except (KeyError, ValueError):
             total = len({j.fold for j in jobs})
-        finished = len({j.fold for j in jobs if j.state == "finished"})
+        done_folds = {j.fold for j in jobs if j.state == "finished"}
+        finished = len(done_folds)
+        states = Counter(j.state for j in jobs if j.fold not in done_folds)
+        waiting = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
         try:
             experiment_runs(project, exp.name)
             reason = None
@@ -88,7 +93,7 @@ def list_status(project: Project) -> list[ExperimentStatus]:
             reason = str(exc.args[0]) if exc.args else str(exc)
         out.append(ExperimentStatus(name=exp.name, model=exp.model,
                                     pretrained=bool(exp.spec.get("pretrained")), finished=finished,
-                                    total=total, reason=reason))
+                                    total=total, reason=reason, waiting=waiting))
     return out
 
 

@@ -120,7 +120,7 @@ class ResultsPageWidget(QWidget):
         outer.addWidget(side)
         outer.addWidget(right)
         outer.setStretchFactor(1, 1)
-        outer.setSizes([300, 900])
+        outer.setSizes([360, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(outer)

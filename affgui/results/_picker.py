@@ -14,7 +14,10 @@ NAME_ROLE = Qt.ItemDataRole.UserRole
 
 def item_text(status: ExperimentStatus) -> str:
     pre = "pretrained" if status.pretrained else "scratch"
-    return f"{status.name}   {status.model}, {pre}   ({status.finished}/{status.total} folds finished)"
+    folds = f"{status.finished}/{status.total} folds"
+    if not status.ready:
+        folds += f" ({status.waiting or 'outputs missing'})"
+    return f"{status.name}  ·  {folds}  ·  {status.model}, {pre}"
 
 
 class ExperimentPickerWidget(QListWidget):
@@ -49,7 +52,8 @@ class ExperimentPickerWidget(QListWidget):
                 if s.ready:
                     it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                     it.setCheckState(Qt.CheckState.Checked if s.name in keep else Qt.CheckState.Unchecked)
-                    it.setToolTip(f"{s.name}: complete, {s.total} folds")
+                    it.setToolTip(f"{s.name}: {s.model}, {'pretrained' if s.pretrained else 'from scratch'}; "
+                                  f"all {s.total} folds finished")
                 else:
                     it.setFlags(Qt.ItemFlag.NoItemFlags)  # greyed: cannot be checked
                     it.setToolTip(s.reason)

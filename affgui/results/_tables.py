@@ -113,8 +113,11 @@ class RecordTableModel(QAbstractTableModel):
             return self.text(index.row(), index.column())
         if role == RAW_ROLE:
             return self.raw(index.row(), index.column())
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            raw = self.raw(index.row(), index.column())
+            numeric = isinstance(raw, (int, float, tuple)) and not isinstance(raw, bool)
+            horizontal = Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):

@@ -58,8 +58,8 @@ def study(tmp_path) -> Path:
     with Project.open(path) as project:
         for name, model in ((CNN, "resnet10t"), (VIT, "vit_tiny_patch16_224"), (PENDING, "resnet10t")):
             create_experiment(project, name, tiny_spec(path, model, epochs=1))
-    finish_experiment(path, CNN, 0.8, "cnn", 1)
-    finish_experiment(path, VIT, 1.6, "vit", 2)
+    finish_experiment(path, CNN, 0.5, "cnn", 1)
+    finish_experiment(path, VIT, 1.0, "vit", 2)
     return path
 
 
@@ -162,15 +162,17 @@ def test_incomplete_experiment_is_greyed_with_the_reason(results):
     item = results.page.picker.item_named(PENDING)
     assert item is not None and not item.flags() & Qt.ItemFlag.ItemIsEnabled
     assert "has not finished" in item.toolTip() and "fold 0" in item.toolTip()
-    assert "(0/2 folds finished)" in item.text()
-    assert "(2/2 folds finished)" in results.page.picker.item_named(CNN).text()
+    assert "0/2 folds (2 queued)" in item.text()
+    assert "2/2 folds" in results.page.picker.item_named(CNN).text()
+    assert results.action in results.window.menu_actions.view_menu.actions()
+    assert results.action.isChecked() and results.dock.isVisible()
     results.page.set_checked([CNN, PENDING])
     assert results.page.checked() == [CNN]
 
 
 def test_finished_experiment_appears_checked(qtbot, results, study):
     _check(qtbot, results, [CNN])
-    finish_experiment(study, PENDING, 1.2, "cnn", 3)
+    finish_experiment(study, PENDING, 0.7, "cnn", 3)
     with qtbot.waitSignal(results.sigResultsShown, timeout=30_000) as blocker:
         results.on_experiment_finished(PENDING)
     assert [r.name for r in blocker.args[0].results] == [CNN, PENDING]
