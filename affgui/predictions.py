@@ -49,6 +49,7 @@ class ExperimentList(QObject):
         super().__init__(window)
         self.window = window
         self.annotations: Annotations | None = None
+        self._ordering_shown: tuple | None = None
         window.sigProjectChanged.connect(self._on_project_changed)
         window.sigRowsChanged.connect(self._on_rows_changed)
         window.grid.sigCurrentImageChanged.connect(self._show_current)
@@ -82,10 +83,23 @@ class ExperimentList(QObject):
 
     def _on_rows_changed(self, _count: int = 0) -> None:
         w = self.window
-        self.annotations = (CACHE.annotations(w.project.path, w.filter_bar.prediction())
-                            if w.project is not None else None)
+        query = w.filter_bar.prediction() if w.project is not None else None
+        self.annotations = CACHE.annotations(w.project.path, query) if query is not None else None
+        ordering = self._ordering(query)
+        if ordering is not None and ordering != self._ordering_shown:
+            w.grid.select_row(0)  # a new review queue or probability order starts at its top
+        self._ordering_shown = ordering
         self._show_current(w.grid.current_image_id())
         self.refresh(w.project)  # experiments may have finished since the last listing
+
+    @staticmethod
+    def _ordering(query: PredictionQuery | None) -> tuple | None:
+        """What orders the listing, when predictions do: the review queue's models or a P(AFF) sort."""
+        if query is None:
+            return None
+        if query.mode == "review":
+            return ("review", query.experiments)
+        return ("sort", query.experiment, query.sort) if query.sort else None
 
     def _show_current(self, image_id: int | None) -> None:
         bar = self.window.filter_bar

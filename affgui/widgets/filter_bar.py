@@ -47,7 +47,8 @@ class FilterBarWidget(QWidget):
         self.other_combo = self._combo((("vs. —", None),))
         self.other_combo.setToolTip("A second experiment, to list where the two disagree")
         self.prediction_combo = self._combo(PREDICTION_MODES)
-        self.prediction_combo.setToolTip("\n".join(f"{k}: {text}" for k, (_, text) in MODES.items()))
+        self.prediction_combo.setToolTip("Which images to list:\n"
+                                         + "\n".join(f"• {text}" for _, text in MODES.values()))
         self.threshold_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05,
                                              value=0.5, prefix="t = ")
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
@@ -107,19 +108,24 @@ class FilterBarWidget(QWidget):
         if names == self._names:
             return
         self._names = names
-        for combo, none_text in ((self.experiment_combo, "No experiment"), (self.other_combo, "vs. —")):
+        lost = False
+        for combo, none_text, prefix in ((self.experiment_combo, "No experiment", ""),
+                                         (self.other_combo, "vs. —", "vs. ")):
             chosen = combo.currentData()
+            lost = lost or (chosen is not None and chosen not in names)
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(none_text if names else "No predictions", None)
             for name in names:
-                combo.addItem(name, name)
+                combo.addItem(prefix + name, name)
             index = combo.findData(chosen) if chosen is not None else 0
             combo.setCurrentIndex(max(index, 0))
             combo.blockSignals(False)
         for w in (self.experiment_combo, self.other_combo, self.prediction_combo, self.threshold_spin):
             w.setEnabled(bool(names))
         self._experiments_chosen()
+        if lost:  # a chosen experiment is gone: the listing must drop its filter
+            self.sigFilterChanged.emit()
 
     def set_prediction_info(self, text: str, tooltip: str = "") -> None:
         """The current image's probabilities (and review rank), shown under the filters."""

@@ -101,6 +101,7 @@ def test_each_filter_and_order_lists_exactly_the_expected_images(qtbot, window, 
     choose(qtbot, window, bar.order_combo, "p_desc")
     ids = [r.id for r in rows_of(window)]
     assert ids == sorted(cnn, key=cnn.get, reverse=True) + [i for i in patient_order if i not in cnn]
+    assert window.grid.current_image_id() == ids[0]  # a new order starts at its top
     choose(qtbot, window, bar.order_combo, "p_asc")
     assert [r.id for r in rows_of(window)][:len(cnn)] == sorted(cnn, key=cnn.get)
     assert {r.id for r in rows_of(window)[len(cnn):]} == set(k_of) - set(cnn)  # unpredicted last
@@ -162,7 +163,7 @@ def test_review_queue_follows_review_experiments_and_relabelling_goes_to_the_sto
     assert [r.id for r in rows_of(window)] == expected
     # the current image's scores, rank and reason are shown under the filters and in the tooltip
     first = queue[[it.image_id for it in queue].index(expected[0])]
-    window.grid.select_row(0)  # the window keeps the image that was current; go to the top
+    assert window.grid.current_image_id() == first.image_id  # the queue opens at its top
     info = bar.prediction_info
     assert info.isVisible()
     assert info.text() == (f"P(AFF) cnn {first.p_aff['cnn']:.2f} · vit {first.p_aff['vit']:.2f} · "
@@ -267,3 +268,25 @@ def test_select_rows_edge_cases_and_query_checks():
                          ({"sort": "up"}, "unknown probability order 'up'")):
         with pytest.raises(ValueError, match=message):
             PredictionQuery("a", **bad)
+
+
+def test_filter_bar_drops_choices_the_experiments_no_longer_allow(qtbot):
+    from affgui.widgets.filter_bar import FilterBarWidget
+
+    bar = FilterBarWidget()
+    qtbot.addWidget(bar)
+    bar.set_experiments(["cnn", "vit"])
+    for combo, data in ((bar.experiment_combo, "cnn"), (bar.other_combo, "vit"),
+                        (bar.prediction_combo, "b_right_a_wrong"), (bar.order_combo, "p_asc")):
+        combo.setCurrentIndex(combo.findData(data))
+    assert bar.prediction() == PredictionQuery("cnn", "b_right_a_wrong", 0.5, "vit", "asc")
+    assert bar.order() == "patient"  # the store lists by patient; the probability sort follows
+    with qtbot.waitSignal(bar.sigFilterChanged, timeout=1000):
+        bar.set_experiments(["cnn"])  # vit is gone: its comparison goes with it
+    assert bar.prediction() == PredictionQuery("cnn", None, 0.5, None, "asc")
+    with qtbot.assertNotEmitted(bar.sigFilterChanged):
+        bar.set_experiments(["cnn"])  # the same list: nothing changes
+    with qtbot.waitSignal(bar.sigFilterChanged, timeout=1000):
+        bar.set_experiments([])
+    assert bar.prediction() is None and bar.order_combo.currentData() == "patient"
+    assert not bar.experiment_combo.isEnabled()
