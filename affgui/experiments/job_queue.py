@@ -215,8 +215,11 @@ class JobQueueWidget(QWidget):
     def change_priority(self, step: int) -> None:
         from engine.jobs import JobQueue
 
-        self._act(self.selected_jobs(), lambda p, j: JobQueue(p).set_priority(j.id, j.priority + step),
-                  "reprioritise")
+        def change(project, job: JobRow) -> None:
+            queue = JobQueue(project)  # from the stored priority: the row may predate a last click
+            queue.set_priority(job.id, queue.get(job.id).priority + step)
+
+        self._act(self.selected_jobs(), change, "reprioritise")
 
     def show_log(self) -> None:
         jobs = self.selected_jobs()
