@@ -152,7 +152,7 @@ class ResultsController(QObject):
             return
         try:
             self.exporter.start(project.path, project.reports_dir, names, self.page.level(),
-                                self.page.reference())
+                                self.page.reference(), self.how, self.n_boot, self.seed)
         except (OSError, ValueError, RuntimeError) as exc:
             self._report_failed(str(exc))
             return

@@ -193,7 +193,7 @@ def test_a_superseded_request_is_dropped(qtbot, results):
 
 
 def test_export_writes_the_html_report(qtbot, results, study):
-    results.page.set_checked([CNN, VIT])
+    page_data = _check(qtbot, results, [CNN, VIT])
     assert results.page.export_button.isEnabled()
     with qtbot.waitSignal(results.sigReportWritten, timeout=240_000) as blocker:
         results.page.export_button.click()
@@ -202,6 +202,11 @@ def test_export_writes_the_html_report(qtbot, results, study):
     assert html.is_file() and html.parent.parent == study / "reports"
     text = html.read_text(encoding="utf-8")
     assert "<html" in text.lower() and CNN in text and VIT in text
+    report = json.loads((html.parent / "report.json").read_text())
+    assert (report["level"], report["n_boot"]) == ("patient", N_BOOT)
+    (row,) = report["comparisons"]
+    shown = page_data.comparison[0]
+    assert (row["p_boot"], row["p_delong"]) == pytest.approx((shown.p_boot, shown.p_delong))
     assert not list((study / "reports").glob(".writing-*"))
     assert results.page.export_button.isEnabled()
     box = results.window.findChild(object, "reportWrittenBox")
@@ -233,3 +238,29 @@ def test_results_are_computed_without_torch(study):
                          cwd=study.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_each_against_a_reference_with_holm_over_the_rows(qtbot, results, study):
+    finish_experiment(study, PENDING, 0.7, "cnn", 3)
+    with qtbot.waitSignal(results.sigStatusesShown, timeout=10_000):
+        results.refresh()
+    data = _check(qtbot, results, [CNN, VIT, PENDING])
+    assert len(data.comparison) == 3  # all pairs
+    with qtbot.waitSignal(results.sigResultsShown, timeout=30_000) as blocker:
+        combo = results.page.reference_combo
+        combo.setCurrentIndex(combo.findData(VIT))
+    rows = blocker.args[0].comparison
+    with Project.open(study) as project:
+        preds = [load_experiment_predictions(project, n) for n in (CNN, VIT, PENDING)]
+    delong = compare_experiments(preds, reference=VIT, level="patient", method="delong")
+    assert [(r.first, r.second) for r in rows] == list(zip(delong.first, delong.second))
+    assert [r.p_delong_holm for r in rows] == pytest.approx(list(delong.p_holm))
+    assert results.page.comparison.rowCount() == 2
+
+
+def test_closing_the_project_empties_the_page(qtbot, results, window):
+    _check(qtbot, results, [CNN, VIT])
+    window.close_project()
+    qtbot.waitUntil(lambda: results.page.picker.count() == 0 and not results.page.roc_plot.curves)
+    assert results.page.comparison.rowCount() == 0 and results.results is None
+    assert not results.page.export_button.isEnabled()
