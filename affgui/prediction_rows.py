@@ -84,10 +84,16 @@ class Annotations:
             text += f" · review #{item.rank} of {self.n_review}" + (" (flagged)" if item.flagged else "")
         return text
 
-    def long(self, image_id: int) -> str:
-        """:meth:`short` plus the review queue's reason, for tooltips."""
+    def long(self, image_id: int, label: str | None = None) -> str:
+        """:meth:`short` plus the review queue's reason (and ``label``, the current one, when it
+        differs from the label the models were trained with), for tooltips."""
         item = self.review.get(image_id)
-        return self.short(image_id) + (f"\n{item.reason}" if item is not None else "")
+        if item is None:
+            return self.short(image_id)
+        text = f"{self.short(image_id)}\n{item.reason}"
+        if label is not None and label != item.label:
+            text += f"; now labelled {label}"
+        return text
 
 
 def _stamp(project: Project, name: str) -> tuple:

@@ -53,6 +53,7 @@ class ExperimentList(QObject):
         window.sigProjectChanged.connect(self._on_project_changed)
         window.sigRowsChanged.connect(self._on_rows_changed)
         window.grid.sigCurrentImageChanged.connect(self._show_current)
+        window.grid.model().dataChanged.connect(self._on_tile_changed)  # e.g. relabelled in place
         window.grid.viewport().installEventFilter(self)
 
     def refresh(self, project: Project | None = None) -> None:
@@ -69,7 +70,11 @@ class ExperimentList(QObject):
         a = self.annotations
         if a is None:
             return None
-        return a.long(image_id) if long else a.short(image_id)
+        if not long:
+            return a.short(image_id)
+        model = self.window.grid.model()
+        row = model.row_of(image_id)
+        return a.long(image_id, model.image_row(row).label if row is not None else None)
 
     # -- internals ------------------------------------------------------------------
     def _set_names(self, project: Project, names: list[str]) -> None:
@@ -100,6 +105,11 @@ class ExperimentList(QObject):
         if query.mode == "review":
             return ("review", query.experiments)
         return ("sort", query.experiment, query.sort) if query.sort else None
+
+    def _on_tile_changed(self, top, bottom, _roles=()) -> None:
+        grid = self.window.grid
+        if self.annotations is not None and top.row() <= grid.currentIndex().row() <= bottom.row():
+            self._show_current(grid.current_image_id())
 
     def _show_current(self, image_id: int | None) -> None:
         bar = self.window.filter_bar

@@ -184,6 +184,7 @@ def test_review_queue_follows_review_experiments_and_relabelling_goes_to_the_sto
         history = project.labels.history(first.image_id)
     assert history[-1].new_label == new and history[-1].source == "gui"
     assert window.grid.model().image_row(0).label == new
+    assert window.experiments.describe(first.image_id, long=True).endswith(f"; now labelled {new}")
     with qtbot.waitSignal(window.sigRowsChanged, timeout=10_000):
         window.reload_rows()  # it now agrees with the models: out of the queue
     assert [r.id for r in rows_of(window)] == expected[1:]
