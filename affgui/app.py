@@ -2,18 +2,23 @@
 
 ``affgui --demo`` opens the demo project (building it on first run),
 ``affgui PATH`` opens a project, and plain ``affgui`` reopens the last project
-(or shows the start page).
+(or shows the start page). ``affgui --version`` prints the versions and GPUs seen,
+``affgui --self-test`` runs a short end-to-end check offscreen (``affgui.self_test``), and
+``affgui --engine ARGS`` runs the ``affengine`` CLI: a frozen bundle has no Python
+interpreter, so its workers are this executable in engine mode (``engine.jobs.engine_command``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from importlib import resources
 from pathlib import Path
 
 from affgui import __version__
 
-ICON = Path(__file__).with_name("resources") / "affwb.svg"
+ICON = "affwb.svg"  # in affgui/resources (package data, also inside a bundle)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -22,10 +27,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("project", nargs="?", type=Path, help="project folder (.affproj) to open")
     parser.add_argument("--demo", action="store_true",
                         help="open the demo project (built on first use, ~300 phantom images)")
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true",
+                        help="print the versions of the app, torch, timm and Qt and the GPUs seen, and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="build a small demo, open it, train a tiny model in a worker, and exit "
+                             "(0 when everything worked)")
+    parser.add_argument("--engine", action="store_true",
+                        help="run the affengine command line with the arguments that follow (first argument)")
+    if "--engine" in (argv or []):  # main() handles it when it comes first
+        parser.error("--engine must come first: affgui --engine COMMAND ...")
     args = parser.parse_args(argv)
-    if args.demo and args.project:
-        parser.error("give a project or --demo, not both")
+    if sum([args.demo, args.project is not None, args.self_test]) > 1:
+        parser.error("give one of a project, --demo or --self-test")
     return args
 
 
@@ -38,7 +51,8 @@ def create_window(args: argparse.Namespace):
     from affgui.settings import get_settings
 
     app = QApplication.instance()
-    app.setWindowIcon(QIcon(str(ICON)))
+    with resources.as_file(resources.files("affgui").joinpath("resources", ICON)) as icon:
+        app.setWindowIcon(QIcon(str(icon)))
     settings = get_settings()
     window = MainWindow(settings)
     window.show()
@@ -53,10 +67,19 @@ def create_window(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``affgui`` gui-script; returns the exit status."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--engine"]:  # before anything imports Qt: workers start fast
+        from engine.cli import main as engine_main
+
+        return engine_main(argv[1:])
+    args = parse_args(argv)
     if args.version:
-        print(f"affgui {__version__}")
+        from affgui.versions import version_lines
+
+        print("\n".join(version_lines()))
         return 0
+    if args.self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     from affgui.theme import apply_dark_theme
@@ -68,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("AFF Workbench")
     app.setOrganizationName("aff-workbench")
     app.setApplicationVersion(__version__)
+    if args.self_test:
+        from affgui.self_test import run_self_test
+
+        return run_self_test(app)
     window = create_window(args)
     code = app.exec()
     del window

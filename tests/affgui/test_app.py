@@ -1,4 +1,5 @@
-"""The ``affgui`` entry point: --version, --demo (built once, off the GUI thread), PATH, no args."""
+"""The ``affgui`` entry point: --version, --engine, --self-test, --demo (built once, off the GUI
+thread), PATH, no args; and the resources it loads as package data."""
 
 from __future__ import annotations
 
@@ -50,14 +51,134 @@ def fake_demo(monkeypatch):
     return state
 
 
-def test_version(capsys):
+def test_version_names_app_torch_timm_qt_and_gpus(capsys, monkeypatch):
+    from importlib import metadata
+
+    import PySide6
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,3")
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"affgui {__version__}"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"affgui {__version__}"
+    assert lines[1].startswith(f"torch {metadata.version('torch')}")
+    assert lines[2] == f"timm {metadata.version('timm')}"
+    assert lines[3].startswith("Qt 6.") and lines[3].endswith(f"(PySide6 {PySide6.__version__})")
+    assert lines[4] == "GPU: cuda:1, cuda:3"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.splitlines()[4] == "GPU: none seen (training runs on the CPU)"
 
 
-def test_demo_and_project_are_exclusive():
+def test_torch_build_read_from_metadata(monkeypatch):
+    from affgui import versions
+
+    monkeypatch.setattr(versions, "dist_version", lambda name: "2.5.0+cpu")
+    assert versions.torch_build() == "CPU-only build"
+    monkeypatch.setattr(versions, "dist_version", lambda name: "2.5.0+cu121")
+    assert versions.torch_build() == "CUDA build"
+    monkeypatch.setattr(versions, "dist_version", lambda name: "not installed")
+    monkeypatch.setattr(versions.metadata, "requires", lambda name: None)
+    assert versions.torch_build() == ""
+
+
+@pytest.mark.parametrize("argv", [["--demo", "some.affproj"], ["--self-test", "--demo"],
+                                  ["some.affproj", "--self-test"], ["--demo", "--engine", "init", "x"]])
+def test_exclusive_options(argv, capsys):
     with pytest.raises(SystemExit):
-        parse_args(["--demo", "some.affproj"])
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert "--engine must come first" in err if "--engine" in argv else "give one of" in err
+
+
+_ENGINE_SCRIPT = """
+import sys
+from affgui.app import main
+first = main(["--engine", "init", sys.argv[1]])
+again = main(["--engine", "init", sys.argv[1]])
+qt = sorted(m for m in sys.modules if m.startswith(("PySide6", "pyqtgraph", "torch")))
+print(first, again, qt)
+"""
+
+
+def test_engine_mode_runs_the_engine_cli_without_qt(tmp_path):
+    # What a bundle's worker runs: `aff-workbench --engine worker ...` (engine.jobs.engine_command).
+    out = subprocess.run([sys.executable, "-c", _ENGINE_SCRIPT, str(tmp_path / "Made")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[-2] == "0 2 []"  # created; then refused (exists); no Qt, no torch
+    assert (tmp_path / "Made.affproj" / "project.sqlite").is_file()
+    assert "affengine: error:" in out.stderr
+
+
+def test_resources_load_as_package_data(qapp):
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    from affgui.app import ICON
+    from affgui.self_test import RESOURCES, resource_path
+
+    assert ICON in RESOURCES
+    folder = resources.files("affgui").joinpath("resources")
+    assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == sorted(RESOURCES)
+    assert resource_path("affwb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in resource_path("affwb.svg").read_bytes()
+    with resources.as_file(resource_path(ICON)) as svg:
+        assert QIcon(str(svg)).pixmap(32, 32).width() == 32
+
+
+def test_no_module_finds_files_beside_its_source():
+    # A bundle (or a zipped install) has no source tree: resources load through importlib.resources.
+    offenders = [f"{path.relative_to(ROOT)}:{n}" for package in ("affgui", "engine")
+                 for path in sorted((ROOT / package).rglob("*.py"))
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if "__file__" in line]
+    assert offenders == []
+
+
+def test_self_test_passes_and_leaves_nothing_behind(tmp_path):
+    """``affgui --self-test`` unfrozen: demo, window, a real worker process training one fold."""
+    env = {**os.environ, "AFFWB_CONFIG_DIR": str(tmp_path / "config"),
+           "AFFWB_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(tmp_path / "tmp"),
+           "QT_QPA_PLATFORM": "offscreen"}
+    (tmp_path / "tmp").mkdir()
+    out = subprocess.run([sys.executable, "-m", "affgui", "--self-test"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    steps = [line.split(":")[1].strip() for line in out.stdout.splitlines() if ": ok" in line]
+    assert steps == ["resources", "demo project", "main window", "queue training", "worker"]
+    assert "-m engine" in out.stdout and "self-test: passed" in out.stdout
+    assert list((tmp_path / "tmp").glob("affwb-self-test-*")) == []  # the demo and its run are removed
+    assert not (tmp_path / "config").exists()  # the user's settings are not touched
+
+
+def test_self_test_reports_a_failing_worker(qapp, monkeypatch, tmp_path):
+    import engine.jobs
+    from affgui import self_test
+
+    def broken_worker(path, device, log_path=None, extra=None):
+        with open(log_path, "wb") as log:
+            return subprocess.Popen([sys.executable, "-c", "print('no torch here'); raise SystemExit(3)"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    monkeypatch.setattr(engine.jobs, "start_worker", broken_worker)
+    lines = []
+    assert self_test.run_self_test(qapp, workdir=tmp_path, echo=lines.append) == 1
+    assert lines[-1].startswith("self-test: FAILED at worker: SelfTestError: the worker exited 3 "
+                                "with the job queued; its log:")
+    assert "no torch here" in lines[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_self_test_option_runs_offscreen(qapp, monkeypatch):
+    from affgui import self_test
+
+    seen = []
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(self_test, "run_self_test",
+                        lambda app: seen.append((app, os.environ.get("QT_QPA_PLATFORM"))) or 7)
+    assert main(["--self-test"]) == 7
+    assert seen == [(qapp, "offscreen")]
 
 
 def test_demo_lives_in_the_data_dir(tmp_path):
