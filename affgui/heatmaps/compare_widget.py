@@ -13,13 +13,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from affgui import display
 from affgui.heatmaps import loading
 from affgui.heatmaps.controls import HeatmapControlsWidget
+from affgui.heatmaps.job_watch import ExplainJobWatcher
 from affgui.heatmaps.pane import HeatmapPaneWidget
 from affgui.tasks import TaskRunner
 from engine.store import ImageRow, Project
@@ -27,7 +28,6 @@ from engine.store import ImageRow, Project
 MAX_EXPERIMENTS = 4
 NEXT_KEYS = ("Right", "J", "PgDown")
 PREVIOUS_KEYS = ("Left", "K", "PgUp")
-POLL_MS = 1000
 
 
 class HeatmapCompareWidget(QWidget):
@@ -52,10 +52,8 @@ class HeatmapCompareWidget(QWidget):
         self._pixel_reading: set[str] = set()
         self._keep = keep_images
         self._levels = display.FILE_WINDOW
-        self.jobs: dict[int, tuple[str, str]] = {}  # pending explain job -> (experiment, method)
-        self._polling = False
-        self._poll = QTimer(self, interval=POLL_MS)
-        self._poll.timeout.connect(self._poll_jobs)
+        self.watcher = ExplainJobWatcher(self._submit, lambda: self.project, self)
+        self.watcher.sigJobEnded.connect(self._job_ended)
 
         self.controls = HeatmapControlsWidget(MAX_EXPERIMENTS)
         self.controls.sigExperimentsChanged.connect(self._rebuild_panes)
@@ -96,12 +94,9 @@ class HeatmapCompareWidget(QWidget):
         self._available.clear()
         self._pixels.clear()
         self._pixel_reading.clear()
-        self.jobs.clear()
-        self._poll.stop()
-        self._polling = False
+        self.watcher.clear()
         self.row = None
-        self.controls.set_experiment_names([])
-        self._rebuild_panes([])
+        self.controls.set_experiment_names([])  # no panes
 
     def set_rows_provider(self, rows: Callable[[], Sequence[ImageRow]]) -> None:
         """Where keyboard steps go: the caller's current (filtered) image list."""
@@ -302,7 +297,7 @@ class HeatmapCompareWidget(QWidget):
         def done(maps: loading.ExperimentMaps) -> None:
             self._maps[key] = maps
             if maps.state == loading.PENDING:
-                self._watch(maps.job_id, key)
+                self.watcher.watch(maps.job_id, *key)
             if key[1] == self.method():
                 self._show_maps()
 
@@ -319,45 +314,26 @@ class HeatmapCompareWidget(QWidget):
         def done(job_id: int) -> None:
             self._maps[key] = loading.ExperimentMaps(
                 *key, loading.PENDING, f"computing {key[1]} maps (job #{job_id})", job_id=job_id)
-            self._watch(job_id, key)
+            self.watcher.watch(job_id, *key)
             self.status.setText(f"Queued explain job #{job_id}: {key[1]} maps of {experiment}; "
                                 "a worker computes them")
             self._show_maps()
 
         self._submit(lambda: loading.queue_explain(project, *key), done, "queue the explain job")
 
-    def _watch(self, job_id: int, key: tuple[str, str]) -> None:
-        self.jobs[job_id] = key
-        if not self._poll.isActive():
-            self._poll.start()
-
-    def _poll_jobs(self) -> None:
-        project = self.project
-        if project is None or not self.jobs:
-            self._poll.stop()
-            return
-        if self._polling:
-            return
-        self._polling, ids = True, list(self.jobs)
-
-        def done(states: dict[int, tuple[str, str]]) -> None:
-            for job_id, (state, error) in states.items():
-                key = self.jobs.get(job_id)
-                if key is None or state not in ("finished", "failed", "cancelled"):
-                    continue
-                del self.jobs[job_id]
-                if state == "finished":
-                    self._maps.pop(key, None)
-                    self._available.pop(key[0], None)
-                else:
-                    self._maps[key] = loading.ExperimentMaps(
-                        *key, loading.FAILED, f"explain job #{job_id} {state}: {error}".rstrip(": "))
-            self._read_available()
-            self._show_maps()
-
-        self._submit(lambda: loading.job_states(project, ids), done, "read the job states",
-                     lambda: setattr(self, "_polling", False))
+    def _job_ended(self, job_id: int, experiment: str, method: str, state: str, error: str) -> None:
+        key = (experiment, method)
+        if state == "finished":
+            self._maps.pop(key, None)
+            self._available.pop(experiment, None)
+            self.status.setText(f"Explain job #{job_id} finished: {method} maps of {experiment}")
+        else:
+            message = f"explain job #{job_id} {state}" + (f": {error}" if error else "")
+            self._maps[key] = loading.ExperimentMaps(*key, loading.FAILED, message)
+        self._read_available()
+        self._show_maps()
 
     def closeEvent(self, event) -> None:
-        self._poll.stop()
+        self.watcher.clear()  # reopening reads the maps again, and finds a job still running
+        self._maps = {k: m for k, m in self._maps.items() if m.state == loading.READY}
         super().closeEvent(event)

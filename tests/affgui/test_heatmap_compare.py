@@ -174,7 +174,7 @@ def test_missing_method_offers_compute_which_queues_an_explain_job(qtbot, compar
     assert "no hirescam maps for cnn" in pane.message.text()
     assert pane.overlay_image() is None
     qtbot.mouseClick(pane.compute_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: bool(compare.jobs), timeout=60_000)  # the engine checks the method first
+    qtbot.waitUntil(lambda: bool(compare.watcher.jobs), timeout=60_000)  # the engine checks the method first
     with Project.open(study) as project:
         jobs = [j for j in JobQueue(project).list() if j.kind == "explain"]
         assert [(j.spec["experiment"], j.spec["method"], j.state) for j in jobs] == [
@@ -184,7 +184,7 @@ def test_missing_method_offers_compute_which_queues_an_explain_job(qtbot, compar
         write_maps(project, "cnn", "hirescam")
         JobQueue(project).finish(jobs[0].id, "finished")
     qtbot.waitUntil(lambda: pane.overlay_image() is not None, timeout=10_000)
-    assert not compare.jobs and not pane.compute_button.isVisible()
+    assert not compare.watcher.jobs and not pane.compute_button.isVisible()
     assert compare.panes[1].compute_button.isVisible()  # vit still has no hirescam maps
 
 
@@ -195,3 +195,28 @@ def test_more_than_four_experiments_are_refused(qtbot, compare):
     item.setCheckState(Qt.CheckState.Checked)
     assert item.checkState() == Qt.CheckState.Unchecked
     assert "At most 4" in compare.status.text()
+
+
+def test_a_queued_job_is_found_and_a_failed_one_offers_compute_again(qtbot, compare, study):
+    with Project.open(study) as project:
+        job_id = JobQueue(project).submit("explain", {"experiment": "vit", "method": "eigencam",
+                                                      "batch_size": 16})
+    compare.set_method("eigencam")
+    pane = compare.panes[1]
+    qtbot.waitUntil(lambda: pane.maps is not None and pane.maps.state == "pending", timeout=10_000)
+    assert f"job #{job_id}" in pane.message.text() and not pane.compute_button.isVisible()
+    assert compare.panes[0].compute_button.isVisible()  # cnn has no job: it offers one
+    with Project.open(study) as project:
+        JobQueue(project).finish(job_id, "failed", "CUDA out of memory")
+    qtbot.waitUntil(lambda: pane.compute_button.isVisible(), timeout=10_000)
+    assert f"explain job #{job_id} failed: CUDA out of memory" in pane.message.text()
+
+
+def test_menu_action_and_project_close(qtbot, window, compare):
+    action = window.heatmaps.action
+    assert action in window.menu_actions.view_menu.actions()
+    assert action.shortcut().toString() == "Ctrl+H" and action.isEnabled()
+    window.close_project()
+    assert not action.isEnabled()
+    assert compare.project is None and compare.panes == [] and not compare.isVisible()
+    assert window.heatmaps.open() is None
