@@ -73,15 +73,12 @@ def list_status(project: Project) -> list[ExperimentStatus]:
     """Every experiment of ``project`` with its finished/total fold count and readiness."""
     from engine.evaluate import ExperimentNotReady, experiment_runs
     from engine.jobs import experiment_jobs, list_experiments
-    from engine.splits import load_split
 
     out = []
     for exp in list_experiments(project):
         jobs = experiment_jobs(project, exp.name)
-        try:
-            total = load_split(project, exp.spec["split"], exp.spec.get("split_version")).k
-        except (KeyError, ValueError):
-            total = len({j.fold for j in jobs})
+        rows = project.query("SELECT k FROM splits WHERE id = ?", (exp.split_id,))
+        total = int(rows[0][0]) if rows else len({j.fold for j in jobs})
         done_folds = {j.fold for j in jobs if j.state == "finished"}
         finished = len(done_folds)
         states = Counter(j.state for j in jobs if j.fold not in done_folds)
