@@ -77,6 +77,7 @@ class Snapshot:
     jobs: list[JobRow]
     workers: list[WorkerRow]
     events: dict[str, list[dict]]  # run id -> events new since the previous poll
+    metrics: dict[str, list[dict]]  # run id -> its new ``metric`` events (picked out off-thread)
 
 
 class JobTailer:
@@ -105,7 +106,8 @@ class JobTailer:
                 if state in TERMINAL:
                     self._caught_up.add(run_id)  # the worker writes the last event before the state
             jobs.append(self._job_row(r))
-        return Snapshot(jobs, workers, events)
+        metrics = {run_id: [e for e in new if e["type"] == "metric"] for run_id, new in events.items()}
+        return Snapshot(jobs, workers, events, {k: v for k, v in metrics.items() if v})
 
     # -- internals ----------------------------------------------------------------
     def _reader(self, run_id: str) -> EventReader:
@@ -255,10 +257,8 @@ class JobMonitor(QObject):
             return  # a poll of a project no longer open
         self._in_flight = False
         self.polls += 1
-        for run_id, events in snap.events.items():
-            metrics = [e for e in events if e["type"] == "metric"]
-            if metrics:
-                self._metrics.setdefault(run_id, []).extend(metrics)
+        for run_id, metrics in snap.metrics.items():
+            self._metrics.setdefault(run_id, []).extend(metrics)
         self.jobs, self.workers = snap.jobs, snap.workers
         self.sigJobs.emit(snap.jobs)
         self.sigWorkers.emit(snap.workers)
