@@ -90,6 +90,9 @@ def load_maps(project: Project, experiment: str, method: str) -> ExperimentMaps:
         return ExperimentMaps(experiment, method, MISSING, f"no {method} maps for {experiment}")
     except (OSError, ValueError, KeyError) as exc:
         return ExperimentMaps(experiment, method, FAILED, f"cannot read {method} maps: {exc}")
+    if int(h.info.get("input_size") or 0) < 1:
+        return ExperimentMaps(experiment, method, FAILED,
+                              f"{method} maps of {experiment} do not say their input size (heatmaps/*.json)")
     index = {int(i): k for k, i in enumerate(np.asarray(h.image_ids))}
     return ExperimentMaps(experiment, method, READY, heatmaps=h, index=index)
 

@@ -100,3 +100,21 @@ print(len(h), 'torch' in sys.modules, 'timm' in sys.modules)
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["2", "False", "False"]
+
+
+def test_maps_without_an_input_size_are_refused_with_a_reason(tmp_path):
+    from affgui.heatmaps.loading import FAILED, load_maps
+    from engine.explain import write_heatmaps
+    from engine.jobs import create_experiment, experiment_jobs
+    from engine.store import Project
+    from tests.engine._train_factory import make_project, tiny_spec
+
+    path = make_project(tmp_path / "Study", patients=4, per_patient=1, k=2)
+    with Project.open(path) as project:
+        create_experiment(project, "cnn", tiny_spec(path))
+        assert load_maps(project, "cnn", "gradcam").state == "missing"
+        for job in experiment_jobs(project, "cnn"):
+            write_heatmaps(project.runs_dir / job.run_id, "gradcam", [job.fold + 1], np.zeros((1, 2, 2)),
+                           [0.5], [1], {"grid": [2, 2]})
+        maps = load_maps(project, "cnn", "gradcam")
+        assert maps.state == FAILED and "input size" in maps.message
