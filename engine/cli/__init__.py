@@ -35,12 +35,14 @@ def _command_modules():
         _models,
         _phantom,
         _report,
+        _slurm,
         _split,
         _train,
+        _workers,
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache)
+            _explain, _report, _export, _cache, _workers, _slurm)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,10 @@ from engine.jobs._control import (
     engine_command,
     kill_process_tree,
     start_worker,
+    start_workers,
     worker_command,
+    worker_devices,
+    worker_env,
 )
 from engine.jobs._experiments import (
     Experiment,
@@ -37,6 +40,9 @@ __all__ = [
     "register_job_kind",
     "runner_for",
     "start_worker",
+    "start_workers",
     "visible_gpus",
     "worker_command",
+    "worker_devices",
+    "worker_env",
 ]

@@ -33,14 +33,24 @@ def engine_command(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "engine", *args]
 
 
-def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | Path | None = None,
-                 extra: list[str] | None = None) -> subprocess.Popen:
-    """Start a worker in its own process group (so a hard kill takes its children too)."""
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+def worker_env(device: str) -> tuple[dict[str, str], str]:
+    """The environment and device a worker for ``device`` starts with.
+
+    ``cuda:N`` becomes ``CUDA_VISIBLE_DEVICES=N`` and device ``cuda:0`` inside the worker,
+    so each worker sees only its own GPU.
+    """
     env = dict(os.environ)
     if device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         device = "cuda:0"
+    return env, device
+
+
+def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | Path | None = None,
+                 extra: list[str] | None = None) -> subprocess.Popen:
+    """Start a worker in its own process group (so a hard kill takes its children too)."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    env, device = worker_env(device)
     try:
         return subprocess.Popen(worker_command(project_path, device, extra), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -48,6 +58,58 @@ def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | 
     finally:
         if log_path:
             log.close()
+
+
+def worker_devices(gpus: str | None = None, cpu: int = 0) -> list[str]:
+    """The devices to start one worker each on: ``gpus`` is ``all`` or ``0,2``; ``cpu`` adds N CPU workers.
+
+    Raises ValueError with the reason for a GPU list that is malformed, names a GPU this
+    machine does not show, or asks for ``all`` where there are none.
+    """
+    from engine.jobs._gpus import visible_gpus
+
+    devices: list[str] = []
+    if gpus:
+        visible = visible_gpus()
+        if gpus.strip().lower() == "all":
+            if not visible:
+                raise ValueError("--gpus all: no GPU visible (CUDA_VISIBLE_DEVICES / nvidia-smi)")
+            devices += visible
+        else:
+            parts = [p.strip() for p in gpus.split(",") if p.strip()]
+            bad = [p for p in parts if not p.isdigit()]
+            if bad or not parts:
+                raise ValueError(f"--gpus {gpus!r}: 'all' or GPU indices such as 0,2")
+            wanted = [f"cuda:{p}" for p in parts]
+            unknown = [d for d in wanted if d not in visible]
+            if unknown:
+                raise ValueError(f"--gpus {gpus}: {', '.join(unknown)} not visible here "
+                                 f"(visible: {', '.join(visible) or 'none'})")
+            if len(set(wanted)) != len(wanted):
+                raise ValueError(f"--gpus {gpus}: a GPU is named twice")
+            devices += wanted
+    if cpu < 0:
+        raise ValueError(f"--cpu {cpu}: a number of CPU workers >= 0")
+    devices += ["cpu"] * cpu
+    if not devices:
+        raise ValueError("no workers asked for: give --gpus all, --gpus 0,2 or --cpu N")
+    return devices
+
+
+def start_workers(project_path: str | Path, devices: list[str], log_dir: str | Path | None = None,
+                  extra: list[str] | None = None) -> list[subprocess.Popen]:
+    """Start one worker per device (see :func:`worker_devices`); they share the project's queue.
+
+    With ``log_dir`` each worker's output goes to ``worker-<i>-<device>.log`` there.
+    """
+    procs = []
+    for i, device in enumerate(devices):
+        log = None
+        if log_dir is not None:
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            log = Path(log_dir) / f"worker-{i}-{device.replace(':', '')}.log"
+        procs.append(start_worker(project_path, device, log, extra))
+    return procs
 
 
 def kill_process_tree(pid: int, sig: int = signal.SIGKILL) -> bool:
@@ -66,8 +128,14 @@ def cancel_job(project: Project, job_id: int, grace_s: float = 10.0, poll_s: flo
     """Cancel a job; a running one gets ``grace_s`` to stop, then its worker is killed.
 
     Returns the job's final state. The hard kill only reaches workers on this host.
+    A ``slurm`` job is cancelled with ``scancel`` instead (see :mod:`engine.slurm`); its state
+    becomes ``cancelled`` once ``engine.slurm.sync`` sees Slurm end it.
     """
     queue = JobQueue(project)
+    if queue.get(job_id).backend == "slurm":
+        from engine.slurm import cancel_slurm_job
+
+        return cancel_slurm_job(project, job_id)
     state = queue.request_cancel(job_id)
     if state != "running":
         return queue.get(job_id).state

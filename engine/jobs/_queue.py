@@ -172,6 +172,16 @@ class JobQueue:
             raise ValueError(f"job {job_id} is {self.get(job_id).state}; only failed, cancelled or "
                              "interrupted jobs can be retried")
 
+    def set_backend(self, job_id: int, backend: str) -> None:
+        """Move a job that is not running between the local workers and Slurm."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
+        with self._p.transaction() as conn:
+            n = conn.execute("UPDATE jobs SET backend = ? WHERE id = ? AND state != 'running'",
+                             (backend, job_id)).rowcount
+        if n == 0:
+            raise ValueError(f"job {job_id} is {self.get(job_id).state}; a running job keeps its backend")
+
     def set_priority(self, job_id: int, priority: int) -> None:
         with self._p.transaction() as conn:
             conn.execute("UPDATE jobs SET priority = ? WHERE id = ?", (priority, job_id))

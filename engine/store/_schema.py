@@ -167,7 +167,24 @@ _V5 = """
 ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# v6: each submission of a ``slurm`` job to the cluster: its Slurm job id, the last Slurm state
+# seen by ``engine.slurm.sync`` and its log file (relative to the project folder). A job that
+# Slurm times out or pre-empts is submitted again under the next ``submission`` number.
+_V6 = """
+CREATE TABLE slurm_jobs (
+    id           INTEGER PRIMARY KEY,
+    job_id       INTEGER NOT NULL REFERENCES jobs(id),
+    submission   INTEGER NOT NULL,
+    slurm_id     TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    log_path     TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    UNIQUE (job_id, submission)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

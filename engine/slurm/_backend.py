@@ -1,0 +1,254 @@
+"""The submitting side: send ``slurm`` jobs to the cluster and bring their outcome into the database.
+
+Only this side writes ``project.sqlite``. It follows each job through Slurm's state (squeue,
+then sacct) and the run folder's ``status.json``; a job Slurm timed out or pre-empted is
+submitted again and resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.jobs import JobQueue, engine_command
+from engine.slurm import _commands as cmd
+from engine.slurm._inputs import SCRIPT, batch_script, log_path, prepare_inputs, read_status, write_atomic
+from engine.slurm._settings import ClusterSettings
+from engine.store import utc_now
+
+RESUMABLE = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED")
+
+
+@dataclass
+class SyncReport:
+    """What one :func:`sync` did; ``changes`` are ``(job id, what)`` lines for a log or status bar."""
+
+    submitted: list[int] = field(default_factory=list)
+    resubmitted: list[int] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    changes: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    active: int = 0
+
+    def note(self, job_id: int, what: str) -> None:
+        self.changes.append((job_id, what))
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: int
+    submission: int
+    slurm_id: str
+    state: str
+    log_path: str
+    submitted_at: str
+    updated_at: str
+
+
+def submissions(project, job_id: int) -> list[Submission]:
+    """Every Slurm submission of a job, oldest first."""
+    rows = project.query("SELECT job_id, submission, slurm_id, state, log_path, submitted_at, updated_at "
+                         "FROM slurm_jobs WHERE job_id = ? ORDER BY submission", (job_id,))
+    return [Submission(**dict(r)) for r in rows]
+
+
+def _latest(project, job_id: int) -> Submission | None:
+    subs = submissions(project, job_id)
+    return subs[-1] if subs else None
+
+
+def submit_job(project, job_id: int, settings: ClusterSettings | None = None) -> str:
+    """Submit a queued (or interrupted) ``slurm`` job now; returns its Slurm job id."""
+    settings = (settings or ClusterSettings.load(project)).check()
+    queue = JobQueue(project)
+    job = queue.get(job_id)
+    if job.backend != "slurm":
+        raise ValueError(f"job {job_id} runs on the {job.backend} workers, not on Slurm")
+    if job.state not in ("queued", "interrupted"):
+        raise ValueError(f"job {job_id} is {job.state}; only queued or interrupted jobs are submitted")
+    run_dir = project.runs_dir / job.run_id
+    folder = prepare_inputs(project, job, "cuda:0" if settings.gpus else "cpu")
+    write_atomic(folder / SCRIPT, batch_script(settings, run_dir, job, engine_command([])))
+    slurm_id = cmd.sbatch(folder / SCRIPT, cwd=run_dir)
+    previous = _latest(project, job_id)
+    number = previous.submission + 1 if previous else 1
+    now = utc_now()
+    with project.transaction() as conn:
+        conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, submitted_at, "
+                     "updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)",
+                     (job_id, number, slurm_id, str(log_path(run_dir, slurm_id).relative_to(project.path)),
+                      now, now))
+        conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, error = NULL, "
+                     "heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
+    return slurm_id
+
+
+def cancel_slurm_job(project, job_id: int) -> str:
+    """Cancel a ``slurm`` job: flag it, ``scancel`` its live submission; returns the job's state."""
+    queue = JobQueue(project)
+    state = queue.request_cancel(job_id)  # a waiting job is cancelled at once; running: flagged
+    sub = _latest(project, job_id)
+    if sub is not None and sub.state not in cmd.TERMINAL:
+        cmd.scancel(sub.slurm_id)
+        if state == "cancelled":
+            _set_sub_state(project, sub, "CANCELLED")
+    return queue.get(job_id).state
+
+
+def slurm_log(project, job_id: int, every: bool = False) -> str:
+    """The Slurm log of a job's last submission (of every submission with ``every``)."""
+    subs = submissions(project, job_id)
+    if not subs:
+        JobQueue(project).get(job_id)  # KeyError for an unknown job
+        raise LookupError(f"job {job_id} was never submitted to Slurm")
+    parts = []
+    for sub in subs if every else subs[-1:]:
+        path = project.path / sub.log_path
+        head = f"==> submission {sub.submission}: Slurm job {sub.slurm_id} ({sub.state}), {path}"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else "(no log yet)\n"
+        parts.append(f"{head}\n{text}")
+    return "\n".join(parts)
+
+
+def has_active_slurm_jobs(project) -> bool:
+    return bool(project.query("SELECT 1 FROM jobs WHERE backend = 'slurm' AND "
+                              "state IN ('queued', 'running', 'interrupted') LIMIT 1"))
+
+
+@contextlib.contextmanager
+def _sync_lock(project):
+    """One sync at a time per project (the GUI's timer and a CLI may both try)."""
+    with open(project.path / ".slurm-sync.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sync(project, settings: ClusterSettings | None = None, submit: bool = True) -> SyncReport:
+    """Follow every active ``slurm`` job and bring its state into the database.
+
+    Cheap when there is nothing to follow: with no active ``slurm`` job it returns at once
+    without running any Slurm command. ``submit`` also sends jobs that wait unsubmitted.
+    """
+    report = SyncReport()
+    if not has_active_slurm_jobs(project):
+        return report
+    with _sync_lock(project) as mine:
+        if not mine:
+            report.errors.append("another sync of this project is running")
+            return report
+        _sync(project, settings, submit, report)
+    return report
+
+
+def _sync(project, settings, submit: bool, report: SyncReport) -> None:
+    queue = JobQueue(project)
+    jobs = [j for j in queue.list(backend="slurm") if j.state in ("queued", "running", "interrupted")]
+    latest = {j.id: _latest(project, j.id) for j in jobs}
+    live = {i: s for i, s in latest.items() if s is not None and s.state not in cmd.TERMINAL}
+    try:
+        states = cmd.job_states([s.slurm_id for s in live.values()])
+    except cmd.SlurmError as exc:
+        report.errors.append(str(exc))
+        return
+    to_submit = [j for j in jobs if j.id not in live]
+    for job in jobs:
+        if job.id in live:
+            sub = live[job.id]
+            if _follow(project, queue, job, sub, states.get(sub.slurm_id, cmd.GONE), report):
+                to_submit.append(queue.get(job.id))
+    if not submit:
+        report.active = sum(1 for j in queue.list(backend="slurm") if j.state in ("queued", "running"))
+        return
+    for job in to_submit:
+        if job.cancel_requested or job.state not in ("queued", "interrupted"):
+            continue
+        if len(submissions(project, job.id)) >= _settings(project, settings, report).max_submissions:
+            queue.finish(job.id, "failed", f"stopped after {len(submissions(project, job.id))} Slurm "
+                         "submissions (cluster settings: max_submissions)")
+            report.failed.append(job.id)
+            continue
+        try:
+            slurm_id = submit_job(project, job.id, _settings(project, settings, report))
+        except (cmd.SlurmError, ValueError, OSError) as exc:
+            report.errors.append(f"job {job.id}: {exc}")
+            continue
+        resub = bool(submissions(project, job.id)[:-1])
+        (report.resubmitted if resub else report.submitted).append(job.id)
+        report.note(job.id, f"{'resubmitted' if resub else 'submitted'} as Slurm job {slurm_id}")
+    report.active = sum(1 for j in queue.list(backend="slurm") if j.state in ("queued", "running"))
+
+
+def _settings(project, settings, report) -> ClusterSettings:
+    return settings if settings is not None else ClusterSettings.load(project)
+
+
+def _set_sub_state(project, sub: Submission, state: str) -> None:
+    with project.transaction() as conn:
+        conn.execute("UPDATE slurm_jobs SET state = ?, updated_at = ? WHERE job_id = ? AND submission = ?",
+                     (state, utc_now(), sub.job_id, sub.submission))
+
+
+def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: SyncReport) -> bool:
+    """Bring one submission's state into the job; True when the job should be submitted again."""
+    run_dir = project.runs_dir / job.run_id
+    status = read_status(run_dir)
+    if status.get("slurm_id") not in (None, sub.slurm_id):
+        status = {}  # an older submission's word
+    if state != sub.state:
+        _set_sub_state(project, sub, state)
+    if state in ("RUNNING", "COMPLETING") or (state in cmd.WAITING and status.get("state") == "running"):
+        if job.state != "running":
+            with project.transaction() as conn:
+                conn.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?) "
+                             "WHERE id = ?", (utc_now(), job.id))
+            report.note(job.id, f"running (Slurm job {sub.slurm_id})")
+        return False
+    if state in cmd.WAITING:
+        return False
+    # The submission has ended (or Slurm forgot it): decide from the status file and Slurm's word.
+    word = status.get("state")
+    if job.cancel_requested:
+        queue.finish(job.id, "cancelled", "cancelled (scancel)")
+        report.cancelled.append(job.id)
+        report.note(job.id, "cancelled")
+    elif word == "finished":
+        queue.finish(job.id, "finished")
+        report.finished.append(job.id)
+        report.note(job.id, "finished")
+    elif word == "failed":
+        queue.finish(job.id, "failed", status.get("error") or f"Slurm job {sub.slurm_id} failed")
+        report.failed.append(job.id)
+        report.note(job.id, "failed")
+    elif state in RESUMABLE or word == "interrupted" or (state == cmd.GONE and word == "running"):
+        queue.finish(job.id, "interrupted", f"Slurm job {sub.slurm_id}: {state}; resubmitting")
+        report.note(job.id, f"{state.lower()}: submitting again to resume from its checkpoint")
+        return True
+    elif state == "CANCELLED":
+        queue.finish(job.id, "cancelled", f"Slurm job {sub.slurm_id} was cancelled outside the workbench")
+        report.cancelled.append(job.id)
+        report.note(job.id, "cancelled outside the workbench")
+    else:
+        queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: "
+                     f"{_last_line(project.path / sub.log_path)} (affengine slurm log)")
+        report.failed.append(job.id)
+        report.note(job.id, f"failed ({state})")
+    return False
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [x for x in path.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return "no Slurm log"
+    return lines[-1][:300] if lines else "empty Slurm log"

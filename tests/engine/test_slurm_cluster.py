@@ -1,0 +1,149 @@
+"""The Slurm backend against a REAL single-node Slurm cluster started on localhost (see _slurm_cluster).
+
+A tiny 2-fold experiment runs through ``sbatch`` and its predictions equal the same experiment
+run by a local worker; a cancel maps to ``scancel``; a job killed at its time limit is
+submitted again and resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from engine.jobs import JobQueue, Worker, cancel_job, create_experiment, experiment_jobs
+from engine.runs import read_events
+from engine.slurm import ClusterSettings, slurm_log, submissions, sync
+from engine.store import Project
+from engine.train import read_predictions
+from tests.engine._slurm_cluster import LocalSlurm, missing_reason
+from tests.engine._train_factory import make_project, tiny_spec
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        slurm.start()
+    except (RuntimeError, OSError) as exc:
+        slurm.stop()
+        pytest.skip(f"a local Slurm cluster could not be started: {exc}")
+    patch = pytest.MonkeyPatch()
+    for key, value in slurm.env().items():
+        patch.setenv(key, value)
+    yield slurm
+    slurm.stop()
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def project_path(tmp_path_factory):
+    path = make_project(tmp_path_factory.mktemp("slurmproj") / "study", patients=16, k=2)
+    ClusterSettings(partition="debug", cpus=1, mem="500M", time="10", signal_grace_s=0).save(path)
+    return path
+
+
+def _sync_until(project, job_ids, states, cluster, timeout_s=240.0, on_round=None):
+    """Run ``sync`` until every job is in one of ``states``; the report of each round is kept."""
+    deadline = time.monotonic() + timeout_s
+    queue = JobQueue(project)
+    while time.monotonic() < deadline:
+        report = sync(project)
+        assert not report.errors, report.errors
+        if on_round is not None:
+            on_round(report)
+        now = {j: queue.get(j).state for j in job_ids}
+        if all(s in states for s in now.values()):
+            return now
+        time.sleep(1.0)
+    logs = "\n".join(slurm_log(project, j) for j in job_ids if submissions(project, j))
+    raise AssertionError(f"jobs {now} not {states} within {timeout_s} s\n{logs}\n{cluster.logs()}")
+
+
+def _wait_for(ok, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ok():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {timeout_s} s")
+
+
+def test_experiment_on_slurm_equals_local_run(cluster, project_path):
+    with Project.open(project_path) as project:
+        spec = tiny_spec(project.path)
+        create_experiment(project, "on-slurm", spec, backend="slurm")
+        create_experiment(project, "here", spec)
+        jobs = [j.id for j in experiment_jobs(project, "on-slurm")]
+        assert len(jobs) == 2 and sync(project).submitted == jobs
+        final = _sync_until(project, jobs, ("finished", "failed"), cluster)
+        assert final == {j: "finished" for j in jobs}, [slurm_log(project, j) for j in jobs]
+        slurm_runs = {j.fold: project.runs_dir / j.run_id for j in experiment_jobs(project, "on-slurm")}
+        subs = [submissions(project, j) for j in jobs]
+        assert [len(s) for s in subs] == [1, 1] and all(s[0].state == "COMPLETED" for s in subs)
+    Worker(project_path, device="cpu").run(exit_when_idle=True)  # the same experiment, locally
+    with Project.open(project_path) as project:
+        local = experiment_jobs(project, "here")
+        assert [j.state for j in local] == ["finished", "finished"]
+        for job in local:
+            here = read_predictions(project.runs_dir / job.run_id / "predictions.csv")
+            there = read_predictions(slurm_runs[job.fold] / "predictions.csv")
+            assert np.array_equal(here["image_id"], there["image_id"])
+            assert np.array_equal(here["probability"], there["probability"])
+        # the node trained from the project snapshot in its run folder, never the live database
+        run = slurm_runs[0]
+        config = json.loads((run / "config.json").read_text())
+        assert config["spec"]["project"] == str(run / "slurm" / "project.affproj")
+        assert not (run / "slurm" / "project.affproj").exists()  # dropped once finished
+        assert "#SBATCH --partition=debug" in (run / "slurm" / "job.sbatch").read_text()
+        assert "affwb: finished" in slurm_log(project, jobs[0])
+
+
+def test_cancel_maps_to_scancel(cluster, project_path):
+    with Project.open(project_path) as project:
+        create_experiment(project, "to-cancel", tiny_spec(project.path, epochs=400), folds=[0],
+                          backend="slurm")
+        job = experiment_jobs(project, "to-cancel")[0]
+        _sync_until(project, [job.id], ("running",), cluster)
+        run = project.runs_dir / job.run_id
+        _wait_for(lambda: any(e["type"] == "progress" for e in read_events(run / "events.jsonl"))
+                  if (run / "events.jsonl").exists() else False, 120, "no training progress")
+        assert cancel_job(project, job.id) == "running"  # flagged and scancelled; sync sees the end
+        assert _sync_until(project, [job.id], ("cancelled", "failed"), cluster, 60) == {job.id: "cancelled"}
+        assert submissions(project, job.id)[-1].state == "CANCELLED"
+        types = [e["type"] for e in read_events(run / "events.jsonl")]
+        assert "cancelled" in types and "finished" not in types  # stopped at a step, checkpoint written
+        assert (run / "checkpoints" / "last.pt").exists()
+
+
+def test_time_limit_kill_then_resume(cluster, project_path):
+    with Project.open(project_path) as project:
+        settings = ClusterSettings.load(project)
+        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
+        create_experiment(project, "timed-out", tiny_spec(project.path, epochs=6), folds=[0],
+                          backend="slurm")
+        job = experiment_jobs(project, "timed-out")[0]
+        assert sync(project).submitted == [job.id]
+        run = project.runs_dir / job.run_id
+        _wait_for(lambda: (run / "checkpoints" / "last.pt").exists(), 120, "no checkpoint after epoch 1")
+        slurm_id = submissions(project, job.id)[0].slurm_id
+        # Pause the run so it is still going when the limit strikes; Slurm kills it (TIMEOUT).
+        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
+        settings.save(project)  # the next submission gets ten minutes
+        final = _sync_until(project, [job.id], ("finished", "failed"), cluster, timeout_s=300)
+        assert final == {job.id: "finished"}, slurm_log(project, job.id, every=True)
+        subs = submissions(project, job.id)
+        assert [s.state for s in subs] == ["TIMEOUT", "COMPLETED"]
+        assert JobQueue(project).get(job.id).attempts == 2
+        events = read_events(run / "events.jsonl")
+        started = [e for e in events if e["type"] == "started"]
+        assert len(started) == 2 and started[1]["resumed_epoch"] >= 1
+        assert any("resumed from" in e.get("message", "") for e in events)
+        assert len(read_predictions(run / "predictions.csv")["probability"]) == started[1]["val_images"]
