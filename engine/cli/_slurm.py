@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     for name in _INT_FIELDS:
         st.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
     st.add_argument("--extra", action="append", metavar="LINE",
-                    help="an extra #SBATCH line such as --constraint=a100 (repeatable; replaces the list)")
+                    help="an extra #SBATCH line: --extra=--constraint=a100 (repeatable; replaces the list)")
     st.add_argument("--clear-extra", action="store_true", help="remove every extra #SBATCH line")
     st.set_defaults(func=run_settings)
 
