@@ -1,0 +1,68 @@
+"""Several workers on one project: one per GPU (CUDA_VISIBLE_DEVICES) or N CPU workers, one queue."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.cli import main
+from engine.jobs import create_experiment, experiment_jobs, worker_devices, worker_env
+from engine.store import Project
+from tests.engine._train_factory import make_project, tiny_spec
+
+
+def test_gpu_lists_follow_the_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,2")
+    assert worker_devices("all") == ["cuda:0", "cuda:2"]
+    assert worker_devices("2", cpu=1) == ["cuda:2", "cpu"]
+    assert worker_devices(None, cpu=3) == ["cpu", "cpu", "cpu"]
+    for gpus, message in (("1", "cuda:1 not visible here (visible: cuda:0, cuda:2)"),
+                          ("0,0", "named twice"), ("a,b", "'all' or GPU indices")):
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            worker_devices(gpus)
+    with pytest.raises(ValueError, match="no workers asked for"):
+        worker_devices(None, cpu=0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(ValueError, match="no GPU visible"):
+        worker_devices("all")
+
+
+def test_each_gpu_worker_sees_only_its_gpu():
+    env, device = worker_env("cuda:2")
+    assert env["CUDA_VISIBLE_DEVICES"] == "2" and device == "cuda:0"
+    env, device = worker_env("cpu")
+    assert device == "cpu"
+
+
+def test_cli_dry_run_names_each_worker(tmp_path, monkeypatch, capsys):
+    Project.create(tmp_path / "p").close()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    assert main(["workers", str(tmp_path / "p.affproj"), "--gpus", "0,2", "--cpu", "1", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "worker 0: cuda:0 (CUDA_VISIBLE_DEVICES=0 --device cuda:0)",
+        "worker 1: cuda:2 (CUDA_VISIBLE_DEVICES=2 --device cuda:0)",
+        "worker 2: cpu (--device cpu)",
+    ]
+    assert main(["workers", str(tmp_path / "p.affproj"), "--gpus", "5"]) == 2
+    assert "cuda:5 not visible" in capsys.readouterr().err
+
+
+def test_cpu_workers_share_the_queue(tmp_path):
+    path = make_project(tmp_path / "study", patients=12, k=2)
+    with Project.open(path) as project:
+        for name in ("a", "b"):
+            create_experiment(project, name, tiny_spec(project.path, epochs=1))
+    res = subprocess.run([sys.executable, "-m", "engine", "workers", str(path), "--cpu", "2",
+                          "--exit-when-idle", "--log-dir", str(tmp_path / "logs")],
+                         capture_output=True, text=True, timeout=600)
+    logs = "\n".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*.log")))
+    assert res.returncode == 0, res.stdout + res.stderr + logs
+    assert "2 worker(s) stopped (exit codes 0, 0)" in res.stdout
+    with Project.open(path) as project:
+        jobs = experiment_jobs(project, "a") + experiment_jobs(project, "b")
+        assert [j.state for j in jobs] == ["finished"] * 4
+        assert len({j.worker for j in jobs}) == 2  # both workers took jobs from the one queue
+        workers = project.query("SELECT device, state FROM workers")
+        assert sorted(tuple(r) for r in workers) == [("cpu", "stopped"), ("cpu", "stopped")]
