@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from engine.cli import main
 from engine.jobs import JobQueue, Worker, cancel_job, create_experiment, experiment_jobs
 from engine.runs import read_events
 from engine.slurm import ClusterSettings, slurm_log, submissions, sync
@@ -147,3 +148,24 @@ def test_time_limit_kill_then_resume(cluster, project_path):
         assert len(started) == 2 and started[1]["resumed_epoch"] >= 1
         assert any("resumed from" in e.get("message", "") for e in events)
         assert len(read_predictions(run / "predictions.csv")["probability"]) == started[1]["val_images"]
+
+
+def test_failed_job_keeps_its_error_and_slurm_log(cluster, project_path, capsys):
+    good = ClusterSettings.load(project_path)
+    good.replace(setup="echo 'cluster set-up broke: no module cuda/99' >&2; exit 3").save(project_path)
+    with Project.open(project_path) as project:
+        create_experiment(project, "broken", tiny_spec(project.path), folds=[0])  # for local workers
+        job = experiment_jobs(project, "broken")[0]
+    try:
+        assert main(["slurm", "submit", str(project_path), "broken"]) == 0  # moved to Slurm, submitted
+        assert f"job {job.id}: submitted as Slurm job" in capsys.readouterr().out
+        with Project.open(project_path) as project:
+            assert JobQueue(project).get(job.id).backend == "slurm"
+            assert _sync_until(project, [job.id], ("failed", "finished"), cluster, 120) == {job.id: "failed"}
+            error = JobQueue(project).get(job.id).error
+            assert "ended FAILED without a result" in error and "no module cuda/99" in error
+    finally:
+        good.save(project_path)
+    assert main(["slurm", "log", str(project_path), str(job.id)]) == 0
+    out = capsys.readouterr().out
+    assert "==> submission 1: Slurm job" in out and "cluster set-up broke" in out
