@@ -30,7 +30,7 @@ class ExperimentsController(QObject):
         super().__init__(window)
         self.window = window
         self.dialog_kwargs = dict(dialog_kwargs or {})
-        self.tasks = TaskRunner(self, max_threads=2)
+        self.tasks = TaskRunner(self, max_threads=3)  # polls, queue actions, dialog reads
         self.monitor = JobMonitor(self, self.tasks)
         self.workers = WorkerManager(self.monitor, self.tasks, self)
         self.queue = JobQueueWidget(self.monitor, self.tasks)

@@ -35,12 +35,12 @@ class TrainingCurvesWidget(QWidget):
         super().__init__(parent)
         self.monitor = monitor
         self.view = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.view.addPlot(title="Loss")
+        self.loss_plot = self.view.addPlot(title="Loss (solid: training, dashed: validation)")
         self.auc_plot = self.view.addPlot(title="Validation AUC")
         for plot in (self.loss_plot, self.auc_plot):
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(-5, 5))
+        self.auc_plot.addLegend(offset=(-5, -5))  # one entry per run; the colours match the loss plot
         self.auc_plot.setYRange(0.0, 1.0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -62,7 +62,7 @@ class TrainingCurvesWidget(QWidget):
         self.runs = list(jobs)
         for plot in (self.loss_plot, self.auc_plot):
             plot.clear()
-            plot.legend.clear()
+        self.auc_plot.legend.clear()
         self._curves = {}
         for k, job in enumerate(self.runs):
             color = PALETTE[k % len(PALETTE)]
@@ -70,9 +70,8 @@ class TrainingCurvesWidget(QWidget):
             solid = pg.mkPen(color, width=2)
             dashed = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
             self._curves[job.run_id] = (
-                self.loss_plot.plot([], [], pen=solid, symbol="o", symbolSize=4, symbolBrush=color,
-                                    name=f"{name} train"),
-                self.loss_plot.plot([], [], pen=dashed, name=f"{name} val"),
+                self.loss_plot.plot([], [], pen=solid, symbol="o", symbolSize=4, symbolBrush=color),
+                self.loss_plot.plot([], [], pen=dashed),
                 self.auc_plot.plot([], [], pen=solid, symbol="o", symbolSize=4, symbolBrush=color,
                                    name=name),
             )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 COLUMNS = ("Job", "Experiment", "Fold", "Kind", "State", "Progress", "Epoch", "ETA", "Device",
            "Backend", "Priority", "Error")
 PROGRESS_COLUMN = COLUMNS.index("Progress")
+WIDTHS = (50, 180, 45, 60, 90, 120, 60, 90, 70, 65, 60)  # every column but the last (Error)
 CANCEL_GRACE_S = 10.0
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -134,6 +135,8 @@ class JobQueueWidget(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        for column, width in enumerate(WIDTHS):
+            self.table.setColumnWidth(column, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _i: self.show_log())

@@ -55,6 +55,7 @@ FAMILY_TITLES = {"cnn": "CNN", "vit": "ViT", "hybrid": "Hybrid"}
 WEIGHTS_CHOICES = (("pretrained", "ImageNet pretrained"), ("scratch", "From scratch"),
                    ("both", "Both (pretrained and from scratch)"))
 BACKENDS = (("local", "Local workers"), ("slurm", "Slurm cluster"))
+WEIGHTS_COLUMN = 2  # of the model tree
 
 
 def _probe() -> tuple[dict[str, bool], bool]:
@@ -168,7 +169,7 @@ class NewExperimentDialog(QDialog):
         from engine.models import FAMILIES, get_entry, list_models
 
         tree = QTreeWidget()
-        tree.setHeaderLabels(["Model", "Description", "Input", "ImageNet weights"])
+        tree.setHeaderLabels(["Model", "Input", "ImageNet weights", "Description"])
         tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.model_items: dict[str, QTreeWidgetItem] = {}
         for family in FAMILIES:
@@ -177,7 +178,7 @@ class NewExperimentDialog(QDialog):
             for name in list_models(family):
                 e = get_entry(name)
                 desc = e.description + (" (test model)" if e.tiny else "")
-                item = QTreeWidgetItem(group, [name, desc, str(e.input_size), "checking…"])
+                item = QTreeWidgetItem(group, [name, str(e.input_size), "checking…", desc])
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 self.model_items[name] = item
@@ -279,10 +280,10 @@ class NewExperimentDialog(QDialog):
             return  # closed before the worker answered
         if result is None:
             for item in self.model_items.values():
-                item.setText(3, "unknown")
+                item.setText(WEIGHTS_COLUMN, "unknown")
             return
         self.weights, self.hub = result
         for name, item in self.model_items.items():
             ok = self.weights.get(name)
-            item.setText(3, "on this machine" if ok else
+            item.setText(WEIGHTS_COLUMN, "on this machine" if ok else
                          "not on this machine (downloadable)" if self.hub else "not on this machine")

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -79,12 +79,12 @@ class SplitPickerWidget(QWidget):
         self.create_button = QPushButton("Create Split")
         self.create_button.clicked.connect(self.create_split)
         new = QGroupBox("New split (stratified, grouped by patient)")
-        row = QHBoxLayout(new)
-        for label, widget in (("Name", self.new_name), ("K", self.k), ("Seed", self.seed),
-                              ("Held-out share", self.test_share)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        row.addWidget(self.create_button)
+        grid = QGridLayout(new)
+        for k, (label, widget) in enumerate((("Name", self.new_name), ("K (folds)", self.k),
+                                             ("Seed", self.seed), ("Held-out share", self.test_share))):
+            grid.addWidget(QLabel(label), k // 2, 2 * (k % 2))
+            grid.addWidget(widget, k // 2, 2 * (k % 2) + 1)
+        grid.addWidget(self.create_button, 2, 3)
 
         self.table = QTableWidget(0, len(BALANCE_COLUMNS))
         self.table.setHorizontalHeaderLabels(BALANCE_COLUMNS)
@@ -138,6 +138,9 @@ class SplitPickerWidget(QWidget):
         if keep in names:
             self.combo.setCurrentText(keep)
         self.combo.blockSignals(False)
+        if self.new_name.text().strip() in names:  # offer a fresh name, not a new version of one
+            self.new_name.setText(next(f"split{n}" for n in range(2, len(names) + 3)
+                                       if f"split{n}" not in names))
         if not names:
             self.summary.setText("No split yet: create one below.")
             self._show(None, [])

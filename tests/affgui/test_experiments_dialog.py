@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from affgui.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
 from affgui.experiments.plan import fold_counts, plan_experiments, short_name
 from affgui.tasks import TaskRunner
 from engine.jobs import JobQueue, list_experiments
@@ -78,6 +78,7 @@ def test_split_balance_matches_the_stored_split(qtbot, project, tasks):
 def test_create_split_with_held_out_share_and_refusal(qtbot, project, tasks):
     dialog = open_dialog(qtbot, project, tasks)
     picker = dialog.splits
+    assert picker.new_name.text() == "split2"  # "default" exists: a new split gets a new name
     picker.new_name.setText("cv3")
     picker.k.setValue(3)
     picker.test_share.setValue(0.25)
@@ -108,7 +109,7 @@ def test_study_preset_queues_every_pair_on_one_split(qtbot, project, tasks):
     assert names == ["resnet50-imagenet", "resnet50-scratch", "vit_base-imagenet", "vit_base-scratch",
                      "densenet121-imagenet", "densenet121-scratch", "deit_small-imagenet",
                      "deit_small-scratch"]
-    assert dialog.model_items["resnet50"].text(3) == "on this machine"
+    assert dialog.model_items["resnet50"].text(WEIGHTS_COLUMN) == "on this machine"
     dialog.epochs.setValue(3)
     with qtbot.waitSignal(dialog.sigCreated, timeout=20_000) as blocker:
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
@@ -128,7 +129,7 @@ def test_study_preset_queues_every_pair_on_one_split(qtbot, project, tasks):
 
 def test_invalid_input_is_shown_in_the_dialog_and_nothing_is_written(qtbot, project, tasks):
     dialog = open_dialog(qtbot, project, tasks, probe=NONE_LOCAL)
-    assert dialog.model_items["vit_base_patch16_224"].text(3) == "not on this machine"
+    assert dialog.model_items["vit_base_patch16_224"].text(WEIGHTS_COLUMN) == "not on this machine"
     dialog.set_models(["vit_tiny_patch16_224"], "scratch")
     dialog.image_size.setValue(50)  # not a multiple of the patch size 16
     text = submit_and_wait_failure(qtbot, dialog)
