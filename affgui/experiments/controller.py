@@ -1,4 +1,7 @@
-"""The Experiments dock and menu: job queue over live training curves, workers in the status bar."""
+"""The Experiments dock and menu: job queue over live training curves, workers in the status bar.
+
+Slurm jobs are submitted and followed by :class:`SlurmSync` on the same worker threads.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from affgui.experiments.curves import TrainingCurvesWidget
 from affgui.experiments.job_monitor import JobMonitor
 from affgui.experiments.job_queue import JobQueueWidget
 from affgui.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.experiments.slurm_sync import SlurmSync
 from affgui.experiments.workers import WorkerManager
 from affgui.tasks import TaskRunner
 
@@ -33,6 +37,7 @@ class ExperimentsController(QObject):
         self.tasks = TaskRunner(self, max_threads=3)  # polls, queue actions, dialog reads
         self.monitor = JobMonitor(self, self.tasks)
         self.workers = WorkerManager(self.monitor, self.tasks, self)
+        self.slurm = SlurmSync(self.tasks, self)
         self.queue = JobQueueWidget(self.monitor, self.tasks)
         self.curves = TrainingCurvesWidget(self.monitor)
         self.dialog: NewExperimentDialog | None = None
@@ -61,6 +66,8 @@ class ExperimentsController(QObject):
         self.queue.sigSelectionChanged.connect(self.curves.set_runs)
         self.queue.sigMessage.connect(self._message)
         self.workers.sigMessage.connect(self._message)
+        self.slurm.sigMessage.connect(self._message)
+        self.slurm.sigSynced.connect(lambda _report: self.monitor.poll_now())
         window.sigProjectChanged.connect(self.set_project)
         self.set_project(window.project)
 
@@ -87,6 +94,7 @@ class ExperimentsController(QObject):
             self.dialog.deleteLater()
             self.dialog = None
         self.monitor.set_project(project)
+        self.slurm.set_project(project)
 
     def new_experiment(self) -> NewExperimentDialog | None:
         """Open the New Experiment dialog (non-modal); returns it."""
@@ -102,6 +110,8 @@ class ExperimentsController(QObject):
 
     def _created(self, names: list[str], backend: str) -> None:
         started = backend == "local" and self.workers.ensure_running()
+        if backend == "slurm":
+            self.slurm.sync_now()  # submits them
         self._message(f"Queued {len(names)} experiment(s): {', '.join(names)}"
                       + ("; starting a worker" if started else ""))
         self.monitor.poll_now()

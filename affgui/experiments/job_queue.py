@@ -50,6 +50,17 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
+def cancel_one(project, job: JobRow) -> str:
+    """Cancel ``job``: ``scancel`` for a Slurm job; a local one gets a grace period, then a kill."""
+    if job.backend == "slurm":
+        from engine.slurm import cancel_slurm_job
+
+        return cancel_slurm_job(project, job.id)
+    from engine.jobs import cancel_job
+
+    return cancel_job(project, job.id, grace_s=CANCEL_GRACE_S)
+
+
 def _cell(j: JobRow, column: int) -> object:
     return (
         j.id, j.experiment or "", "" if j.fold is None else j.fold, j.kind, j.state, j.progress,
@@ -204,10 +215,8 @@ class JobQueueWidget(QWidget):
 
     # -- actions ----------------------------------------------------------------------
     def cancel(self) -> None:
-        from engine.jobs import cancel_job
-
         jobs = [j for j in self.selected_jobs() if j.state in ("queued", "running", "interrupted")]
-        self._act(jobs, lambda p, j: cancel_job(p, j.id, grace_s=CANCEL_GRACE_S), "cancel")
+        self._act(jobs, cancel_one, "cancel")
 
     def retry(self) -> None:
         from engine.jobs import JobQueue
@@ -228,7 +237,7 @@ class JobQueueWidget(QWidget):
         jobs = self.selected_jobs()
         if len(jobs) != 1 or self.monitor.project is None:
             return
-        dialog = RunLogDialog(self.monitor.project.runs_dir / jobs[0].run_id, jobs[0], self.tasks, self)
+        dialog = RunLogDialog(self.monitor.project, jobs[0], self.tasks, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.log_dialog = dialog  # tests and the user's next click find it
@@ -243,7 +252,7 @@ class JobQueueWidget(QWidget):
             for j in jobs:
                 try:
                     fn(project, j)
-                except (KeyError, ValueError) as exc:
+                except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: SlurmError
                     errors.append(f"job {j.id}: {exc.args[0] if isinstance(exc, KeyError) else exc}")
             return errors
 

@@ -1,4 +1,4 @@
-"""A job's log on demand: its run's events as text, and ``error.txt`` when it failed."""
+"""A job's log on demand: its run's events as text, ``error.txt`` when it failed, the Slurm log."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from shiboken6 import isValid
 if TYPE_CHECKING:
     from affgui.experiments.job_monitor import JobRow
     from affgui.tasks import TaskRunner
+    from engine.store import Project
 
 _SKIP = ("seq", "t", "type", "spec", "traceback")
 
@@ -31,8 +32,8 @@ def _short(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def read_log(run_dir: Path) -> str:
-    """The run's events as text, then its traceback (``error.txt``) if there is one."""
+def read_log(run_dir: Path, slurm_log: str | None = None) -> str:
+    """The run's events as text, its traceback (``error.txt``) if there is one, then ``slurm_log``."""
     from engine.runs import read_events
 
     events = read_events(run_dir / "events.jsonl")
@@ -43,15 +44,31 @@ def read_log(run_dir: Path) -> str:
     error = run_dir / "error.txt"
     if error.is_file():
         parts.append("error.txt:\n" + error.read_text(encoding="utf-8", errors="replace").rstrip())
+    if slurm_log is not None:
+        parts.append("Slurm:\n" + slurm_log.rstrip())
     return "\n\n".join(parts)
 
 
-class RunLogDialog(QDialog):
-    """Shows :func:`read_log` of one run, read off the GUI thread; Refresh reads it again."""
+def job_log(project: Project, job: JobRow) -> str:
+    """:func:`read_log` of ``job``'s run folder, with the Slurm log of its last submission."""
+    slurm = None
+    if job.backend == "slurm":
+        from engine.slurm import slurm_log
 
-    def __init__(self, run_dir: Path, job: JobRow, tasks: TaskRunner, parent=None):
+        try:
+            slurm = slurm_log(project, job.id)
+        except LookupError as exc:  # never submitted yet
+            slurm = str(exc)
+    return read_log(project.runs_dir / job.run_id, slurm)
+
+
+class RunLogDialog(QDialog):
+    """Shows :func:`job_log` of one job, read off the GUI thread; Refresh reads it again."""
+
+    def __init__(self, project: Project, job: JobRow, tasks: TaskRunner, parent=None):
         super().__init__(parent)
-        self.run_dir = Path(run_dir)
+        self.project = project
+        self.job = job
         self.tasks = tasks
         name = f"{job.experiment} fold {job.fold}" if job.experiment else job.kind
         self.setWindowTitle(f"Job {job.id} ({name}): {job.run_id}")
@@ -71,9 +88,9 @@ class RunLogDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        run_dir = self.run_dir
-        self.tasks.submit(lambda _p: read_log(run_dir), done=self._show,
-                          failed=lambda exc: self._show(f"Cannot read {run_dir}: {exc}"))
+        project, job = self.project, self.job
+        self.tasks.submit(lambda _p: job_log(project, job), done=self._show,
+                          failed=lambda exc: self._show(f"Cannot read the log of job {job.id}: {exc}"))
 
     def _show(self, text: str) -> None:
         if not isValid(self.text):

@@ -141,3 +141,34 @@ def test_progress_column_is_drawn_as_a_bar(qtbot, window, panel):
     empty, half, full = painted(0.0), painted(0.5), painted(1.0)
     assert empty != half != full
     assert empty != full
+
+
+def test_slurm_jobs_sync_cancel_and_log_without_slurm_commands(qtbot, window, panel, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))
+    with Project.open(window.project.path) as p:
+        create_experiment(p, "cluster", tiny_spec(p.path, epochs=1), folds=[0], backend="slurm")
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    qtbot.waitUntil(lambda: not panel.slurm.busy, timeout=10_000)  # the sync on opening
+    with qtbot.waitSignal(panel.slurm.sigSynced, timeout=10_000) as synced:
+        panel.slurm.sync_now()
+    assert any("sbatch not found" in e for e in synced.args[0].errors)
+    assert any(m.startswith("Slurm: job 3: sbatch not found") for m in messages)
+    qtbot.waitUntil(lambda: panel.queue.model.rowCount() == 3, timeout=10_000)
+    job = panel.queue.model.jobs[2]
+    assert (job.experiment, job.backend, job.state) == ("cluster", "slurm", "queued")
+
+    panel.queue.select_jobs([job.id])
+    panel.queue.actions["log"].trigger()
+    qtbot.waitUntil(lambda: panel.queue.log_dialog.loaded, timeout=10_000)
+    assert f"Slurm:\njob {job.id} was never submitted to Slurm" in panel.queue.log_dialog.text.toPlainText()
+    panel.queue.log_dialog.close()
+
+    panel.queue.actions["cancel"].trigger()
+    qtbot.waitUntil(lambda: db_job(window, job.id).state == "cancelled", timeout=10_000)
+    messages.clear()
+    qtbot.waitUntil(lambda: not panel.slurm.busy, timeout=10_000)
+    with qtbot.waitSignal(panel.slurm.sigSynced, timeout=10_000) as synced:
+        panel.slurm.sync_now()
+    assert synced.args[0].errors == []  # nothing left to submit
+    assert not [m for m in messages if m.startswith("Slurm")]
