@@ -79,6 +79,7 @@ class NewExperimentDialog(QDialog):
         self.hub = False
         self.created: list[str] = []
         self.busy = False
+        self._order: list[str] = []  # models in the order the plan lists them (the preset's pairs)
 
         self.splits = SplitPickerWidget(project, tasks)
         self.models = self._model_tree()
@@ -206,7 +207,7 @@ class NewExperimentDialog(QDialog):
 
     def update_plan(self) -> None:
         checked = self.checked_models()
-        order = [m for m in getattr(self, "_order", []) if m in checked]
+        order = [m for m in self._order if m in checked]
         models = order + [m for m in checked if m not in order]
         plans = plan_experiments(models, self.weights_mode.currentData(), self.prefix.text().strip())
         self.plan_table.setRowCount(len(plans))
