@@ -199,6 +199,7 @@ class JobQueueWidget(QWidget):
     def _restore_selection(self) -> None:
         if self._kept:
             self.select_jobs(list(self._kept))
+        self._selection_changed()  # a reset clears the selection without saying so
 
     def _selection_changed(self, *_args) -> None:
         self._update_actions()

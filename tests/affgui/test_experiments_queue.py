@@ -56,8 +56,11 @@ def test_install_adds_dock_menu_and_status(qtbot, window, panel):
     qtbot.waitUntil(lambda: dialog.splits.split is not None, timeout=10_000)
     assert dialog.isVisible() and dialog.splits.current_split() == "default"
     dialog.reject()
+    panel.queue.select_jobs([panel.queue.model.jobs[0].id])
+    assert [j.run_id for j in panel.curves.runs] == [panel.queue.model.jobs[0].run_id]
     window.close_project()
     assert not panel.new_action.isEnabled()
+    assert panel.curves.runs == []  # no curves of a closed project
     assert panel.queue.model.rowCount() == 0 and panel.workers.label.text() == ""
 
 
