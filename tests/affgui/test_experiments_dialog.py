@@ -163,3 +163,21 @@ def test_slurm_backend_and_existing_name(qtbot, project, tasks):
     text = submit_and_wait_failure(qtbot, again)
     assert "an experiment named 'resnet10t-scratch' already exists" in text
     assert project.query("SELECT COUNT(*) FROM experiments")[0][0] == 1
+
+
+def test_weights_probe_reads_affengine_weights_output(monkeypatch):
+    import sys
+
+    import engine.jobs
+    from affgui.experiments.plan import probe_weights
+
+    out = ("resnet50                           file      /w/resnet50.safetensors\n"
+           "vit_base_patch16_224               missing   missing (hub: timm/vit_base)\n"
+           "densenet121                        hf-cache  /hf/model.safetensors\n")
+    monkeypatch.setattr(engine.jobs, "engine_command",
+                        lambda args: [sys.executable, "-c", f"print({out!r}, end='')"])
+    assert probe_weights() == {"resnet50": True, "vit_base_patch16_224": False, "densenet121": True}
+    monkeypatch.setattr(engine.jobs, "engine_command",
+                        lambda args: [sys.executable, "-c", "import sys; sys.exit('no timm here')"])
+    with pytest.raises(RuntimeError, match="affengine weights failed: no timm here"):
+        probe_weights()
