@@ -175,3 +175,27 @@ def test_slurm_jobs_sync_cancel_and_log_without_slurm_commands(qtbot, window, pa
         panel.slurm.sync_now()
     assert synced.args[0].errors == []  # nothing left to submit
     assert not [m for m in messages if m.startswith("Slurm")]
+
+
+def test_queueing_from_the_dialog_starts_a_worker_when_none_is_alive(qtbot, window, panel, monkeypatch):
+    starts = []
+    monkeypatch.setattr(panel.workers, "start", lambda devices=None: starts.append(devices))
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+
+    def queue_one(model: str) -> None:
+        dialog = panel.new_experiment()
+        qtbot.waitUntil(lambda: dialog.splits.split is not None, timeout=10_000)
+        dialog.set_models([model], "scratch")
+        with qtbot.waitSignal(dialog.sigCreated, timeout=10_000):
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+
+    queue_one("resnet10t")
+    assert starts == [None]
+    assert "Queued 1 experiment(s): resnet10t-scratch; starting a worker" in messages
+    qtbot.waitUntil(lambda: panel.queue.model.rowCount() == 4, timeout=10_000)
+
+    panel.auto_action.setChecked(False)  # Experiments > Start a Worker When Queueing, off
+    queue_one("vit_tiny_patch16_224")
+    assert starts == [None]
+    assert messages[-1] == "Queued 1 experiment(s): vit_tiny-scratch"
