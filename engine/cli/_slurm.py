@@ -101,6 +101,9 @@ def run_submit(args) -> int:
             ClusterSettings.load(project).check()
             for job_id in ids:
                 job = queue.get(job_id)
+                if job.backend == "local" and (project.runs_dir / job.run_id / "checkpoints").is_dir():
+                    raise CliError(f"job {job_id} has a checkpoint from a local worker; resume it "
+                                   f"locally (affengine jobs retry {job_id}) or start a new experiment")
                 if job.state in ("failed", "cancelled"):
                     queue.retry(job_id)
                 queue.set_backend(job_id, "slurm")

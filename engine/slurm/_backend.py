@@ -88,14 +88,25 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None) ->
 
 
 def cancel_slurm_job(project, job_id: int) -> str:
-    """Cancel a ``slurm`` job: flag it, ``scancel`` its live submission; returns the job's state."""
+    """Cancel a ``slurm`` job: flag it, ``scancel`` its live submission; returns the job's state.
+
+    The cancel is recorded first; when ``scancel`` fails (no Slurm commands here, controller
+    down) the next :func:`sync` tries it again.
+    """
     queue = JobQueue(project)
-    state = queue.request_cancel(job_id)  # a waiting job is cancelled at once; running: flagged
+    job = queue.get(job_id)
     sub = _latest(project, job_id)
-    if sub is not None and sub.state not in cmd.TERMINAL:
+    if sub is None or sub.state in cmd.TERMINAL or job.state not in ("queued", "running", "interrupted"):
+        return queue.request_cancel(job_id)  # nothing on the cluster: cancelled at once
+    with project.transaction() as conn:
+        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+    try:
         cmd.scancel(sub.slurm_id)
-        if state == "cancelled":
-            _set_sub_state(project, sub, "CANCELLED")
+    except cmd.SlurmError:
+        return queue.get(job_id).state
+    if job.state != "running":  # still waiting in Slurm's queue: it never started
+        queue.finish(job_id, "cancelled", "cancelled before it started (scancel)")
+        _set_sub_state(project, sub, "CANCELLED")
     return queue.get(job_id).state
 
 
@@ -207,6 +218,12 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
         status = {}  # an older submission's word
     if state != sub.state:
         _set_sub_state(project, sub, state)
+    if job.cancel_requested and state not in cmd.TERMINAL and state != cmd.GONE:
+        try:
+            cmd.scancel(sub.slurm_id)  # again: the first try may have failed
+        except cmd.SlurmError as exc:
+            report.errors.append(f"job {job.id}: {exc}")
+        return False
     if state in ("RUNNING", "COMPLETING") or (state in cmd.WAITING and status.get("state") == "running"):
         if job.state != "running":
             with project.transaction() as conn:

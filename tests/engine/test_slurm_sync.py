@@ -1,0 +1,146 @@
+"""How ``sync`` reads Slurm's word, with stand-in ``sbatch``/``squeue``/``scancel`` scripts (no cluster).
+
+The real cluster tests (test_slurm_cluster.py) show the whole path; these pin each state
+change quickly: pending, running, time-out and resubmission, the submission cap, a cancel
+whose ``scancel`` fails at first, and a job Slurm has already forgotten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.jobs import JobQueue, cancel_job
+from engine.slurm import ClusterSettings, submissions, sync
+from engine.slurm._inputs import write_status
+from engine.store import Project
+
+FAKES = {
+    "sbatch": 'n=$(cat "$FAKE_SLURM/next_id"); echo $((n + 1)) > "$FAKE_SLURM/next_id"\n'
+              'pwd > "$FAKE_SLURM/cwd-$n"; cp "$2" "$FAKE_SLURM/script-$n"; echo "$n;cluster"',
+    "squeue": 'cat "$FAKE_SLURM/states"',
+    "sacct": "exit 1",
+    "scancel": 'if [ -e "$FAKE_SLURM/scancel_fails" ]; then\n'
+               '  echo "scancel: error: Unable to contact slurm controller" >&2; exit 1\nfi\n'
+               'echo "$1" >> "$FAKE_SLURM/cancelled"',
+}
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    root = tmp_path / "fake"
+    (root / "bin").mkdir(parents=True)
+    for name, body in FAKES.items():
+        path = root / "bin" / name
+        path.write_text(f"#!/bin/bash\n{body}\n")
+        path.chmod(0o755)
+    (root / "next_id").write_text("100\n")
+    (root / "states").write_text("")
+    monkeypatch.setenv("FAKE_SLURM", str(root))
+    monkeypatch.setenv("PATH", f"{root / 'bin'}:{os.environ['PATH']}")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        (p.cache_dir / "images").mkdir()
+        ClusterSettings(max_submissions=2, time="10").save(p)
+        yield p
+
+
+def _states(fake: Path, **states: str) -> None:
+    fake.joinpath("states").write_text("".join(f"{i}|{s}\n" for i, s in states.items()))
+
+
+def _submit(project) -> int:
+    return JobQueue(project).submit("train", {"project": str(project.path), "fold": 0}, fold=0,
+                                    backend="slurm")
+
+
+def test_submission_writes_the_inputs_and_the_script(fake, project):
+    job_id = _submit(project)
+    report = sync(project)
+    assert report.submitted == [job_id] and report.changes == [(job_id, "submitted as Slurm job 100")]
+    job = JobQueue(project).get(job_id)
+    assert (job.state, job.worker, job.attempts) == ("queued", "slurm:100", 1)
+    run = project.runs_dir / job.run_id
+    assert Path(fake / "cwd-100").read_text().strip() == str(run)  # submitted from the run folder
+    assert (fake / "script-100").read_text() == (run / "slurm" / "job.sbatch").read_text()
+    data = json.loads((run / "slurm" / "job.json").read_text())
+    snapshot = run / "slurm" / "project.affproj"
+    assert data["spec"]["project"] == str(snapshot) and data["device"] == "cpu"
+    assert os.readlink(snapshot / "cache" / "images") == "../../../../../cache/images"
+    assert (snapshot / "cache" / "images").resolve() == (project.cache_dir / "images").resolve()
+    with Project.open(snapshot) as copy:  # a consistent copy of the database at submission
+        assert JobQueue(copy).get(job_id).run_id == job.run_id
+    assert [s.slurm_id for s in submissions(project, job_id)] == ["100"]
+    _states(fake, **{"100": "PENDING"})
+    assert sync(project).changes == [] and sync(project).active == 1  # pending: nothing to do
+    fake.joinpath("states").write_text("")  # Slurm forgot it and the node never wrote a word
+    report = sync(project)
+    assert report.failed == [job_id]
+    assert "ended GONE without a result: no Slurm log" in JobQueue(project).get(job_id).error
+
+
+def test_time_out_resubmits_until_the_cap(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    _states(fake, **{"100": "RUNNING"})
+    assert sync(project).changes == [(job_id, "running (Slurm job 100)")]
+    assert JobQueue(project).get(job_id).state == "running"
+    _states(fake, **{"100": "TIMEOUT"})
+    report = sync(project)
+    assert report.resubmitted == [job_id]
+    assert [(s.slurm_id, s.state) for s in submissions(project, job_id)] == [("100", "TIMEOUT"),
+                                                                            ("101", "PENDING")]
+    assert JobQueue(project).get(job_id).attempts == 2
+    _states(fake, **{"101": "PREEMPTED"})
+    report = sync(project)
+    assert report.failed == [job_id]
+    job = JobQueue(project).get(job_id)
+    assert job.state == "failed" and "stopped after 2 Slurm submissions" in job.error
+
+
+def test_cancel_waits_for_a_failing_scancel_to_succeed(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    _states(fake, **{"100": "RUNNING"})
+    sync(project)
+    (fake / "scancel_fails").touch()
+    assert cancel_job(project, job_id) == "running"  # flagged; Slurm could not be told yet
+    report = sync(project)
+    assert "Unable to contact slurm controller" in report.errors[0]
+    assert JobQueue(project).get(job_id).state == "running"
+    (fake / "scancel_fails").unlink()
+    sync(project)
+    assert (fake / "cancelled").read_text().split() == ["100"]
+    _states(fake, **{"100": "CANCELLED"})
+    assert sync(project).cancelled == [job_id]
+    assert JobQueue(project).get(job_id).state == "cancelled"
+
+
+def test_a_pending_job_is_cancelled_at_once(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    assert cancel_job(project, job_id) == "cancelled"
+    assert (fake / "cancelled").read_text().split() == ["100"]
+    assert submissions(project, job_id)[-1].state == "CANCELLED"
+    assert sync(project).changes == []  # nothing active: no squeue either
+
+
+def test_forgotten_jobs_go_by_the_status_file(fake, project):
+    done, lost, broken = _submit(project), _submit(project), _submit(project)
+    sync(project)
+    queue = JobQueue(project)
+    write_status(project.runs_dir / queue.get(done).run_id, state="finished", slurm_id="100")
+    write_status(project.runs_dir / queue.get(lost).run_id, state="running", slurm_id="101")
+    write_status(project.runs_dir / queue.get(broken).run_id, state="failed", slurm_id="102",
+                 error="SpecError: fold 5 of split default v1 does not exist")
+    report = sync(project)  # squeue knows none of them any more, and there is no sacct
+    assert report.finished == [done] and report.failed == [broken] and report.resubmitted == [lost]
+    assert queue.get(broken).error == "SpecError: fold 5 of split default v1 does not exist"
+    assert [s.state for s in submissions(project, lost)] == ["GONE", "PENDING"]
