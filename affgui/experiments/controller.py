@@ -48,6 +48,7 @@ class ExperimentsController(QObject):
         splitter.setSizes([300, 220])
         self.dock = QDockWidget("Experiments", window)
         self.dock.setObjectName("experimentsDock")  # saveState/restoreState find docks by name
+        self.panel = splitter  # the dock's contents, should the window rather show it as a tab
         self.dock.setWidget(splitter)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         window.statusBar().addPermanentWidget(self.workers.label)
@@ -58,7 +59,7 @@ class ExperimentsController(QObject):
         self.auto_action = QAction("Start a Worker &When Queueing", window, checkable=True,
                                    checked=self.workers.auto_start)
         self.new_action.triggered.connect(self.new_experiment)
-        self.start_action.triggered.connect(lambda: self.workers.start())
+        self.start_action.triggered.connect(self.workers.start_requested)
         self.stop_action.triggered.connect(self.workers.stop)
         self.auto_action.toggled.connect(lambda on: setattr(self.workers, "auto_start", on))
         self.menu = self._menu()

@@ -99,6 +99,17 @@ class WorkerManager(QObject):
 
         self.tasks.submit(work, done=self._started, failed=self._start_failed)
 
+    def start_requested(self) -> bool:
+        """Experiments > Start Workers: start them unless this host already runs some."""
+        host = socket.gethostname()
+        here = [w for w in self.alive() if w.host == host] or self._running_procs()
+        if here:
+            self.sigMessage.emit(f"{len(here)} worker(s) already running here; stop them first to "
+                                 "start one per device afresh")
+            return False
+        self.start()
+        return True
+
     def ensure_running(self) -> bool:
         """With auto-start on, start workers when none is alive; True if it started some."""
         if not self.auto_start or self.alive() or self._running_procs() or self._starting:

@@ -73,6 +73,9 @@ def test_a_reopened_gui_sees_running_workers_and_stops_them(qtbot, study, guis):
 
     second = guis(study)  # as if the GUI had been closed and opened again
     qtbot.waitUntil(lambda: second.workers.label.text() == "Workers: 1 running", timeout=10_000)
+    with qtbot.waitSignal(second.workers.sigMessage, timeout=5000) as msg:
+        assert not second.workers.start_requested()  # one per device is running already
+    assert msg.args[0].startswith("1 worker(s) already running here")
     assert [w.pid for w in second.workers.alive()] == [pid]
     assert "cpu" in second.workers.label.toolTip()
     with qtbot.waitSignal(second.workers.sigMessage, timeout=5000) as msg:
