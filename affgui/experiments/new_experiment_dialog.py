@@ -44,6 +44,7 @@ from affgui.experiments.plan import (
     study_models,
 )
 from affgui.experiments.split_picker import SplitPickerWidget
+from engine.train import PRECISIONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,6 +81,7 @@ class NewExperimentDialog(QDialog):
         self.created: list[str] = []
         self.busy = False
         self._order: list[str] = []  # models in the order the plan lists them (the preset's pairs)
+        self._auto: list[PlannedExperiment] = []  # the plan as last generated (names not edited)
 
         self.splits = SplitPickerWidget(project, tasks)
         self.models = self._model_tree()
@@ -100,7 +102,7 @@ class NewExperimentDialog(QDialog):
                                  value=3e-4)
         self.augment = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.5)
         self.precision = QComboBox()
-        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.precision.addItems(list(PRECISIONS))
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.priority = QSpinBox(minimum=-1000, maximum=1000, value=0)
         self.backend = QComboBox()
@@ -210,9 +212,14 @@ class NewExperimentDialog(QDialog):
         order = [m for m in self._order if m in checked]
         models = order + [m for m in checked if m not in order]
         plans = plan_experiments(models, self.weights_mode.currentData(), self.prefix.text().strip())
+        edited = {(p.model, p.pretrained): p.name for p in self.planned()}
+        auto = {(p.model, p.pretrained): p.name for p in self._auto}
+        self._auto = plans
         self.plan_table.setRowCount(len(plans))
         for r, p in enumerate(plans):
-            self.plan_table.setItem(r, 0, QTableWidgetItem(p.name))
+            key = (p.model, p.pretrained)
+            name = edited[key] if key in edited and edited[key] != auto.get(key) else p.name
+            self.plan_table.setItem(r, 0, QTableWidgetItem(name))  # a name typed by hand stays
             for c, text in ((1, p.model), (2, "ImageNet" if p.pretrained else "scratch")):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -222,7 +229,8 @@ class NewExperimentDialog(QDialog):
         """The experiments OK creates, with the names as edited in the table."""
         t = self.plan_table
         return [PlannedExperiment(t.item(r, 0).text().strip(), t.item(r, 1).text(),
-                                  t.item(r, 2).text() == "ImageNet") for r in range(t.rowCount())]
+                                  t.item(r, 2).text() == "ImageNet") for r in range(t.rowCount())
+                if t.item(r, 0) is not None and t.item(r, 1) is not None]
 
     def settings(self) -> dict:
         """The RunSpec fields shared by every planned experiment."""

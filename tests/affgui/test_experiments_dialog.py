@@ -144,6 +144,9 @@ def test_invalid_input_is_shown_in_the_dialog_and_nothing_is_written(qtbot, proj
 
     dialog.set_models(["resnet10t", "vit_tiny_patch16_224"], "scratch")
     dialog.plan_table.item(1, 0).setText("resnet10t-scratch")  # the same name twice
+    dialog.prefix.setText("x-")  # a re-planned table keeps names typed by hand
+    assert [p.name for p in dialog.planned()] == ["x-resnet10t-scratch", "resnet10t-scratch"]
+    dialog.prefix.setText("")
     text = submit_and_wait_failure(qtbot, dialog)
     assert "planned twice" in text
     assert project.query("SELECT COUNT(*) FROM experiments")[0][0] == 0
