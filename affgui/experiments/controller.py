@@ -51,6 +51,7 @@ class ExperimentsController(QObject):
         self.panel = splitter  # the dock's contents, should the window rather show it as a tab
         self.dock.setWidget(splitter)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()  # labelling keeps the whole window until experiments are queued or asked for
         window.statusBar().addPermanentWidget(self.workers.label)
 
         self.new_action = QAction("&New Experiment…", window, shortcut=QKeySequence("Ctrl+E"))
@@ -79,7 +80,9 @@ class ExperimentsController(QObject):
         menu.addSeparator()
         menu.addActions([self.start_action, self.stop_action, self.auto_action])
         menu.addSeparator()
-        menu.addAction(self.dock.toggleViewAction())
+        show = self.dock.toggleViewAction()
+        show.setText("Show &Job Queue")
+        menu.addAction(show)
         help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
         if help_menu is not None:
             bar.insertMenu(help_menu, menu)
@@ -113,6 +116,8 @@ class ExperimentsController(QObject):
         started = backend == "local" and self.workers.ensure_running()
         if backend == "slurm":
             self.slurm.sync_now()  # submits them
+        self.dock.show()
+        self.dock.raise_()
         self._message(f"Queued {len(names)} experiment(s): {', '.join(names)}"
                       + ("; starting a worker" if started else ""))
         self.monitor.poll_now()

@@ -42,6 +42,9 @@ def cell(model, row: int, column: str):
 
 def test_install_adds_dock_menu_and_status(qtbot, window, panel):
     assert panel.dock.objectName() == "experimentsDock"
+    assert panel.dock.isHidden()  # until asked for: the labelling view keeps the window
+    panel.dock.toggleViewAction().trigger()
+    assert panel.dock.isVisible()
     assert window.findChild(type(panel.dock), "experimentsDock") is panel.dock
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles.index("E&xperiments") == titles.index("&Help") - 1
@@ -190,7 +193,9 @@ def test_queueing_from_the_dialog_starts_a_worker_when_none_is_alive(qtbot, wind
         with qtbot.waitSignal(dialog.sigCreated, timeout=10_000):
             dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
 
+    assert panel.dock.isHidden()
     queue_one("resnet10t")
+    assert panel.dock.isVisible()  # the queue shows what was just queued
     assert starts == [None]
     assert "Queued 1 experiment(s): resnet10t-scratch; starting a worker" in messages
     qtbot.waitUntil(lambda: panel.queue.model.rowCount() == 4, timeout=10_000)
