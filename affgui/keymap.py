@@ -28,6 +28,7 @@ def command_actions(window: MainWindow) -> dict[str, QAction]:
     actions.update({f"view.{action.objectName()}": action
                     for action in window.viewer.actions_for_menu()})
     actions["view.compare"] = window.compare.action
+    actions["view.compareHeatmaps"] = window.heatmaps.action
     return actions
 
 

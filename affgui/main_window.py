@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.compare import CompareMode
+from affgui.heatmaps import install as install_heatmaps
 from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
 from affgui.predictions import ExperimentList
 from affgui.project_flows import ProjectFlows, load_rows
+from affgui.results import install as install_results
 from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings
 from affgui.status import StatusExtras
@@ -71,6 +73,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.menu_actions.view_menu.addAction(self.compare.action)
         self.toolbar = build_toolbar(self, self.menu_actions)
         self.menu_actions.view_menu.addAction(self.toolbar.toggleViewAction())
+        self.results = install_results(self)
+        self.heatmaps = install_heatmaps(self)
         self.keymap = KeyMap(self)
         self._build_status_bar()
         self.status_extras = StatusExtras(self)
@@ -171,6 +175,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.grid.set_cache(None)
         self.viewer.set_cache(None)
         self.compare.detach()
+        self.heatmaps.detach()
         self.grid.wait(10_000)
         self.viewer.wait(10_000)
         self.editor.set_project(None)

@@ -13,7 +13,7 @@ import importlib
 _WHERE = {
     "AFF_CLASS": "_cam",
     "AttentionRecorder": "_rollout",
-    "CAM_METHODS": "_cam",
+    "CAM_METHODS": "_names",
     "CamExplainer": "_cam",
     "Comparison": "_roi",
     "ExplainResult": "_experiment",
@@ -22,7 +22,7 @@ _WHERE = {
     "Heatmaps": "_storage",
     "LogOddsTarget": "_cam",
     "PairedTest": "_measures",
-    "ROLLOUT": "_experiment",
+    "ROLLOUT": "_names",
     "RoiScores": "_roi",
     "SanityResult": "_sanity",
     "Summary": "_measures",

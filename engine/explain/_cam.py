@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam")
+from engine.explain._names import CAM_METHODS
+
 AFF_CLASS = 1  # predictions.csv: label 1 = AFF
 
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.explain._names import CAM_METHODS, ROLLOUT
 from engine.explain._storage import Heatmaps, concat_heatmaps, read_heatmaps, write_heatmaps
 
 if TYPE_CHECKING:
     from engine.store import Project
 
-ROLLOUT = "rollout"
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,6 @@ class ExplainResult:
 
 
 def methods() -> tuple[str, ...]:
-    from engine.explain._cam import CAM_METHODS
-
     return (*CAM_METHODS, ROLLOUT)
 
 
