@@ -151,7 +151,8 @@ class JobTailer:
         if r["state"] == "finished":
             progress = 1.0
         device = r["worker_device"] or last.get("device") or spec.get("device") or ""
-        return JobRow(r["id"], r["experiment"], r["fold"], r["kind"], r["state"], r["priority"],
+        experiment = r["experiment"] or spec.get("experiment")  # an explain job names it in its spec
+        return JobRow(r["id"], experiment, r["fold"], r["kind"], r["state"], r["priority"],
                       r["attempts"], progress, epoch, epochs, eta, device, r["backend"], r["error"],
                       r["run_id"], r["worker"], spec.get("model"))
 
@@ -183,7 +184,7 @@ class JobMonitor(QObject):
 
     ``sigJobs(list[JobRow])`` after every poll; ``sigEvents(run_id, list[dict])`` for runs
     with new events; ``sigWorkers(list[WorkerRow])``; ``sigExperimentFinished(name)`` when
-    the last job of an experiment finishes while the project is open.
+    the last training job of an experiment finishes while the project is open.
     """
 
     sigJobs = Signal(list)
@@ -269,7 +270,7 @@ class JobMonitor(QObject):
     def _check_finished(self, jobs: list[JobRow]) -> None:
         states: dict[str, list[str]] = {}
         for j in jobs:
-            if j.experiment is not None:
+            if j.experiment is not None and j.kind == "train":  # its folds, not heatmaps made later
                 states.setdefault(j.experiment, []).append(j.state)
         done = {name for name, s in states.items() if all(x == "finished" for x in s)}
         before, self._finished = self._finished, done

@@ -106,8 +106,12 @@ def test_experiment_finished_is_announced_once_when_its_last_job_finishes(qtbot,
     assert [e["type"] for e in got[b.run_id]] == ["finished"]  # the final event comes with the state
     assert announced == ["cnn"]
     assert monitor.job(b.id).progress == 1.0
+    explain = queue.submit("explain", {"experiment": "cnn", "method": "gradcam", "batch_size": 4})
     poll(qtbot, monitor)
-    assert announced == ["cnn"]
+    assert monitor.job(explain).experiment == "cnn"  # named from its spec
+    queue.finish(queue.claim("w3").id, "finished")
+    poll(qtbot, monitor)
+    assert announced == ["cnn"]  # heatmaps made later do not finish the experiment again
 
     fresh = JobMonitor(interval_ms=60_000)  # a GUI opened after it finished: no announcement
     fresh.sigExperimentFinished.connect(announced.append)
