@@ -152,7 +152,7 @@ class JobQueueWidget(QWidget):
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.doubleClicked.connect(lambda _i: self.show_log())
 
-        self.actions: dict[str, QAction] = {}
+        self.job_actions: dict[str, QAction] = {}
         buttons = QHBoxLayout()
         for key, text, slot in (("cancel", "Cancel", self.cancel), ("retry", "Retry", self.retry),
                                 ("up", "Priority +", lambda: self.change_priority(+1)),
@@ -160,7 +160,7 @@ class JobQueueWidget(QWidget):
                                 ("log", "Show Log", self.show_log)):
             action = QAction(text, self)
             action.triggered.connect(slot)
-            self.actions[key] = action
+            self.job_actions[key] = action
             button = QPushButton(text)
             button.setObjectName(f"{key}Button")
             button.clicked.connect(action.trigger)
@@ -208,11 +208,11 @@ class JobQueueWidget(QWidget):
     def _update_actions(self) -> None:
         jobs = self.selected_jobs()
         states = {j.state for j in jobs}
-        self.actions["cancel"].setEnabled(bool(states & {"queued", "running", "interrupted"}))
-        self.actions["retry"].setEnabled(bool(states & {"failed", "cancelled", "interrupted"}))
+        self.job_actions["cancel"].setEnabled(bool(states & {"queued", "running", "interrupted"}))
+        self.job_actions["retry"].setEnabled(bool(states & {"failed", "cancelled", "interrupted"}))
         for key in ("up", "down"):
-            self.actions[key].setEnabled(bool(jobs))
-        self.actions["log"].setEnabled(len(jobs) == 1)
+            self.job_actions[key].setEnabled(bool(jobs))
+        self.job_actions["log"].setEnabled(len(jobs) == 1)
 
     # -- actions ----------------------------------------------------------------------
     def cancel(self) -> None:
@@ -267,5 +267,5 @@ class JobQueueWidget(QWidget):
 
     def _context_menu(self, pos) -> None:
         menu = QMenu(self)
-        menu.addActions(list(self.actions.values()))
+        menu.addActions(list(self.job_actions.values()))
         menu.popup(self.table.viewport().mapToGlobal(pos))

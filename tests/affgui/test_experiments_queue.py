@@ -71,21 +71,21 @@ def test_cancel_retry_and_priority_change_the_database(qtbot, window, panel):
     queue = panel.queue
     first, second = (j.id for j in queue.model.jobs)
     queue.select_jobs([first])
-    assert queue.actions["cancel"].isEnabled() and not queue.actions["retry"].isEnabled()
-    queue.actions["cancel"].trigger()
+    assert queue.job_actions["cancel"].isEnabled() and not queue.job_actions["retry"].isEnabled()
+    queue.job_actions["cancel"].trigger()
     qtbot.waitUntil(lambda: db_job(window, first).state == "cancelled", timeout=10_000)
     qtbot.waitUntil(lambda: cell(queue.model, 0, "State") == "cancelled", timeout=10_000)
     assert queue.selected_jobs()[0].id == first  # the selection survives the refresh
-    qtbot.waitUntil(lambda: queue.actions["retry"].isEnabled(), timeout=5000)
-    queue.actions["retry"].trigger()
+    qtbot.waitUntil(lambda: queue.job_actions["retry"].isEnabled(), timeout=5000)
+    queue.job_actions["retry"].trigger()
     qtbot.waitUntil(lambda: db_job(window, first).state == "queued", timeout=10_000)
 
     queue.select_jobs([first, second])
-    queue.actions["up"].trigger()
+    queue.job_actions["up"].trigger()
     qtbot.waitUntil(lambda: db_job(window, second).priority == 1, timeout=10_000)
     assert db_job(window, first).priority == 1
     queue.select_jobs([second])
-    queue.actions["down"].trigger()
+    queue.job_actions["down"].trigger()
     qtbot.waitUntil(lambda: db_job(window, second).priority == 0, timeout=10_000)
     qtbot.waitUntil(lambda: cell(queue.model, 1, "Priority") == 0, timeout=10_000)
     assert db_job(window, first).priority == 1
@@ -107,8 +107,8 @@ def test_running_job_row_and_its_log(qtbot, window, panel):
     assert cell(queue.model, 0, "Device") == "cpu"
     assert cell(queue.model, 0, "ETA").endswith(" s")
     queue.select_jobs([job.id])
-    assert queue.actions["log"].isEnabled()
-    queue.actions["log"].trigger()
+    assert queue.job_actions["log"].isEnabled()
+    queue.job_actions["log"].trigger()
     dialog = queue.log_dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     text = dialog.text.toPlainText()
@@ -165,12 +165,12 @@ def test_slurm_jobs_sync_cancel_and_log_without_slurm_commands(qtbot, window, pa
     assert (job.experiment, job.backend, job.state) == ("cluster", "slurm", "queued")
 
     panel.queue.select_jobs([job.id])
-    panel.queue.actions["log"].trigger()
+    panel.queue.job_actions["log"].trigger()
     qtbot.waitUntil(lambda: panel.queue.log_dialog.loaded, timeout=10_000)
     assert f"Slurm:\njob {job.id} was never submitted to Slurm" in panel.queue.log_dialog.text.toPlainText()
     panel.queue.log_dialog.close()
 
-    panel.queue.actions["cancel"].trigger()
+    panel.queue.job_actions["cancel"].trigger()
     qtbot.waitUntil(lambda: db_job(window, job.id).state == "cancelled", timeout=10_000)
     messages.clear()
     qtbot.waitUntil(lambda: not panel.slurm.busy, timeout=10_000)
