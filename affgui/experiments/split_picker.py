@@ -128,7 +128,8 @@ class SplitPickerWidget(QWidget):
                           failed=self._failed)
 
     # -- GUI thread -----------------------------------------------------------------
-    def _set_names(self, names: list[str], select: str | None = None) -> None:
+    def _set_names(self, names: list[str], select: str | None = None,
+                   summary: tuple[Split, list[FoldCounts]] | None = None) -> None:
         if not isValid(self):
             return  # closed before the worker answered
         keep = select or self.combo.currentText()
@@ -146,13 +147,17 @@ class SplitPickerWidget(QWidget):
             self._show(None, [])
             self.sigSplitChanged.emit("")
             return
+        if summary is not None and summary[0].name == self.combo.currentText():
+            self.sigSplitChanged.emit(summary[0].name)
+            self._show(*summary)  # just created and read: no second read
+            return
         self._chosen(self.combo.currentText())
 
-    def _created(self, name: str, names: list[str], summary) -> None:
+    def _created(self, name: str, names: list[str], summary: tuple[Split, list[FoldCounts]]) -> None:
         if not isValid(self):
             return  # closed before the worker answered
         self.create_button.setEnabled(True)
-        self._set_names(names, select=name)
+        self._set_names(names, select=name, summary=summary)
 
     def _chosen(self, name: str) -> None:
         self.sigSplitChanged.emit(name)
@@ -172,7 +177,7 @@ class SplitPickerWidget(QWidget):
             return  # closed before the worker answered
         self.create_button.setEnabled(True)
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        self.message.setText(f"{text}")
+        self.message.setText(text)
         self.summary.setText("")
         self.sigLoaded.emit()
 
