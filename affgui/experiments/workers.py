@@ -77,7 +77,7 @@ class WorkerManager(QObject):
         self.auto_start = True
         self.label = QLabel()
         self.label.setObjectName("workersLabel")
-        self._procs: list[subprocess.Popen] = []  # started here: reaped so none stays a zombie
+        self._procs: list[tuple[Path, subprocess.Popen]] = []  # started here, with their project
         self._starting = False
         monitor.sigWorkers.connect(self._show)
         self._show([])
@@ -97,7 +97,7 @@ class WorkerManager(QObject):
         def work(_progress):
             return launch_workers(path, devices or worker_devices(), extra)
 
-        self.tasks.submit(work, done=self._started, failed=self._start_failed)
+        self.tasks.submit(work, done=lambda procs: self._started(path, procs), failed=self._start_failed)
 
     def start_requested(self) -> bool:
         """Experiments > Start Workers: start them unless this host already runs some."""
@@ -120,8 +120,8 @@ class WorkerManager(QObject):
     def stop(self) -> list[int]:
         """SIGTERM every live worker of this project on this host; returns their pids."""
         pids = stop_workers(self.alive())
-        for p in self._procs:  # started here but not yet registered in the table
-            if p.poll() is None and p.pid not in pids:
+        for p in self._running_procs():  # started here but not yet registered in the table
+            if p.pid not in pids:
                 p.send_signal(signal.SIGTERM)
                 pids.append(p.pid)
         self.sigMessage.emit(f"Stopping {len(pids)} worker(s): each job stops at its next step "
@@ -132,7 +132,7 @@ class WorkerManager(QObject):
     def wait(self, timeout_s: float = 30.0) -> bool:
         """Wait for the processes started here to exit (tests, shutdown); True when all did."""
         deadline = time.monotonic() + timeout_s
-        for p in self._procs:
+        for _path, p in self._procs:
             try:
                 p.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -141,12 +141,14 @@ class WorkerManager(QObject):
 
     # -- internals ----------------------------------------------------------------
     def _running_procs(self) -> list[subprocess.Popen]:
-        self._procs = [p for p in self._procs if p.poll() is None]
-        return self._procs
+        """Workers started here for the open project that are still running (reaps the others)."""
+        self._procs = [(path, p) for path, p in self._procs if p.poll() is None]
+        project = self.monitor.project
+        return [p for path, p in self._procs if project is not None and path == project.path]
 
-    def _started(self, procs: list[subprocess.Popen]) -> None:
+    def _started(self, path: Path, procs: list[subprocess.Popen]) -> None:
         self._starting = False
-        self._procs += procs
+        self._procs += [(path, p) for p in procs]
         self.sigStarted.emit([p.pid for p in procs])
         self.sigMessage.emit(f"Started {len(procs)} worker(s)")
         self.monitor.poll_now()

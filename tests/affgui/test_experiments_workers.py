@@ -69,7 +69,8 @@ def test_a_reopened_gui_sees_running_workers_and_stops_them(qtbot, study, guis):
     first = guis(study)
     first.workers.start(["cpu"])
     qtbot.waitUntil(lambda: first.workers.label.text() == "Workers: 1 running", timeout=60_000)
-    pid = first.workers._procs[0].pid
+    proc = first.workers._procs[0][1]  # the Popen started for this GUI's project
+    pid = proc.pid
 
     second = guis(study)  # as if the GUI had been closed and opened again
     qtbot.waitUntil(lambda: second.workers.label.text() == "Workers: 1 running", timeout=10_000)
@@ -82,6 +83,29 @@ def test_a_reopened_gui_sees_running_workers_and_stops_them(qtbot, study, guis):
         assert second.workers.stop() == [pid]
     assert msg.args[0].startswith("Stopping 1 worker(s)")
     assert first.workers.wait(60)  # SIGTERM: the worker ends cleanly
-    assert first.workers._procs[0].returncode == 0
+    assert proc.returncode == 0
     qtbot.waitUntil(lambda: second.workers.label.text() == "Workers: none", timeout=10_000)
     assert second.project.query("SELECT state FROM workers")[0][0] == "stopped"
+
+
+def test_stop_reaches_only_the_open_projects_workers(qtbot, study, tmp_path, guis):
+    import signal
+    import subprocess
+    import sys
+
+    other = make_project(tmp_path / "Other", patients=8, per_patient=1, aff_share=0.5, k=2)
+    gui = guis(study)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gui.workers._started(other, [sleeper])  # as if started while Other was open
+        assert gui.workers.stop() == []  # Study is open: Other's worker is left alone
+        assert sleeper.poll() is None
+        with Project.open(other) as other_project:  # now Other is open: its worker is stopped
+            with qtbot.waitSignal(gui.monitor.sigJobs, timeout=10_000):
+                gui.monitor.set_project(other_project)
+            assert gui.workers.stop() == [sleeper.pid]
+            assert sleeper.wait(10) == -signal.SIGTERM
+            gui.monitor.set_project(None)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
