@@ -44,6 +44,9 @@ def add_spec_options(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms only")
+    p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="write the resumable checkpoint at most every SECONDS (default 60; 0 = every "
+                        "epoch); always at the end, on cancel and on SIGTERM")
 
 
 def _num(value, digits: int = 4) -> str:
@@ -93,7 +96,8 @@ def spec_from_args(args, fold: int):
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, augment=args.augment, balance=args.balance,
         precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
-        device=args.device, num_threads=args.num_threads, deterministic=args.deterministic)
+        device=args.device, num_threads=args.num_threads, deterministic=args.deterministic,
+        checkpoint_every_s=args.checkpoint_every)
 
 
 def run_train(args) -> int:

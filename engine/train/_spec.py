@@ -15,7 +15,7 @@ BALANCE_MODES = ("class_weights", "sampler", "none")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Fields that may differ when a run folder is resumed: where and how fast the run goes, not what
 # it computes (a worker that died on one GPU is resumed on another).
-EXECUTION_FIELDS = ("device", "num_threads", "progress_every", "compile")
+EXECUTION_FIELDS = ("device", "num_threads", "progress_every", "compile", "checkpoint_every_s")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _PATCH = re.compile(r"patch(\d+)")
 
@@ -58,13 +58,14 @@ class RunSpec:
     num_threads: int | None = None
     deterministic: bool = False
     progress_every: int = 20
+    checkpoint_every_s: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("project", "weights_file"):
             value = getattr(self, name)
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
-        for name in ("lr", "weight_decay", "warmup_epochs", "augment"):
+        for name in ("lr", "weight_decay", "warmup_epochs", "augment", "checkpoint_every_s"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -170,6 +171,8 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append(f"lr must be a number in (0, 10), not {s.lr!r}")
     if not (_is_num(s.weight_decay) and s.weight_decay >= 0):
         p.append(f"weight_decay must be a number >= 0, not {s.weight_decay!r}")
+    if not (_is_num(s.checkpoint_every_s) and s.checkpoint_every_s >= 0):
+        p.append(f"checkpoint_every_s must be a number >= 0, not {s.checkpoint_every_s!r}")
     if not (_is_num(s.warmup_epochs) and s.warmup_epochs >= 0):
         p.append(f"warmup_epochs must be a number >= 0, not {s.warmup_epochs!r}")
     elif _is_int(s.epochs) and s.epochs >= 1 and s.warmup_epochs > s.epochs:

@@ -63,7 +63,8 @@ def tiny_spec(project: str | Path, model: str = "resnet10t", fold: int = 0, **ch
 
     base = dict(project=str(project), split="default", fold=fold, model=model, pretrained=False,
                 image_size=64, epochs=2, batch_size=8, lr=1e-3, warmup_epochs=0.5, augment=0.3,
-                device="cpu", num_threads=2, deterministic=True, progress_every=2, seed=0)
+                device="cpu", num_threads=2, deterministic=True, progress_every=2, seed=0,
+                checkpoint_every_s=0)  # a checkpoint every epoch, as the resume tests need
     base.update(changes)
     return RunSpec(**base)
 

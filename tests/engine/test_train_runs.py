@@ -330,3 +330,26 @@ def test_cli_train(project, tmp_path, capsys):
                                  "--model", "resnet10t", "--no-pretrained", "--run-dir", str(tmp_path / "x")])
     with pytest.raises(CliError, match="not an AFF Workbench project"):
         missing.func(missing)
+
+
+def test_checkpoints_wait_for_their_interval_and_best_matches_last(project, tmp_path):
+    """With a long interval only the end writes checkpoints; best.pt is the best epoch's model."""
+    from engine.train import load_run_model
+
+    every = train_run(tiny_spec(project, "resnet10t", 0, epochs=3), tmp_path / "every")
+    spaced = train_run(tiny_spec(project, "resnet10t", 0, epochs=3, checkpoint_every_s=3600),
+                       tmp_path / "spaced")
+    saves = {name: [e["epoch"] for e in read_events(run / "events.jsonl")
+                    if e["type"] == "artifact" and e["kind"] == "checkpoint" and e["name"] == "last"]
+             for name, run in (("every", every.run_dir), ("spaced", spaced.run_dir))}
+    assert saves == {"every": [1, 2, 3], "spaced": [3]}
+    assert spaced.predictions_path.read_bytes() == every.predictions_path.read_bytes()
+    best = load_checkpoint(spaced.run_dir / "checkpoints" / "best.pt")
+    assert best["epoch"] == spaced.best_epoch == every.best_epoch
+    a, _ = load_run_model(spaced.run_dir, "best")
+    b, _ = load_run_model(every.run_dir, "best")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    last = load_checkpoint(spaced.run_dir / "checkpoints" / "last.pt")
+    assert last["best"]["epoch"] == best["epoch"] and last["epoch"] == 3
+    with pytest.raises(SpecError, match="checkpoint_every_s"):
+        tiny_spec(project, checkpoint_every_s=-1)
