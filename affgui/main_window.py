@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.compare import CompareMode
+from affgui.experiments import install as install_experiments
 from affgui.heatmaps import install as install_heatmaps
 from affgui.keymap import KeyMap
 from affgui.labelling import LabelEditor, LabellingMixin
@@ -79,6 +80,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._build_status_bar()
         self.status_extras = StatusExtras(self)
         self.experiments = ExperimentList(self)
+        self.experiments_panel = install_experiments(self)
+        self.experiments_panel.monitor.sigExperimentFinished.connect(self.results.on_experiment_finished)
         self._connect()
         self._restore_layout()
         self._set_project_actions_enabled(False)

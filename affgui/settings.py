@@ -69,6 +69,7 @@ class Settings:
     reader: str = field(default_factory=default_reader)
     recent_projects: list[str] = field(default_factory=list)
     auto_advance: bool = True
+    auto_start_workers: bool = True  # start a local worker when experiments are queued
     reopen_last_project: bool = True
     window_geometry: str = ""
     window_state: str = ""

@@ -57,12 +57,13 @@ class ExperimentsController(QObject):
         self.new_action = QAction("&New Experiment…", window, shortcut=QKeySequence("Ctrl+E"))
         self.start_action = QAction("&Start Workers", window)
         self.stop_action = QAction("S&top Workers", window)
+        self.workers.auto_start = window.settings.auto_start_workers
         self.auto_action = QAction("Start a Worker &When Queueing", window, checkable=True,
                                    checked=self.workers.auto_start)
         self.new_action.triggered.connect(self.new_experiment)
         self.start_action.triggered.connect(self.workers.start_requested)
         self.stop_action.triggered.connect(self.workers.stop)
-        self.auto_action.toggled.connect(lambda on: setattr(self.workers, "auto_start", on))
+        self.auto_action.toggled.connect(self._set_auto_start)
         self.menu = self._menu()
 
         self.queue.sigSelectionChanged.connect(self.curves.set_runs)
@@ -121,6 +122,13 @@ class ExperimentsController(QObject):
         self._message(f"Queued {len(names)} experiment(s): {', '.join(names)}"
                       + ("; starting a worker" if started else ""))
         self.monitor.poll_now()
+
+    def _set_auto_start(self, on: bool) -> None:
+        from affgui.settings import save_settings
+
+        self.workers.auto_start = on
+        self.window.settings.auto_start_workers = on
+        save_settings(self.window.settings)
 
     def _message(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 8000)

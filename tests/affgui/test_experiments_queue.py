@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from affgui.experiments import install
 from affgui.experiments.job_queue import COLUMNS, format_eta
 from engine.jobs import JobQueue, create_experiment
 from engine.runs import EventWriter
@@ -25,7 +24,8 @@ def study(tmp_path):
 
 @pytest.fixture
 def panel(qtbot, window, study):
-    controller = install(window, dialog_kwargs={"weights_probe": None})
+    controller = window.experiments_panel  # installed by the main window
+    controller.dialog_kwargs = {"weights_probe": None}
     controller.monitor._timer.setInterval(100)
     open_in(qtbot, window, study)
     qtbot.waitUntil(lambda: controller.queue.model.rowCount() == 2, timeout=10_000)

@@ -61,7 +61,6 @@ def study(tmp_path):
 @pytest.fixture
 def compare(qtbot, window, study):
     open_in(qtbot, window, study)
-    window.heatmaps = __import__("affgui.heatmaps", fromlist=["install"]).install(window)
     window.grid.select_row(0)
     window.heatmaps.action.trigger()
     widget = window.heatmaps.widget

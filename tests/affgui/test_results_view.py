@@ -65,9 +65,7 @@ def study(tmp_path) -> Path:
 
 @pytest.fixture
 def results(qtbot, window, study):
-    from affgui.results import install
-
-    controller = install(window)
+    controller = window.results  # installed by the main window
     controller.n_boot = N_BOOT
     open_in(qtbot, window, study)
     with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
