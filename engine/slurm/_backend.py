@@ -45,14 +45,15 @@ class Submission:
     slurm_id: str
     state: str
     log_path: str
+    resumes: int
     submitted_at: str
     updated_at: str
 
 
 def submissions(project, job_id: int) -> list[Submission]:
     """Every Slurm submission of a job, oldest first."""
-    rows = project.query("SELECT job_id, submission, slurm_id, state, log_path, submitted_at, updated_at "
-                         "FROM slurm_jobs WHERE job_id = ? ORDER BY submission", (job_id,))
+    rows = project.query("SELECT job_id, submission, slurm_id, state, log_path, resumes, submitted_at, "
+                         "updated_at FROM slurm_jobs WHERE job_id = ? ORDER BY submission", (job_id,))
     return [Submission(**dict(r)) for r in rows]
 
 
@@ -61,8 +62,12 @@ def _latest(project, job_id: int) -> Submission | None:
     return subs[-1] if subs else None
 
 
-def submit_job(project, job_id: int, settings: ClusterSettings | None = None) -> str:
-    """Submit a queued (or interrupted) ``slurm`` job now; returns its Slurm job id."""
+def submit_job(project, job_id: int, settings: ClusterSettings | None = None, resume: bool = False) -> str:
+    """Submit a queued (or interrupted) ``slurm`` job now; returns its Slurm job id.
+
+    ``resume`` marks an automatic resubmission after a time-out or pre-emption (counted
+    against ``max_submissions``); a first or retried submission starts the count again.
+    """
     settings = (settings or ClusterSettings.load(project)).check()
     queue = JobQueue(project)
     job = queue.get(job_id)
@@ -76,12 +81,13 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None) ->
     slurm_id = cmd.sbatch(folder / SCRIPT, cwd=run_dir)
     previous = _latest(project, job_id)
     number = previous.submission + 1 if previous else 1
+    resumes = previous.resumes + 1 if previous and resume else 0
     now = utc_now()
     with project.transaction() as conn:
-        conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, submitted_at, "
-                     "updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)",
+        conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, resumes, "
+                     "submitted_at, updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?)",
                      (job_id, number, slurm_id, str(log_path(run_dir, slurm_id).relative_to(project.path)),
-                      now, now))
+                      resumes, now, now))
         conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, error = NULL, "
                      "heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
     return slurm_id
@@ -178,30 +184,34 @@ def _sync(project, settings, submit: bool, report: SyncReport) -> None:
             sub = live[job.id]
             if _follow(project, queue, job, sub, states.get(sub.slurm_id, cmd.GONE), report):
                 to_submit.append(queue.get(job.id))
-    if not submit:
-        report.active = sum(1 for j in queue.list(backend="slurm") if j.state in ("queued", "running"))
-        return
-    for job in to_submit:
-        if job.cancel_requested or job.state not in ("queued", "interrupted"):
-            continue
-        if len(submissions(project, job.id)) >= _settings(project, settings, report).max_submissions:
-            queue.finish(job.id, "failed", f"stopped after {len(submissions(project, job.id))} Slurm "
-                         "submissions (cluster settings: max_submissions)")
-            report.failed.append(job.id)
-            continue
-        try:
-            slurm_id = submit_job(project, job.id, _settings(project, settings, report))
-        except (cmd.SlurmError, ValueError, OSError) as exc:
-            report.errors.append(f"job {job.id}: {exc}")
-            continue
-        resub = bool(submissions(project, job.id)[:-1])
-        (report.resubmitted if resub else report.submitted).append(job.id)
-        report.note(job.id, f"{'resubmitted' if resub else 'submitted'} as Slurm job {slurm_id}")
+    if submit and any(not j.cancel_requested and j.state in ("queued", "interrupted") for j in to_submit):
+        _submit_waiting(project, queue, to_submit, settings, report)
     report.active = sum(1 for j in queue.list(backend="slurm") if j.state in ("queued", "running"))
 
 
-def _settings(project, settings, report) -> ClusterSettings:
-    return settings if settings is not None else ClusterSettings.load(project)
+def _submit_waiting(project, queue: JobQueue, jobs, settings, report: SyncReport) -> None:
+    try:
+        settings = (settings or ClusterSettings.load(project)).check()
+    except ValueError as exc:  # SettingsError: nothing can be submitted until the settings are fixed
+        report.errors.append(str(exc))
+        return
+    for job in jobs:
+        if job.cancel_requested or job.state not in ("queued", "interrupted"):
+            continue
+        resume = job.state == "interrupted"  # _follow left it so after a time-out or pre-emption
+        previous = _latest(project, job.id)
+        if resume and previous is not None and previous.resumes + 1 >= settings.max_submissions:
+            queue.finish(job.id, "failed", f"stopped after {previous.resumes + 1} Slurm submissions in a "
+                         "row (cluster settings: max_submissions)")
+            report.failed.append(job.id)
+            continue
+        try:
+            slurm_id = submit_job(project, job.id, settings, resume=resume)
+        except (cmd.SlurmError, ValueError, OSError) as exc:
+            report.errors.append(f"job {job.id}: {exc}")
+            continue
+        (report.resubmitted if previous else report.submitted).append(job.id)
+        report.note(job.id, f"{'resubmitted' if previous else 'submitted'} as Slurm job {slurm_id}")
 
 
 def _set_sub_state(project, sub: Submission, state: str) -> None:

@@ -169,7 +169,8 @@ ALTER TABLE jobs ADD COLUMN backend TEXT NOT NULL DEFAULT 'local';
 
 # v6: each submission of a ``slurm`` job to the cluster: its Slurm job id, the last Slurm state
 # seen by ``engine.slurm.sync`` and its log file (relative to the project folder). A job that
-# Slurm times out or pre-empts is submitted again under the next ``submission`` number.
+# Slurm times out or pre-empts is submitted again under the next ``submission`` number;
+# ``resumes`` counts those automatic resubmissions in a row (0 for a first or retried one).
 _V6 = """
 CREATE TABLE slurm_jobs (
     id           INTEGER PRIMARY KEY,
@@ -178,6 +179,7 @@ CREATE TABLE slurm_jobs (
     slurm_id     TEXT NOT NULL,
     state        TEXT NOT NULL,
     log_path     TEXT NOT NULL,
+    resumes      INTEGER NOT NULL DEFAULT 0,
     submitted_at TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
     UNIQUE (job_id, submission)

@@ -102,7 +102,18 @@ def test_time_out_resubmits_until_the_cap(fake, project):
     report = sync(project)
     assert report.failed == [job_id]
     job = JobQueue(project).get(job_id)
-    assert job.state == "failed" and "stopped after 2 Slurm submissions" in job.error
+    assert job.state == "failed" and "stopped after 2 Slurm submissions in a row" in job.error
+    JobQueue(project).retry(job_id)  # by hand: a fresh start, not a third resumption
+    assert sync(project).resubmitted == [job_id]
+    assert [s.resumes for s in submissions(project, job_id)] == [0, 1, 0]
+
+
+def test_broken_settings_stop_submissions_with_the_reason(fake, project):
+    (project.path / "slurm.json").write_text(json.dumps({"time": "soon"}))
+    job_id = _submit(project)
+    report = sync(project)
+    assert report.submitted == [] and "time 'soon'" in report.errors[0]
+    assert JobQueue(project).get(job_id).state == "queued" and not (fake / "script-100").exists()
 
 
 def test_cancel_waits_for_a_failing_scancel_to_succeed(fake, project):
