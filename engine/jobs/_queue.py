@@ -164,7 +164,7 @@ class JobQueue:
         """Queue a failed, cancelled or interrupted job again (it resumes from its checkpoint)."""
         with self._p.transaction() as conn:
             n = conn.execute(
-                "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, "
+                "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, worker = NULL, "
                 "finished_at = NULL WHERE id = ? AND state IN ('failed', 'cancelled', 'interrupted')",
                 (job_id,),
             ).rowcount

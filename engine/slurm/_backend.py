@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from engine.jobs import JobQueue, engine_command
@@ -19,6 +21,9 @@ from engine.slurm._settings import ClusterSettings
 from engine.store import utc_now
 
 RESUMABLE = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVOKED")
+# How long an ended submission may lack its final status.json before it counts as failed: on
+# NFS the submitter can see the old file for a while after the node replaced it.
+STATUS_WAIT_S = 90.0
 
 
 @dataclass
@@ -171,8 +176,11 @@ def sync(project, settings: ClusterSettings | None = None, submit: bool = True) 
 def _sync(project, settings, submit: bool, report: SyncReport) -> None:
     queue = JobQueue(project)
     jobs = [j for j in queue.list(backend="slurm") if j.state in ("queued", "running", "interrupted")]
+    # A job follows its latest submission while it is queued or running under that Slurm id;
+    # a decided one is interrupted (to resubmit) or done, a retried one has no worker.
     latest = {j.id: _latest(project, j.id) for j in jobs}
-    live = {i: s for i, s in latest.items() if s is not None and s.state not in cmd.TERMINAL}
+    live = {j.id: latest[j.id] for j in jobs if latest[j.id] is not None and j.state in ("queued", "running")
+            and j.worker == f"slurm:{latest[j.id].slurm_id}"}
     try:
         states = cmd.job_states([s.slurm_id for s in live.values()])
     except cmd.SlurmError as exc:
@@ -226,8 +234,11 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
     status = read_status(run_dir)
     if status.get("slurm_id") not in (None, sub.slurm_id):
         status = {}  # an older submission's word
+    seen_since = time.time()
     if state != sub.state:
         _set_sub_state(project, sub, state)
+    else:
+        seen_since = datetime.fromisoformat(sub.updated_at).timestamp()
     if job.cancel_requested and state not in cmd.TERMINAL and state != cmd.GONE:
         try:
             cmd.scancel(sub.slurm_id)  # again: the first try may have failed
@@ -257,14 +268,16 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
         queue.finish(job.id, "failed", status.get("error") or f"Slurm job {sub.slurm_id} failed")
         report.failed.append(job.id)
         report.note(job.id, "failed")
-    elif state in RESUMABLE or word == "interrupted" or (state == cmd.GONE and word == "running"):
-        queue.finish(job.id, "interrupted", f"Slurm job {sub.slurm_id}: {state}; resubmitting")
-        report.note(job.id, f"{state.lower()}: submitting again to resume from its checkpoint")
-        return True
     elif state == "CANCELLED":
         queue.finish(job.id, "cancelled", f"Slurm job {sub.slurm_id} was cancelled outside the workbench")
         report.cancelled.append(job.id)
         report.note(job.id, "cancelled outside the workbench")
+    elif state in RESUMABLE or word == "interrupted" or (state == cmd.GONE and word == "running"):
+        queue.finish(job.id, "interrupted", f"Slurm job {sub.slurm_id}: {state}; resubmitting")
+        report.note(job.id, f"{state.lower()}: submitting again to resume from its checkpoint")
+        return True
+    elif time.time() - seen_since < STATUS_WAIT_S:
+        return False  # ended without a final word yet: give a network file system time to show it
     else:
         queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: "
                      f"{_last_line(project.path / sub.log_path)} (affengine slurm log)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.jobs import JobQueue, cancel_job
-from engine.slurm import ClusterSettings, submissions, sync
+from engine.slurm import ClusterSettings, _backend, submissions, sync
 from engine.slurm._inputs import write_status
 from engine.store import Project
 
@@ -61,7 +61,7 @@ def _submit(project) -> int:
                                     backend="slurm")
 
 
-def test_submission_writes_the_inputs_and_the_script(fake, project):
+def test_submission_writes_the_inputs_and_the_script(fake, project, monkeypatch):
     job_id = _submit(project)
     report = sync(project)
     assert report.submitted == [job_id] and report.changes == [(job_id, "submitted as Slurm job 100")]
@@ -81,6 +81,8 @@ def test_submission_writes_the_inputs_and_the_script(fake, project):
     _states(fake, **{"100": "PENDING"})
     assert sync(project).changes == [] and sync(project).active == 1  # pending: nothing to do
     fake.joinpath("states").write_text("")  # Slurm forgot it and the node never wrote a word
+    assert sync(project).changes == []  # the status file may yet show up (NFS caches)
+    monkeypatch.setattr(_backend, "STATUS_WAIT_S", 0.0)
     report = sync(project)
     assert report.failed == [job_id]
     assert "ended GONE without a result: no Slurm log" in JobQueue(project).get(job_id).error
@@ -155,3 +157,26 @@ def test_forgotten_jobs_go_by_the_status_file(fake, project):
     assert report.finished == [done] and report.failed == [broken] and report.resubmitted == [lost]
     assert queue.get(broken).error == "SpecError: fold 5 of split default v1 does not exist"
     assert [s.state for s in submissions(project, lost)] == ["GONE", "PENDING"]
+
+
+def test_an_ended_job_waits_for_its_status_file(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    run = project.runs_dir / JobQueue(project).get(job_id).run_id
+    write_status(run, state="running", slurm_id="100")
+    _states(fake, **{"100": "COMPLETED"})
+    assert sync(project).changes == []  # Slurm is done but the final word is not visible yet
+    assert JobQueue(project).get(job_id).state == "queued"
+    write_status(run, state="finished", slurm_id="100")
+    assert sync(project).finished == [job_id]
+
+
+def test_a_job_cancelled_by_hand_is_not_resubmitted(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    write_status(project.runs_dir / JobQueue(project).get(job_id).run_id, state="interrupted",
+                 slurm_id="100")  # what the node writes after scancel's SIGTERM
+    _states(fake, **{"100": "CANCELLED"})
+    report = sync(project)
+    assert report.cancelled == [job_id] and report.resubmitted == []
+    assert "cancelled outside the workbench" in JobQueue(project).get(job_id).error
