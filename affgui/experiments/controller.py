@@ -64,6 +64,9 @@ class ExperimentsController(QObject):
         self.start_action.triggered.connect(self.workers.start_requested)
         self.stop_action.triggered.connect(self.workers.stop)
         self.auto_action.toggled.connect(self._set_auto_start)
+        self.cluster_action = QAction("&Cluster Settings…", window)
+        self.cluster_action.setToolTip("Slurm partition, account, GPUs, time limit, … of this project")
+        self.cluster_action.triggered.connect(self.edit_cluster_settings)
         self.menu = self._menu()
 
         self.queue.sigSelectionChanged.connect(self.curves.set_runs)
@@ -81,6 +84,8 @@ class ExperimentsController(QObject):
         menu.addSeparator()
         menu.addActions([self.start_action, self.stop_action, self.auto_action])
         menu.addSeparator()
+        menu.addAction(self.cluster_action)
+        menu.addSeparator()
         show = self.dock.toggleViewAction()
         show.setText("Show &Job Queue")
         menu.addAction(show)
@@ -92,7 +97,7 @@ class ExperimentsController(QObject):
         return menu
 
     def set_project(self, project) -> None:
-        for action in (self.new_action, self.start_action, self.stop_action):
+        for action in (self.new_action, self.start_action, self.stop_action, self.cluster_action):
             action.setEnabled(project is not None)
         if self.dialog is not None:
             self.dialog.reject()
@@ -122,6 +127,17 @@ class ExperimentsController(QObject):
         self._message(f"Queued {len(names)} experiment(s): {', '.join(names)}"
                       + ("; starting a worker" if started else ""))
         self.monitor.poll_now()
+
+    def edit_cluster_settings(self):
+        """Experiments > Cluster Settings: the project's ``slurm.json`` (docs/slurm.md)."""
+        from affgui.widgets.cluster_settings import ClusterSettingsDialog
+
+        if self.window.project is None:
+            return None
+        dialog = ClusterSettingsDialog(self.window.project.path, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def _set_auto_start(self, on: bool) -> None:
         from affgui.settings import save_settings

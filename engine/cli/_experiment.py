@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     c.add_argument("--split", default="default", help="split name (default: default)")
     c.add_argument("--split-version", type=int, help="split version (default: the latest)")
     c.add_argument("--priority", type=int, default=0)
+    c.add_argument("--backend", choices=("local", "slurm"), default="local",
+                   help="run the folds on local workers (default) or on Slurm (docs/slurm.md)")
     add_spec_options(c)
     c.set_defaults(func=run_create)
     ls = verbs.add_parser("list", help="experiments with their jobs' states")
@@ -51,7 +53,7 @@ def run_create(args) -> int:
                 from engine.models import missing_message
 
                 raise WeightsNotFoundError(missing_message(find_weights(spec.model)))
-            exp = create_experiment(project, args.name, spec, priority=args.priority)
+            exp = create_experiment(project, args.name, spec, priority=args.priority, backend=args.backend)
         except (SpecError, ValueError, KeyError, WeightsNotFoundError) as exc:
             raise CliError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
         jobs = experiment_jobs(project, exp.name)

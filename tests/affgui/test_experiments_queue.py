@@ -204,3 +204,15 @@ def test_queueing_from_the_dialog_starts_a_worker_when_none_is_alive(qtbot, wind
     queue_one("vit_tiny_patch16_224")
     assert starts == [None]
     assert messages[-1] == "Queued 1 experiment(s): vit_tiny-scratch"
+
+
+def test_cluster_settings_open_from_the_experiments_menu(qtbot, window, panel):
+    from affgui.widgets.cluster_settings import ClusterSettingsDialog
+
+    assert panel.cluster_action in panel.menu.actions() and panel.cluster_action.isEnabled()
+    dialog = panel.edit_cluster_settings()
+    assert isinstance(dialog, ClusterSettingsDialog) and dialog.isVisible()
+    assert dialog.project_path == window.project.path
+    dialog.reject()
+    window.close_project()
+    assert not panel.cluster_action.isEnabled()
