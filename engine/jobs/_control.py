@@ -33,15 +33,21 @@ def engine_command(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "engine", *args]
 
 
+PHYSICAL_DEVICE_ENV = "AFFWB_PHYSICAL_DEVICE"
+
+
 def worker_env(device: str) -> tuple[dict[str, str], str]:
     """The environment and device a worker for ``device`` starts with.
 
     ``cuda:N`` becomes ``CUDA_VISIBLE_DEVICES=N`` and device ``cuda:0`` inside the worker,
-    so each worker sees only its own GPU.
+    so each worker sees only its own GPU; ``AFFWB_PHYSICAL_DEVICE`` keeps the real name,
+    which the worker records (the ``workers`` table, the GUI's device column).
     """
     env = dict(os.environ)
+    env.pop(PHYSICAL_DEVICE_ENV, None)
     if device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+        env[PHYSICAL_DEVICE_ENV] = device
         device = "cuda:0"
     return env, device
 

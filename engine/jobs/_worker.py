@@ -34,6 +34,8 @@ class Worker:
         self.project = Project.open(project_path)
         self.queue = JobQueue(self.project)
         self.device = device
+        # started by start_worker for cuda:N, the worker sees only that GPU (as cuda:0)
+        self.device_label = os.environ.get("AFFWB_PHYSICAL_DEVICE") or device
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:4]}"
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
@@ -122,7 +124,7 @@ class Worker:
             conn.execute(
                 "INSERT OR REPLACE INTO workers(id, host, pid, device, started_at, heartbeat_at, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'idle')",
-                (self.id, socket.gethostname(), os.getpid(), self.device, utc_now(), time.time()),
+                (self.id, socket.gethostname(), os.getpid(), self.device_label, utc_now(), time.time()),
             )
 
     def _set_worker_state(self, state: str) -> None:

@@ -29,11 +29,18 @@ def test_gpu_lists_follow_the_visible_devices(monkeypatch):
         worker_devices("all")
 
 
-def test_each_gpu_worker_sees_only_its_gpu():
+def test_each_gpu_worker_sees_only_its_gpu_and_records_its_real_name(tmp_path, monkeypatch):
+    from engine.jobs import Worker
+
     env, device = worker_env("cuda:2")
     assert env["CUDA_VISIBLE_DEVICES"] == "2" and device == "cuda:0"
+    assert env["AFFWB_PHYSICAL_DEVICE"] == "cuda:2"
+    monkeypatch.setenv("AFFWB_PHYSICAL_DEVICE", "cuda:2")  # as a started worker inherits it
     env, device = worker_env("cpu")
-    assert device == "cpu"
+    assert device == "cpu" and "AFFWB_PHYSICAL_DEVICE" not in env
+    Project.create(tmp_path / "p").close()
+    worker = Worker(tmp_path / "p.affproj", device="cuda:0")
+    assert worker.device == "cuda:0" and worker.device_label == "cuda:2"
 
 
 def test_cli_dry_run_names_each_worker(tmp_path, monkeypatch, capsys):
