@@ -39,9 +39,9 @@ def version_lines() -> list[str]:
     import PySide6
     from PySide6.QtCore import qVersion
 
-    from engine.jobs import visible_gpus
+    from engine.jobs import gpu_names
 
-    gpus = visible_gpus()
+    gpus = [f"{dev} ({name})" if name else dev for dev, name in gpu_names().items()]
     build = torch_build()
     return [
         f"affgui {__version__}",

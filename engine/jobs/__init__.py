@@ -17,7 +17,7 @@ from engine.jobs._experiments import (
     get_experiment,
     list_experiments,
 )
-from engine.jobs._gpus import visible_gpus
+from engine.jobs._gpus import gpu_names, visible_gpus
 from engine.jobs._kinds import register_job_kind, runner_for
 from engine.jobs._queue import ACTIVE, BACKENDS, STATES, Job, JobQueue
 from engine.jobs._worker import Worker
@@ -35,6 +35,7 @@ __all__ = [
     "engine_command",
     "experiment_jobs",
     "get_experiment",
+    "gpu_names",
     "kill_process_tree",
     "list_experiments",
     "register_job_kind",

@@ -59,8 +59,8 @@ def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | 
     env, device = worker_env(device)
     try:
         return subprocess.Popen(worker_command(project_path, device, extra), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                **_detached())
     finally:
         if log_path:
             log.close()
@@ -118,8 +118,21 @@ def start_workers(project_path: str | Path, devices: list[str], log_dir: str | P
     return procs
 
 
-def kill_process_tree(pid: int, sig: int = signal.SIGKILL) -> bool:
-    """Kill ``pid`` and its process group (when it leads one); False if it was already gone."""
+def _detached() -> dict:
+    """Popen options that start a worker in its own process group, outliving the GUI."""
+    if os.name == "nt":  # no sessions on Windows: a new process group, killed with taskkill /T
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def kill_process_tree(pid: int, sig: int = getattr(signal, "SIGKILL", 9)) -> bool:
+    """Kill ``pid`` and its process group (when it leads one); False if it was already gone.
+
+    On Windows the tree is ended with ``taskkill /T /F`` (not tried on Windows yet).
+    """
+    if os.name == "nt":
+        done = subprocess.run(["taskkill", "/T", "/F", "/PID", str(pid)], capture_output=True)
+        return done.returncode == 0
     try:
         if os.getpgid(pid) == pid:
             os.killpg(pid, sig)

@@ -30,3 +30,21 @@ def visible_gpus(timeout_s: float = 5.0) -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [f"cuda:{line.strip()}" for line in out.splitlines() if line.strip().isdigit()]
+
+
+def gpu_names(timeout_s: float = 5.0) -> dict[str, str]:
+    """``{"cuda:N": "NVIDIA H100 80GB HBM3", ...}`` for the GPUs :func:`visible_gpus` reports.
+
+    Names come from ``nvidia-smi`` (empty where it cannot say); no driver means ``{}``.
+    """
+    gpus = visible_gpus(timeout_s)
+    smi = shutil.which("nvidia-smi")
+    names: dict[str, str] = {}
+    if gpus and smi is not None:
+        try:
+            out = subprocess.run([smi, "--query-gpu=index,name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=timeout_s, check=True).stdout
+            names = dict(line.split(", ", 1) for line in out.splitlines() if ", " in line)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return {dev: names.get(dev.split(":", 1)[1], "").strip() for dev in gpus}

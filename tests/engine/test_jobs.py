@@ -170,3 +170,18 @@ def test_visible_gpus_follows_cuda_visible_devices(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setenv("PATH", "/nonexistent")
     assert visible_gpus() == []
+
+
+def test_gpu_names_from_nvidia_smi(tmp_path, monkeypatch):
+    from engine.jobs import gpu_names
+
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\ncase \"$1\" in\n"
+                   "  --query-gpu=index,name) printf '0, NVIDIA H100 80GB HBM3\\n1, NVIDIA H200\\n';;\n"
+                   "  *) printf '0\\n1\\n';;\nesac\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu_names() == {"cuda:0": "NVIDIA H100 80GB HBM3", "cuda:1": "NVIDIA H200"}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert gpu_names() == {"cuda:1": "NVIDIA H200"}
