@@ -36,6 +36,7 @@ class HeatmapPaneWidget(QWidget):
         self.maps: ExperimentMaps | None = None
         self.probability: float | None = None
         self.fold: int | None = None
+        self.empty_map = False  # the current image's map is all zero (nothing to overlay)
         self._smooth = True
         self._roi_items: list[pg.ROI] = []
 
@@ -139,6 +140,7 @@ class HeatmapPaneWidget(QWidget):
     def _refresh_overlay(self) -> None:
         self.probability, self.fold = None, None
         grid = self._grid()
+        self.empty_map = grid is not None and not np.any(grid > 0)
         r = self.row
         if grid is None or r is None:
             self.overlay_item.clear()
@@ -186,6 +188,10 @@ class HeatmapPaneWidget(QWidget):
         elif r is not None and m.row_of(r.id) is None:
             message = (f"no {m.method} map for image #{r.id} (not among {self.experiment}'s "
                        "out-of-fold predictions)")
+        elif self.empty_map:
+            message = (f"the {m.method} map is zero everywhere for this image: no region raises the "
+                       "predicted class's score at this layer (common for Grad-CAM on transformers); "
+                       "try eigencam or rollout")
         self.message.setText(message)
         self.message.setVisible(bool(message))
         self.compute_button.setVisible(compute)

@@ -31,13 +31,13 @@ def stored_map(experiment: str, image_id: int) -> np.ndarray:
     return ((cells + image_id) / (GRID * GRID + N_IMAGES)).astype(np.float16)
 
 
-def write_maps(project: Project, experiment: str, method: str = "gradcam") -> None:
+def write_maps(project: Project, experiment: str, method: str = "gradcam", zero: bool = False) -> None:
     """Every labelled image's map in its fold's run folder (fold = image id parity)."""
     labelled = [r.id for r in project.images.list(order="id") if r.label in ("AFF", "NFF")]
     for job in experiment_jobs(project, experiment):
         ids = [i for i in labelled if i % 2 == job.fold]
         write_heatmaps(project.runs_dir / job.run_id, method, ids,
-                       [stored_map(experiment, i) for i in ids], [i / 100 for i in ids],
+                       [stored_map(experiment, i) * (0 if zero else 1) for i in ids], [i / 100 for i in ids],
                        [1] * len(ids), {"input_size": SIZE, "fold": job.fold, "grid": [GRID, GRID],
                                         "method": method, "experiment": experiment})
 
@@ -185,6 +185,20 @@ def test_missing_method_offers_compute_which_queues_an_explain_job(qtbot, compar
     qtbot.waitUntil(lambda: pane.overlay_image() is not None, timeout=10_000)
     assert not compare.watcher.jobs and not pane.compute_button.isVisible()
     assert compare.panes[1].compute_button.isVisible()  # vit still has no hirescam maps
+
+
+def test_an_all_zero_map_is_explained_not_drawn_blank(qtbot, compare, study):
+    with Project.open(study) as project:
+        write_maps(project, "vit", "eigencam", zero=True)  # as Grad-CAM often gives for a ViT
+        write_maps(project, "cnn", "eigencam")
+    compare.refresh_experiments()
+    compare.set_method("eigencam")
+    cnn, vit = compare.panes
+    qtbot.waitUntil(lambda: vit.maps is not None and vit.maps.method == "eigencam" and vit.empty_map,
+                    timeout=10_000)
+    assert "zero everywhere for this image" in vit.message.text() and not vit.compute_button.isVisible()
+    qtbot.waitUntil(lambda: cnn.maps is not None and cnn.maps.method == "eigencam", timeout=10_000)
+    assert not cnn.empty_map and "zero everywhere" not in cnn.message.text()
 
 
 def test_more_than_four_experiments_are_refused(qtbot, compare):
