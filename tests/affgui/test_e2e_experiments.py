@@ -125,5 +125,5 @@ def test_study_from_dialog_to_roc_curves_and_heatmaps(qtbot, study):
     with Project.open(study) as p:
         assert {JobQueue(p).get(i).state for i in job_ids} == {"cancelled"}
 
-    panel2.workers.stop()
-    assert panel2.workers.wait(60), "the worker did not stop"
+    panel2.workers.stop()  # the second window stops the worker the first one started
+    assert panel.workers.wait(60), "the worker did not stop"
