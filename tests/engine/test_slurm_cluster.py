@@ -150,7 +150,10 @@ def test_time_limit_kill_then_resume(cluster, project_path):
         assert len(read_predictions(run / "predictions.csv")["probability"]) == started[1]["val_images"]
 
 
-def test_failed_job_keeps_its_error_and_slurm_log(cluster, project_path, capsys):
+def test_failed_job_keeps_its_error_and_slurm_log(cluster, project_path, capsys, monkeypatch):
+    from engine.slurm import _backend
+
+    monkeypatch.setattr(_backend, "STATUS_WAIT_S", 3.0)  # local disk: no NFS delay to wait out
     good = ClusterSettings.load(project_path)
     good.replace(setup="echo 'cluster set-up broke: no module cuda/99' >&2; exit 3").save(project_path)
     with Project.open(project_path) as project:
