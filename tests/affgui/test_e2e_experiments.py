@@ -7,10 +7,12 @@ closed while a job runs and opened again, and a job is cancelled from the queue.
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.jobs import JobQueue, list_experiments
+from engine.jobs import JobQueue, kill_process_tree, list_experiments
 from engine.store import Project
 from tests.affgui.conftest import open_in
 from tests.engine._train_factory import make_project
@@ -21,7 +23,13 @@ CNN, VIT = "resnet10t", "vit_tiny_patch16_224"
 @pytest.fixture
 def study(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # one CPU worker, also on a GPU machine
-    return make_project(tmp_path / "Study", patients=12, per_patient=1, aff_share=0.5, k=2)
+    path = make_project(tmp_path / "Study", patients=12, per_patient=1, aff_share=0.5, k=2)
+    yield path
+    # Whatever happened, no worker of this project outlives the test.
+    with Project.open(path) as p:
+        pids = [r[0] for r in p.query("SELECT pid FROM workers WHERE host = ?", (socket.gethostname(),))]
+    for pid in pids:
+        kill_process_tree(pid)
 
 
 def new_window(qtbot):
