@@ -88,13 +88,27 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
     number = previous.submission + 1 if previous else 1
     resumes = previous.resumes + 1 if previous and resume else 0
     now = utc_now()
-    with project.transaction() as conn:
-        conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, resumes, "
-                     "submitted_at, updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?)",
-                     (job_id, number, slurm_id, str(log_path(run_dir, slurm_id).relative_to(project.path)),
-                      resumes, now, now))
-        conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, error = NULL, "
-                     "heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
+    log = str(log_path(run_dir, slurm_id).relative_to(project.path))
+    try:
+        with project.transaction() as conn:
+            # the job may have been cancelled (GUI, CLI) while sbatch ran: check again, in the write
+            taken = conn.execute(
+                "UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, error = NULL, "
+                "heartbeat_at = NULL WHERE id = ? AND state IN ('queued', 'interrupted') "
+                "AND cancel_requested = 0", (f"slurm:{slurm_id}", job_id)).rowcount
+            conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, resumes, "
+                         "submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (job_id, number, slurm_id, "PENDING" if taken else "CANCELLED", log, resumes,
+                          now, now))
+    except BaseException:  # not recorded: a Slurm job nobody follows would run beside the next one
+        with contextlib.suppress(cmd.SlurmError):
+            cmd.scancel(slurm_id)
+        raise
+    if not taken:
+        with contextlib.suppress(cmd.SlurmError):
+            cmd.scancel(slurm_id)
+        raise ValueError(f"job {job_id} was cancelled while it was submitted; Slurm job {slurm_id} "
+                         "cancelled")
     return slurm_id
 
 

@@ -60,6 +60,7 @@ def job_states(slurm_ids: list[str]) -> dict[str, str]:
     if not ids:
         return states
     res = _run(["squeue", "-h", "--states=all", "-o", "%i|%T", "-j", ",".join(ids)], check=False)
+    _unanswered(res)
     if res.returncode != 0 and len(ids) > 1:  # an unknown id fails the whole call: ask one by one
         for one in ids:
             states.update(_squeue_one(one))
@@ -75,7 +76,19 @@ def job_states(slurm_ids: list[str]) -> dict[str, str]:
 
 def _squeue_one(slurm_id: str) -> dict[str, str]:
     res = _run(["squeue", "-h", "--states=all", "-o", "%i|%T", "-j", slurm_id], check=False)
+    _unanswered(res)
     return _parse(res.stdout) if res.returncode == 0 else {}
+
+
+def _unanswered(res: subprocess.CompletedProcess) -> None:
+    """Raise unless squeue answered: only "Invalid job id" means Slurm no longer knows a job.
+
+    A controller that cannot be reached must not read as "every job is gone": the caller
+    would resubmit running jobs and fail pending ones.
+    """
+    if res.returncode != 0 and "invalid job id" not in f"{res.stderr}{res.stdout}".lower():
+        raise SlurmError(f"squeue failed ({res.returncode}): "
+                         f"{(res.stderr or res.stdout).strip() or 'no message'}")
 
 
 def _parse(text: str) -> dict[str, str]:

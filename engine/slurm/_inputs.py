@@ -77,7 +77,9 @@ def _snapshot(project, target: Path) -> None:
     db = target / "project.sqlite"
     tmp = target / ".project.sqlite.tmp"
     tmp.unlink(missing_ok=True)
-    src = sqlite3.connect(f"file:{project.db_path}?mode=ro", uri=True)
+    # as_uri() percent-encodes the path: a raw '#', '?' or '%' in a folder name would cut the URI
+    # short and open (create) some other file
+    src = sqlite3.connect(f"{Path(project.db_path).resolve().as_uri()}?mode=ro", uri=True)
     dst = sqlite3.connect(tmp)
     try:
         src.backup(dst)

@@ -71,7 +71,7 @@ class ClusterSettings:
         for name in ("setup", "command"):
             if not isinstance(getattr(self, name), str):
                 p.append(f"{name}: text expected")
-        if "\n" in self.command:
+        if isinstance(self.command, str) and "\n" in self.command:
             p.append("command: one line (put set-up lines into setup)")
         return p
 

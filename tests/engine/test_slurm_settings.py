@@ -62,6 +62,9 @@ def test_a_broken_settings_file_says_where_and_why(project):
     (project.path / "slurm.json").write_text(json.dumps({"partition": "gpu", "gpu": 1}))
     with pytest.raises(SettingsError, match=r"slurm.json: unknown setting\(s\) gpu"):
         ClusterSettings.load(project)
+    (project.path / "slurm.json").write_text(json.dumps({"command": 5, "setup": ["module load x"]}))
+    with pytest.raises(SettingsError, match="slurm.json: setup: text expected; command: text expected"):
+        ClusterSettings.load(project)
     (project.path / "slurm.json").write_text("{not json")
     with pytest.raises(SettingsError, match="slurm.json: cannot read cluster settings"):
         ClusterSettings.load(project)

@@ -180,3 +180,48 @@ def test_a_job_cancelled_by_hand_is_not_resubmitted(fake, project):
     report = sync(project)
     assert report.cancelled == [job_id] and report.resubmitted == []
     assert "cancelled outside the workbench" in JobQueue(project).get(job_id).error
+
+
+def test_an_unreachable_controller_changes_nothing(fake, project, monkeypatch):
+    running, pending = _submit(project), _submit(project)
+    sync(project)
+    write_status(project.runs_dir / JobQueue(project).get(running).run_id, state="running", slurm_id="100")
+    fake.joinpath("bin", "squeue").write_text(
+        "#!/bin/bash\necho 'squeue: error: slurm_load_jobs error: Unable to contact slurm controller "
+        "(connect failure)' >&2\nexit 1\n")
+    monkeypatch.setattr(_backend, "STATUS_WAIT_S", 0.0)
+    report = sync(project)  # no answer is not "Slurm forgot them": neither resubmitted nor failed
+    assert "Unable to contact slurm controller" in report.errors[0]
+    assert report.changes == [] and report.resubmitted == [] and report.failed == []
+    assert [JobQueue(project).get(i).state for i in (running, pending)] == ["queued", "queued"]
+    assert [len(submissions(project, i)) for i in (running, pending)] == [1, 1]
+
+
+def test_a_project_path_with_hash_and_quotes_is_snapshotted(fake, tmp_path):
+    folder = tmp_path / "Study #2 'the \"real\" one'?"
+    folder.mkdir()
+    with Project.create(folder / "p") as project:
+        (project.cache_dir / "images").mkdir()
+        job_id = _submit(project)
+        assert sync(project).submitted == [job_id]
+        snapshot = project.runs_dir / JobQueue(project).get(job_id).run_id / "slurm" / "project.affproj"
+        with Project.open(snapshot) as copy:
+            assert JobQueue(copy).get(job_id).state == "queued"
+    assert sorted(p.name for p in folder.iterdir()) == ["p.affproj"]  # no stray database beside it
+
+
+def test_a_job_cancelled_during_sbatch_is_not_revived(fake, project, monkeypatch):
+    job_id = _submit(project)
+    real_sbatch = _backend.cmd.sbatch
+
+    def sbatch_while_cancelled(script, cwd):
+        slurm_id = real_sbatch(script, cwd)
+        assert cancel_job(project, job_id) == "cancelled"  # the GUI's cancel, while sbatch ran
+        return slurm_id
+
+    monkeypatch.setattr(_backend.cmd, "sbatch", sbatch_while_cancelled)
+    report = sync(project)
+    assert report.submitted == [] and "cancelled while it was submitted" in report.errors[0]
+    assert JobQueue(project).get(job_id).state == "cancelled"
+    assert (fake / "cancelled").read_text().split() == ["100"]  # the new Slurm job is not left running
+    assert [(s.slurm_id, s.state) for s in submissions(project, job_id)] == [("100", "CANCELLED")]
