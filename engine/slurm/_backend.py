@@ -121,7 +121,10 @@ def cancel_slurm_job(project, job_id: int) -> str:
     queue = JobQueue(project)
     job = queue.get(job_id)
     sub = _latest(project, job_id)
-    if sub is None or sub.state in cmd.TERMINAL or job.state not in ("queued", "running", "interrupted"):
+    # only a queued or running job follows a live submission (as in _sync); an interrupted or
+    # retried one waits to be submitted, and a failing scancel must not keep it from cancelling
+    if (sub is None or sub.state in cmd.TERMINAL or job.state not in ("queued", "running")
+            or job.worker != f"slurm:{sub.slurm_id}"):
         return queue.request_cancel(job_id)  # nothing on the cluster: cancelled at once
     with project.transaction() as conn:
         conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))

@@ -225,3 +225,17 @@ def test_a_job_cancelled_during_sbatch_is_not_revived(fake, project, monkeypatch
     assert JobQueue(project).get(job_id).state == "cancelled"
     assert (fake / "cancelled").read_text().split() == ["100"]  # the new Slurm job is not left running
     assert [(s.slurm_id, s.state) for s in submissions(project, job_id)] == [("100", "CANCELLED")]
+
+
+def test_cancelling_a_job_between_submissions_needs_no_scancel(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    write_status(project.runs_dir / JobQueue(project).get(job_id).run_id, state="running", slurm_id="100")
+    fake.joinpath("bin", "sbatch").write_text(
+        "#!/bin/bash\necho 'sbatch: error: invalid partition specified: gpu' >&2\nexit 1\n")
+    report = sync(project)  # Slurm forgot job 100, which was running: to be resubmitted, but sbatch refuses
+    assert "invalid partition specified: gpu" in report.errors[0]
+    assert JobQueue(project).get(job_id).state == "interrupted"
+    (fake / "scancel_fails").touch()  # scancel 100 would fail: Slurm no longer knows it
+    assert cancel_job(project, job_id) == "cancelled"  # nothing on the cluster to stop
+    assert sync(project).changes == []
