@@ -83,19 +83,24 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
     run_dir = project.runs_dir / job.run_id
     folder = prepare_inputs(project, job, "cuda:0" if settings.gpus else "cpu")
     write_atomic(folder / SCRIPT, batch_script(settings, run_dir, job, engine_command([])))
-    slurm_id = cmd.sbatch(folder / SCRIPT, cwd=run_dir)
     previous = _latest(project, job_id)
-    number = previous.submission + 1 if previous else 1
     resumes = previous.resumes + 1 if previous and resume else 0
+    slurm_id = cmd.sbatch(folder / SCRIPT, cwd=run_dir)
     now = utc_now()
     log = str(log_path(run_dir, slurm_id).relative_to(project.path))
     try:
         with project.transaction() as conn:
-            # the job may have been cancelled (GUI, CLI) while sbatch ran: check again, in the write
-            taken = conn.execute(
-                "UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, error = NULL, "
-                "heartbeat_at = NULL WHERE id = ? AND state IN ('queued', 'interrupted') "
-                "AND cancel_requested = 0", (f"slurm:{slurm_id}", job_id)).rowcount
+            # while sbatch ran the job may have been cancelled (GUI, CLI) or submitted by another
+            # sync (a lock file that does not lock): check again, in the write
+            current = conn.execute("SELECT state, cancel_requested, worker FROM jobs WHERE id = ?",
+                                   (job_id,)).fetchone()
+            taken = (current is not None and current[0] in ("queued", "interrupted") and not current[1]
+                     and current[2] == job.worker)
+            if taken:
+                conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, "
+                             "error = NULL, heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
+            number = conn.execute("SELECT COALESCE(MAX(submission), 0) + 1 FROM slurm_jobs WHERE job_id = ?",
+                                  (job_id,)).fetchone()[0]
             conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, resumes, "
                          "submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (job_id, number, slurm_id, "PENDING" if taken else "CANCELLED", log, resumes,
@@ -107,8 +112,10 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
     if not taken:
         with contextlib.suppress(cmd.SlurmError):
             cmd.scancel(slurm_id)
-        raise ValueError(f"job {job_id} was cancelled while it was submitted; Slurm job {slurm_id} "
-                         "cancelled")
+        why = ("was cancelled" if current is not None and current[1] else
+               "was submitted by another sync" if current is not None and current[2] != job.worker
+               else "changed")
+        raise ValueError(f"job {job_id} {why} while it was submitted; Slurm job {slurm_id} cancelled")
     return slurm_id
 
 

@@ -239,3 +239,25 @@ def test_cancelling_a_job_between_submissions_needs_no_scancel(fake, project):
     (fake / "scancel_fails").touch()  # scancel 100 would fail: Slurm no longer knows it
     assert cancel_job(project, job_id) == "cancelled"  # nothing on the cluster to stop
     assert sync(project).changes == []
+
+
+def test_two_submitters_at_once_leave_one_slurm_job(fake, project, monkeypatch):
+    # two syncs whose lock file does not lock (a network file system mounted without locking)
+    job_id = _submit(project)
+    real_sbatch, calls = _backend.cmd.sbatch, []
+
+    def sbatch_racing(script, cwd):
+        slurm_id = real_sbatch(script, cwd)
+        calls.append(slurm_id)
+        if len(calls) == 1:  # the other sync submits the same job while this sbatch runs
+            _backend.submit_job(project, job_id)
+        return slurm_id
+
+    monkeypatch.setattr(_backend.cmd, "sbatch", sbatch_racing)
+    with pytest.raises(ValueError, match="submitted by another sync"):
+        _backend.submit_job(project, job_id)
+    job = JobQueue(project).get(job_id)
+    assert (job.state, job.worker, job.attempts) == ("queued", "slurm:101", 1)
+    assert (fake / "cancelled").read_text().split() == ["100"]
+    assert sorted((s.slurm_id, s.state) for s in submissions(project, job_id)) == [
+        ("100", "CANCELLED"), ("101", "PENDING")]
