@@ -114,6 +114,10 @@ def run_submit(args) -> int:
 
 
 def run_sync(args) -> int:
+    from engine.cli import CliError
+
+    if args.watch is not None and not args.watch > 0:
+        raise CliError(f"--watch {args.watch:g}: seconds between syncs, more than 0")
     with open_project(args.project) as project:
         while True:
             report = sync(project, submit=not args.no_submit)

@@ -139,3 +139,10 @@ def test_cli_settings_show_change_and_refuse(project, capsys):
     assert "no job with id 99" in capsys.readouterr().err
     assert main(["slurm", "submit", path, "nope"]) == 2
     assert "no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_cli_sync_refuses_a_watch_interval_that_is_not_positive(project, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # refused before any Slurm command
+    JobQueue(project).submit("train", {}, backend="slurm")
+    assert main(["slurm", "sync", str(project.path), "--watch", "-5"]) == 2
+    assert "--watch -5: seconds between syncs, more than 0" in capsys.readouterr().err
