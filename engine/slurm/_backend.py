@@ -99,12 +99,11 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
             if taken:
                 conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, "
                              "error = NULL, heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
-            number = conn.execute("SELECT COALESCE(MAX(submission), 0) + 1 FROM slurm_jobs WHERE job_id = ?",
-                                  (job_id,)).fetchone()[0]
-            conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, resumes, "
-                         "submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (job_id, number, slurm_id, "PENDING" if taken else "CANCELLED", log, resumes,
-                          now, now))
+                number = conn.execute("SELECT COALESCE(MAX(submission), 0) + 1 FROM slurm_jobs "
+                                      "WHERE job_id = ?", (job_id,)).fetchone()[0]
+                conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, "
+                             "resumes, submitted_at, updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?)",
+                             (job_id, number, slurm_id, log, resumes, now, now))
     except BaseException:  # not recorded: a Slurm job nobody follows would run beside the next one
         with contextlib.suppress(cmd.SlurmError):
             cmd.scancel(slurm_id)
