@@ -44,12 +44,16 @@ class Worker:
         self.progress = progress
         self._shutdown = threading.Event()
         self._cancel = threading.Event()
+        # the heartbeat stops when run() has left its job, not at shutdown: a job told to stop may
+        # take a while to reach its next step and write its checkpoint, and a silent one is reaped
+        self._beats_done = threading.Event()
         self._current: Job | None = None
 
     # -- public -------------------------------------------------------------------
     def run(self, exit_when_idle: bool = False, max_jobs: int | None = None) -> int:
         """Claim and run jobs until shut down (or idle / ``max_jobs`` done); returns jobs run."""
         self._register()
+        self._beats_done.clear()
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         done = 0
@@ -66,6 +70,7 @@ class Worker:
                 done += 1
         finally:
             self._shutdown.set()
+            self._beats_done.set()
             beat.join(timeout=self.heartbeat_s * 2)
             self._set_worker_state("stopped")
             self.project.close()
@@ -104,7 +109,7 @@ class Worker:
         self.queue.finish(job.id, state, error)
 
     def _heartbeat_loop(self) -> None:
-        while not self._shutdown.wait(self.heartbeat_s):
+        while not self._beats_done.wait(self.heartbeat_s):
             self._beat()
         self._beat()
 

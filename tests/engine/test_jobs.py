@@ -185,3 +185,35 @@ def test_gpu_names_from_nvidia_smi(tmp_path, monkeypatch):
     assert gpu_names() == {"cuda:0": "NVIDIA H100 80GB HBM3", "cuda:1": "NVIDIA H200"}
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     assert gpu_names() == {"cuda:1": "NVIDIA H200"}
+
+
+def _slow_to_stop_runner(job, project, run_dir, should_stop, device, progress):
+    """Stops long after the shutdown (a validation pass, a 1 GB checkpoint on NFS)."""
+    while not should_stop():
+        time.sleep(0.01)
+    stopped = time.time()
+    deadline = stopped + 10
+    while time.time() < deadline:  # the job is still ours: its heartbeat must go on
+        beat = project.query("SELECT heartbeat_at FROM jobs WHERE id = ?", (job.id,))[0][0]
+        if beat is not None and beat > stopped:
+            return "cancelled"
+        time.sleep(0.02)
+    raise RuntimeError("no heartbeat while the job finished stopping")
+
+
+register_job_kind("slow_to_stop", _slow_to_stop_runner)
+
+
+def test_heartbeat_goes_on_until_a_shut_down_worker_has_left_its_job(project):
+    q = JobQueue(project)
+    job = q.submit("slow_to_stop", {})
+    worker = Worker(project.path, heartbeat_s=0.05)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    deadline = time.time() + 30
+    while q.get(job).state != "running" and time.time() < deadline:
+        time.sleep(0.02)
+    worker.stop()  # SIGTERM
+    thread.join(30)
+    assert not thread.is_alive()
+    assert (q.get(job).state, q.get(job).error) == ("interrupted", None)  # not reaped while stopping
