@@ -302,8 +302,9 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
     elif time.time() - seen_since < STATUS_WAIT_S:
         return False  # ended without a final word yet: give a network file system time to show it
     else:
-        queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: "
-                     f"{_last_line(project.path / sub.log_path)} (affengine slurm log)")
+        why = (f"{_last_line(project.path / sub.log_path)} (affengine slurm log)" if run_dir.is_dir()
+               else f"its run folder {run_dir} is missing (deleted by hand?)")
+        queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: {why}")
         report.failed.append(job.id)
         report.note(job.id, f"failed ({state})")
     return False

@@ -263,3 +263,16 @@ def test_two_submitters_at_once_leave_one_slurm_job(fake, project, monkeypatch):
     monkeypatch.setattr(_backend.cmd, "sbatch", real_sbatch)
     _states(fake, **{"101": "PENDING"})
     assert sync(project).changes == []  # follows 101; submits nothing more
+
+
+def test_a_run_folder_deleted_by_hand_is_named(fake, project, monkeypatch):
+    import shutil
+
+    job_id = _submit(project)
+    sync(project)
+    run = project.runs_dir / JobQueue(project).get(job_id).run_id
+    shutil.rmtree(run)
+    _states(fake, **{"100": "FAILED"})  # Slurm could not open the log in the missing folder
+    monkeypatch.setattr(_backend, "STATUS_WAIT_S", 0.0)
+    assert sync(project).failed == [job_id]
+    assert f"its run folder {run} is missing" in JobQueue(project).get(job_id).error
