@@ -54,12 +54,22 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def prepare_inputs(project, job, device: str) -> Path:
-    """Write ``job.json`` and the project snapshot for ``job`` (once; a resubmission reuses them)."""
+    """Write ``job.json`` and the project snapshot for ``job`` (once; a resubmission reuses them).
+
+    A resubmission keeps the snapshot but runs on ``device``, what the current settings ask for.
+    """
     run_dir = project.runs_dir / job.run_id
     folder = slurm_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     snapshot = folder / SNAPSHOT
-    if not (folder / JOB_FILE).exists() or not (snapshot / "project.sqlite").exists():
+    try:
+        data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        data = None  # none yet, or unreadable: written again below
+    if isinstance(data, dict) and (snapshot / "project.sqlite").exists():
+        if data.get("device") != device:
+            write_atomic(folder / JOB_FILE, json.dumps(data | {"device": device}, indent=2, sort_keys=True))
+    else:
         _snapshot(project, snapshot)
         spec = dict(job.spec)
         if "project" in spec:

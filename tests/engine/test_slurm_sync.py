@@ -276,3 +276,19 @@ def test_a_run_folder_deleted_by_hand_is_named(fake, project, monkeypatch):
     monkeypatch.setattr(_backend, "STATUS_WAIT_S", 0.0)
     assert sync(project).failed == [job_id]
     assert f"its run folder {run} is missing" in JobQueue(project).get(job_id).error
+
+
+def test_a_resubmission_runs_on_the_device_the_current_settings_ask_for(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    job_file = project.runs_dir / JobQueue(project).get(job_id).run_id / "slurm" / "job.json"
+    assert json.loads(job_file.read_text())["device"] == "cpu"
+    ClusterSettings(max_submissions=3, time="10", gpus=1).save(project)  # a GPU, from now on
+    _states(fake, **{"100": "TIMEOUT"})
+    assert sync(project).resubmitted == [job_id]
+    assert "#SBATCH --gpus=1" in (fake / "script-101").read_text()
+    assert json.loads(job_file.read_text())["device"] == "cuda:0"
+    job_file.write_text('{"job_id": 1, "ki')  # half a file (written by hand, a full disk)
+    _states(fake, **{"101": "PREEMPTED"})
+    assert sync(project).resubmitted == [job_id]
+    assert json.loads(job_file.read_text())["job_id"] == job_id  # written again, not left broken
