@@ -30,6 +30,8 @@ def _run(args: list[str], cwd: Path | None = None, check: bool = True) -> subpro
                              timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise SlurmError(f"{' '.join(args[:2])}: no answer within {TIMEOUT_S:.0f} s") from None
+    except OSError as exc:  # a broken wrapper script or interpreter line
+        raise SlurmError(f"{args[0]}: cannot run {exe}: {exc.strerror or exc}") from None
     if check and res.returncode != 0:
         raise SlurmError(f"{' '.join(args[:2])} failed ({res.returncode}): "
                          f"{(res.stderr or res.stdout).strip() or 'no message'}")

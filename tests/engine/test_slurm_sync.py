@@ -292,3 +292,12 @@ def test_a_resubmission_runs_on_the_device_the_current_settings_ask_for(fake, pr
     _states(fake, **{"101": "PREEMPTED"})
     assert sync(project).resubmitted == [job_id]
     assert json.loads(job_file.read_text())["job_id"] == job_id  # written again, not left broken
+
+
+def test_a_slurm_command_that_cannot_start_is_reported(fake, project):
+    job_id = _submit(project)
+    sync(project)
+    fake.joinpath("bin", "squeue").write_text("#!/nonexistent/interpreter\n")  # a broken module set-up
+    report = sync(project)
+    assert "squeue: cannot run" in report.errors[0] and report.changes == []
+    assert JobQueue(project).get(job_id).state == "queued"
