@@ -36,7 +36,11 @@ def run_workers(args) -> int:
     if args.dry_run:
         return 0
     extra = ["--exit-when-idle"] if args.exit_when_idle else []
-    procs = start_workers(path, devices, args.log_dir, extra)
+    try:
+        procs = start_workers(path, devices, args.log_dir, extra)
+    except OSError as exc:  # --log-dir not a writable folder, the interpreter missing
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise CliError(f"cannot start the workers: {where}{exc.strerror or exc}") from None
 
     def stop(*_):
         for p in procs:

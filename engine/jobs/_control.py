@@ -109,12 +109,17 @@ def start_workers(project_path: str | Path, devices: list[str], log_dir: str | P
     With ``log_dir`` each worker's output goes to ``worker-<i>-<device>.log`` there.
     """
     procs = []
-    for i, device in enumerate(devices):
-        log = None
-        if log_dir is not None:
-            Path(log_dir).mkdir(parents=True, exist_ok=True)
-            log = Path(log_dir) / f"worker-{i}-{device.replace(':', '')}.log"
-        procs.append(start_worker(project_path, device, log, extra))
+    try:
+        for i, device in enumerate(devices):
+            log = None
+            if log_dir is not None:
+                Path(log_dir).mkdir(parents=True, exist_ok=True)
+                log = Path(log_dir) / f"worker-{i}-{device.replace(':', '')}.log"
+            procs.append(start_worker(project_path, device, log, extra))
+    except BaseException:  # all or none: a worker started in its own session would outlive us
+        for proc in procs:
+            proc.terminate()
+        raise
     return procs
 
 

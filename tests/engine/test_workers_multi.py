@@ -73,3 +73,37 @@ def test_cpu_workers_share_the_queue(tmp_path):
         assert len({j.worker for j in jobs}) == 2  # both workers took jobs from the one queue
         workers = project.query("SELECT device, state FROM workers")
         assert sorted(tuple(r) for r in workers) == [("cpu", "stopped"), ("cpu", "stopped")]
+
+
+def test_workers_that_cannot_all_start_leave_none_running(tmp_path, monkeypatch, capsys):
+    import engine.jobs._control as control
+
+    Project.create(tmp_path / "p").close()
+    started = []
+
+    class FakeWorker:
+        def __init__(self):
+            self.signals = []
+
+        def terminate(self):
+            self.signals.append("TERM")
+
+        def poll(self):
+            return None
+
+    def start_worker(project_path, device, log_path, extra):
+        if log_path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(log_path))
+        started.append(FakeWorker())
+        return started[-1]
+
+    monkeypatch.setattr(control, "start_worker", start_worker)
+    logs = tmp_path / "logs"
+    (logs / "worker-1-cpu.log").mkdir(parents=True)  # the second worker's log cannot be opened
+    assert main(["workers", str(tmp_path / "p.affproj"), "--cpu", "2", "--log-dir", str(logs)]) == 2
+    assert "worker-1-cpu.log: Is a directory" in capsys.readouterr().err
+    assert [w.signals for w in started] == [["TERM"]]  # the first one is stopped again
+    (tmp_path / "a-file").write_text("")
+    assert main(["workers", str(tmp_path / "p.affproj"), "--cpu", "1", "--log-dir",
+                 str(tmp_path / "a-file")]) == 2
+    assert "a-file" in capsys.readouterr().err and len(started) == 1
