@@ -77,6 +77,15 @@ def test_check_without_a_bundle_says_so(tmp_path):
     assert f"no bundle at {tmp_path / 'aff-workbench'}" in out.stderr
 
 
+def test_check_of_a_bundle_that_hangs_says_so(build, tmp_path, monkeypatch, capsys):
+    exe = build.executable(tmp_path)
+    exe.write_text("#!/bin/sh\nexec sleep 30\n")
+    exe.chmod(0o755)
+    monkeypatch.setattr(build, "VERSION_TIMEOUT_S", 0.5)
+    assert build.run_check(tmp_path, timeout_s=1) == 1
+    assert f"{exe} --version did not finish within 0.5 s" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(os.environ.get("AFF_PACKAGING") != "1",
                     reason="builds the desktop bundle (minutes, gigabytes): set AFF_PACKAGING=1 to run it")
 def test_bundle_builds_and_passes_its_self_test(tmp_path):
