@@ -1,8 +1,9 @@
 """Puts the Results page in a dock of the main window and feeds it from worker threads.
 
-Listing the experiments and computing their statistics run through ``window.tasks``; each
-request carries a generation number and a result from a superseded request is dropped
-(and its task cancelled at its next check).
+Listing the experiments runs through ``window.tasks``; computing their statistics runs on
+the controller's own :class:`TaskRunner`, so closing the project never waits for a long
+bootstrap. Each request carries a generation number and a result from a superseded
+request (or a closed project) is dropped (and its task cancelled at its next check).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 from affgui.results._compute import N_BOOT, SEED, ResultsData, compute_results, list_status
 from affgui.results._export import ReportExport
 from affgui.results._page import ResultsPageWidget
-from affgui.tasks import Cancelled
+from affgui.tasks import Cancelled, TaskRunner
 
 if TYPE_CHECKING:
     from affgui.main_window import MainWindow
@@ -54,6 +55,7 @@ class ResultsController(QObject):
         self._auto_check: set[str] = set()
         self._list_generation = self._result_generation = 0
         self._result_task: int | None = None
+        self.tasks = TaskRunner(self, max_threads=2)  # statistics; a cancelled one may run on a while
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -100,11 +102,7 @@ class ResultsController(QObject):
     @Slot()
     def recompute(self) -> None:
         """Compute the checked experiments' results at the chosen level (on a worker)."""
-        self._debounce.stop()
-        self._result_generation += 1
-        if self._result_task is not None:
-            self.window.tasks.cancel(self._result_task)
-            self._result_task = None
+        self._cancel_results()
         project, names = self.window.project, self.page.checked()
         if project is None or not names:
             self.results = None
@@ -130,8 +128,16 @@ class ResultsController(QObject):
 
         self.page.set_busy(True)
         self.page.set_message(f"Computing {len(names)} experiment(s) at {level} level…")
-        self._result_task = self.window.tasks.submit(
+        self._result_task = self.tasks.submit(
             work, done=done, failed=lambda exc: self._failed(generation, "results", exc))
+
+    def _cancel_results(self) -> None:
+        """Drop the computation in flight (its result, whenever it comes, is not shown)."""
+        self._debounce.stop()
+        self._result_generation += 1
+        if self._result_task is not None:
+            self.tasks.cancel(self._result_task)
+            self._result_task = None
 
     def _failed(self, generation: int, what: str, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
@@ -185,6 +191,8 @@ class ResultsController(QObject):
 
     def _on_project(self, project) -> None:
         self.exporter.cancel()
+        self._cancel_results()
+        self.page.set_busy(False)
         self._auto_check.clear()
         self.page.picker.set_statuses([])
         self.results = None

@@ -1,0 +1,49 @@
+"""The Results dock when the project closes while its statistics are being computed."""
+
+from __future__ import annotations
+
+import threading
+
+from affgui.results import _controller
+from tests.affgui.conftest import open_in
+from tests.affgui.test_results_view import CNN, VIT, study  # noqa: F401 - the fixture
+
+N_BOOT = 50
+
+
+def test_closing_the_project_mid_compute_neither_waits_nor_shows_stale_results(
+        qtbot, window, study, monkeypatch):  # noqa: F811 - the imported fixture
+    controller = window.results
+    controller.n_boot = N_BOOT
+    open_in(qtbot, window, study)
+    with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
+        controller.dock.show()
+
+    started, release = threading.Event(), threading.Event()
+    real = _controller.compute_results
+
+    def slow_compute(*args, **kwargs):  # a long bootstrap: ends only when the test says so
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_controller, "compute_results", slow_compute)
+    shown = []
+    controller.sigResultsShown.connect(shown.append)
+    controller.page.set_checked([CNN, VIT])
+    controller.recompute()
+    assert started.wait(10)
+
+    timer = threading.Timer(3.0, release.set)  # a GUI thread that waits sees it end after 3 s
+    timer.start()
+    window.close_project()  # the GUI thread must not wait for the computation
+    closed_before_release = not release.is_set()
+    release.set()
+    timer.cancel()
+    assert closed_before_release
+    controller.tasks.wait(30_000)
+    qtbot.wait(300)  # the finished computation's callback and any debounce have run
+
+    assert shown == [] and controller.results is None
+    assert not controller.page.roc_plot.curves and controller.page.comparison.rowCount() == 0
+    assert not controller.page.busy.isVisible()
