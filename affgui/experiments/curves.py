@@ -19,7 +19,10 @@ PALETTE = ("#4e9af1", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#7
 
 
 def _number(v) -> float:
-    return float("nan") if v is None else float(v)  # a one-class validation fold has no AUC
+    try:
+        return float(v)
+    except (TypeError, ValueError):  # None: a one-class validation fold has no AUC
+        return float("nan")
 
 
 def run_label(job: JobRow) -> str:
@@ -80,7 +83,8 @@ class TrainingCurvesWidget(QWidget):
     def points(self, run_id: str) -> dict[str, list[float]]:
         """What the curves of ``run_id`` show: epoch, train_loss, val_loss, val_auc."""
         metrics = self.monitor.metrics(run_id)
-        by_epoch = {m["epoch"]: m for m in metrics}  # a resumed run may repeat an epoch
+        by_epoch = {m["epoch"]: m for m in metrics  # a resumed run may repeat an epoch
+                    if isinstance(m.get("epoch"), int | float) and not isinstance(m["epoch"], bool)}
         epochs = sorted(by_epoch)
         return {key: [float(e) if key == "epoch" else _number(by_epoch[e].get(key)) for e in epochs]
                 for key in ("epoch", "train_loss", "val_loss", "val_auc")}

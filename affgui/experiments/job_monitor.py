@@ -99,7 +99,8 @@ class JobTailer:
             if state not in TERMINAL:
                 self._caught_up.discard(run_id)  # retried: follow it again
             if run_id not in self._caught_up:
-                new = self._reader(run_id).read_new()
+                # a line that parses but names no event type (hand-edited, another writer) is skipped
+                new = [e for e in self._reader(run_id).read_new() if isinstance(e.get("type"), str)]
                 if new:
                     events[run_id] = new
                     self._remember(run_id, new)
@@ -144,10 +145,11 @@ class JobTailer:
         epoch, progress, eta = None, 0.0, None
         if p is not None:
             epoch, epochs = p.get("epoch"), p.get("epochs", epochs)
-            if p.get("total"):
-                progress = min(1.0, p.get("step", 0) / p["total"])
-            if r["state"] == "running" and p.get("eta_s") is not None:
-                eta = max(0.0, p["eta_s"] - (time.time() - p.get("t", time.time())))
+            step, total, eta_s, t = p.get("step"), p.get("total"), p.get("eta_s"), p.get("t")
+            if _is_number(step) and _is_number(total) and total > 0:
+                progress = min(1.0, step / total)
+            if r["state"] == "running" and _is_number(eta_s):
+                eta = max(0.0, eta_s - (time.time() - (t if _is_number(t) else time.time())))
         if r["state"] == "finished":
             progress = 1.0
         device = r["worker_device"] or last.get("device") or spec.get("device") or ""
@@ -155,6 +157,10 @@ class JobTailer:
         return JobRow(r["id"], experiment, r["fold"], r["kind"], r["state"], r["priority"],
                       r["attempts"], progress, epoch, epochs, eta, device, r["backend"], r["error"],
                       r["run_id"], r["worker"], spec.get("model"))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _worker_row(r) -> WorkerRow:
