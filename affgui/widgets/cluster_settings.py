@@ -41,6 +41,10 @@ class ClusterSettingsDialog(QDialog):
             current = ClusterSettings.load(self.project_path)
         except SettingsError as exc:
             current, load_error = ClusterSettings(), f"{exc}; showing the defaults"
+        except ValueError as exc:  # UnicodeDecodeError: not UTF-8 text, which the engine lets through
+            path = ClusterSettings.path(self.project_path)
+            load_error = f"{path}: cannot read cluster settings: {exc}; showing the defaults"
+            current = ClusterSettings()
         form = QFormLayout()
         self.edits: dict[str, QLineEdit] = {}
         for name, label, hint in _TEXT:
