@@ -6,6 +6,7 @@ and kept with an image-id index, so stepping through images reads no file.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def load_maps(project: Project, experiment: str, method: str) -> ExperimentMaps:
             return ExperimentMaps(experiment, method, PENDING, f"computing {method} maps (job #{job})",
                                   job_id=job)
         return ExperimentMaps(experiment, method, MISSING, f"no {method} maps for {experiment}")
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a damaged .npz
         return ExperimentMaps(experiment, method, FAILED, f"cannot read {method} maps: {exc}")
     if int(h.info.get("input_size") or 0) < 1:
         return ExperimentMaps(experiment, method, FAILED,
