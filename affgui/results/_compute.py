@@ -158,8 +158,13 @@ def compute_results(project: Project, names: Sequence[str], level: str = "patien
         except (ExperimentNotReady, KeyError) as exc:
             notes.append(str(exc.args[0]) if exc.args else str(exc))
             continue
+        try:
+            result = results_from_predictions(pred, runs, how)
+        except ValueError as exc:  # e.g. one class only: no ROC; say which experiment, show the others
+            notes.append(f"{name}: {exc}")
+            continue
         preds.append(pred)
-        results.append(results_from_predictions(pred, runs, how))
+        results.append(result)
         try:
             costs.append(compute_cost(project, name))
         except (OSError, ValueError) as exc:
