@@ -1,9 +1,9 @@
 """Puts the Results page in a dock of the main window and feeds it from worker threads.
 
-Listing the experiments runs through ``window.tasks``; computing their statistics runs on
-the controller's own :class:`TaskRunner`, so closing the project never waits for a long
-bootstrap. Each request carries a generation number and a result from a superseded
-request (or a closed project) is dropped (and its task cancelled at its next check).
+Listing the experiments (each one's split and run folders) and computing their statistics
+run on the controller's own :class:`TaskRunner`, so closing the project never waits for
+them. Each request carries a generation number and a result from a superseded request (or
+a closed project) is dropped (and its task cancelled at its next check).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class ResultsController(QObject):
         self._auto_check: set[str] = set()
         self._list_generation = self._result_generation = 0
         self._result_task: int | None = None
-        self.tasks = TaskRunner(self, max_threads=2)  # statistics; a cancelled one may run on a while
+        self.tasks = TaskRunner(self, max_threads=2)  # a cancelled computation may run on a while
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -89,7 +89,7 @@ class ResultsController(QObject):
                 self.page.set_statuses(statuses, check)
                 self.sigStatusesShown.emit(statuses)
 
-        self.window.tasks.submit(lambda _progress: list_status(project), done=done,
+        self.tasks.submit(lambda _progress: list_status(project), done=done,
                                  failed=lambda exc: self._failed(generation, "list", exc))
 
     @Slot(str)

@@ -47,3 +47,31 @@ def test_closing_the_project_mid_compute_neither_waits_nor_shows_stale_results(
     assert shown == [] and controller.results is None
     assert not controller.page.roc_plot.curves and controller.page.comparison.rowCount() == 0
     assert not controller.page.busy.isVisible()
+
+
+def test_closing_the_project_mid_listing_does_not_wait_for_it(qtbot, window, study, monkeypatch):  # noqa: F811
+    controller = window.results
+    open_in(qtbot, window, study)
+    started, release = threading.Event(), threading.Event()
+    real = _controller.list_status
+
+    def slow_list(project):  # forty experiments' folders and splits
+        started.set()
+        release.wait(30)
+        return real(project)
+
+    monkeypatch.setattr(_controller, "list_status", slow_list)
+    shown = []
+    controller.sigStatusesShown.connect(shown.append)
+    controller.dock.show()
+    assert started.wait(10)
+    timer = threading.Timer(3.0, release.set)
+    timer.start()
+    window.close_project()
+    closed_before_release = not release.is_set()
+    release.set()
+    timer.cancel()
+    assert closed_before_release
+    controller.tasks.wait(30_000)
+    qtbot.wait(100)
+    assert shown == [] and controller.page.picker.count() == 0
