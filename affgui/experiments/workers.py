@@ -57,7 +57,7 @@ def stop_workers(workers: list[WorkerRow], sig: int = signal.SIGTERM) -> list[in
             try:
                 os.kill(w.pid, sig)
                 sent.append(w.pid)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):  # gone, or the pid now is another user's
                 pass
     return sent
 
