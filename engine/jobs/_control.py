@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from engine.jobs._queue import JobQueue
@@ -148,6 +149,20 @@ def kill_process_tree(pid: int, sig: int = getattr(signal, "SIGKILL", 9)) -> boo
         return False
 
 
+def _started_after(pid: int, when: float) -> bool:
+    """Whether process ``pid`` started after ``when`` (so it is not the worker that registered then).
+
+    Read from ``/proc``; False where that cannot tell (no such process, not Linux).
+    """
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2.0  # btime has whole seconds
+
+
 def cancel_job(project: Project, job_id: int, grace_s: float = 10.0, poll_s: float = 0.2) -> str:
     """Cancel a job; a running one gets ``grace_s`` to stop, then its worker is killed.
 
@@ -172,7 +187,12 @@ def cancel_job(project: Project, job_id: int, grace_s: float = 10.0, poll_s: flo
     job = queue.get(job_id)
     if job.state != "running":
         return job.state
-    rows = project.query("SELECT host, pid FROM workers WHERE id = ?", (job.worker,))
+    rows = project.query("SELECT host, pid, started_at FROM workers WHERE id = ?", (job.worker,))
+    if rows and rows[0]["host"] == socket.gethostname() and _started_after(
+            rows[0]["pid"], datetime.fromisoformat(rows[0]["started_at"]).timestamp()):
+        # its worker died (OOM killer, SIGKILL) and the pid now belongs to another process
+        queue.finish(job_id, "cancelled", f"cancelled; its worker (pid {rows[0]['pid']}) is gone")
+        return "cancelled"
     if rows and rows[0]["host"] == socket.gethostname():
         kill_process_tree(rows[0]["pid"])
         with project.transaction() as conn:

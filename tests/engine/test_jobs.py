@@ -217,3 +217,29 @@ def test_heartbeat_goes_on_until_a_shut_down_worker_has_left_its_job(project):
     thread.join(30)
     assert not thread.is_alive()
     assert (q.get(job).state, q.get(job).error) == ("interrupted", None)  # not reaped while stopping
+
+
+def test_cancel_never_kills_the_pid_of_a_worker_that_died_long_ago(project):
+    import socket
+    import subprocess
+    import sys
+
+    from engine.jobs import cancel_job
+
+    q = JobQueue(project)
+    job = q.submit("echo", {})
+    q.claim("dead-worker")  # its worker was OOM-killed; the job still says running
+    # the dead worker's pid now belongs to some other process (here: one of ours)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        with project.transaction() as conn:
+            conn.execute("INSERT INTO workers(id, host, pid, device, started_at, heartbeat_at, state) "
+                         "VALUES ('dead-worker', ?, ?, 'cpu', '2026-01-01T00:00:00+00:00', ?, 'busy')",
+                         (socket.gethostname(), other.pid, time.time() - 3600))
+        assert cancel_job(project, job, grace_s=0.2) == "cancelled"
+        with pytest.raises(subprocess.TimeoutExpired):  # not killed: it started after that worker
+            other.wait(timeout=1)
+        assert f"its worker (pid {other.pid}) is gone" in q.get(job).error
+    finally:
+        other.kill()
+        other.wait()
