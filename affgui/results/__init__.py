@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from affgui.results._compute import (
-    ComparisonRow,
     ExperimentStatus,
     ResultsData,
     compute_results,
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from affgui.main_window import MainWindow
 
 __all__ = [
-    "ComparisonRow",
     "ExperimentStatus",
     "PrPlotWidget",
     "ReportExport",

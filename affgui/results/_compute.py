@@ -6,7 +6,6 @@ dataclasses (numpy arrays and floats) for the widgets; nothing here imports Qt o
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.evaluate import ComputeCost, ExperimentResults
+    from engine.report import ComparisonRow
     from engine.store import Project
 
 LEVELS = ("patient", "image")
@@ -36,26 +36,6 @@ class ExperimentStatus:
     @property
     def ready(self) -> bool:
         return self.reason is None
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    """AUC difference ``first - second`` with DeLong and patient-bootstrap inference, Holm per method."""
-
-    first: str
-    second: str
-    auc_first: float
-    auc_second: float
-    difference: float
-    delong_ci_low: float | None
-    delong_ci_high: float | None
-    p_delong: float | None
-    p_delong_holm: float | None
-    boot_ci_low: float
-    boot_ci_high: float
-    p_boot: float
-    p_boot_holm: float
-    significant: bool  # Holm-adjusted p of the primary method (DeLong if given, else bootstrap) < alpha
 
 
 @dataclass(frozen=True)
@@ -94,41 +74,18 @@ def list_status(project: Project) -> list[ExperimentStatus]:
     return out
 
 
-def _opt(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def comparison_rows(preds: Sequence, reference: str | None, level: str, how: str = "mean",
-                    n_boot: int = N_BOOT, seed: int = SEED, alpha: float = 0.05) -> tuple[list[ComparisonRow],
-                                                                                        str | None]:
-    """Both tests for every pair (or each against ``reference``); a note when DeLong does not apply."""
-    from engine.evaluate import compare_experiments
+                    n_boot: int = N_BOOT, seed: int = SEED) -> tuple[list[ComparisonRow], str | None]:
+    """The report's comparison rows (``engine.report.comparison_rows``: DeLong, patient bootstrap,
+    Holm within each test); a note when DeLong does not apply (image level, patients with several
+    images)."""
+    from engine.report import comparison_rows as report_rows
 
-    if len(preds) < 2:
-        return [], None
-    boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap", n_boot=n_boot,
-                               seed=seed)
-    delong, note = None, None
-    try:
-        delong = compare_experiments(preds, reference, level=level, how=how, method="delong")
-    except ValueError as exc:
-        if level == "patient":
-            raise
-        note = f"DeLong not shown at image level: {exc}"
-    rows = []
-    for i in range(len(boot.first)):
-        primary = delong.p_holm[i] if delong is not None else boot.p_holm[i]
-        rows.append(ComparisonRow(
-            first=boot.first[i], second=boot.second[i], auc_first=float(boot.auc_first[i]),
-            auc_second=float(boot.auc_second[i]), difference=float(boot.difference[i]),
-            delong_ci_low=_opt(delong.ci_low[i]) if delong is not None else None,
-            delong_ci_high=_opt(delong.ci_high[i]) if delong is not None else None,
-            p_delong=_opt(delong.p_value[i]) if delong is not None else None,
-            p_delong_holm=_opt(delong.p_holm[i]) if delong is not None else None,
-            boot_ci_low=float(boot.ci_low[i]), boot_ci_high=float(boot.ci_high[i]),
-            p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
-            significant=bool(primary < alpha)))
+    rows = report_rows(preds, reference, level, how, n_boot, seed, 0.95)
+    note = None
+    if level == "image" and rows and rows[0].p_delong is None:
+        note = ("DeLong not shown at image level: a patient's images are not independent cases; "
+                "the patient bootstrap is")
     return rows, note
 
 

@@ -52,7 +52,7 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
            "percentile interval, patients resampled"),
     Column("Bootstrap p", lambda r: r.p_boot, _p, "patient bootstrap"),
     Column("Bootstrap p (Holm)", lambda r: r.p_boot_holm, _p, "Holm-adjusted over the table's rows"),
-    Column("Significant", lambda r: r.significant, lambda v: "✱ yes" if v else "no",
+    Column("Significant", lambda r: r.significant(), lambda v: "✱ yes" if v else "no",
            "Holm-adjusted p < 0.05 (DeLong where it applies, otherwise the bootstrap)"),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -75,6 +76,11 @@ class ComparisonRow:
     mcnemar_b: int | None = None
     mcnemar_c: int | None = None
     p_mcnemar: float | None = None
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """Holm-adjusted p of the primary test (DeLong where it applies, else the bootstrap) < alpha."""
+        p = self.p_delong_holm if self.p_delong_holm is not None else self.p_boot_holm
+        return p is not None and p < alpha
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,8 @@ def data_summary(project: Project, runs: ExperimentRuns) -> DataSummary:
 
 
 def _opt(x) -> float | None:
-    return None if x is None else float(x)
+    """``x`` as a float; ``None`` for a missing or non-finite value (a table shows a dash)."""
+    return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
 def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: str, how: str,
