@@ -301,3 +301,13 @@ def test_a_slurm_command_that_cannot_start_is_reported(fake, project):
     report = sync(project)
     assert "squeue: cannot run" in report.errors[0] and report.changes == []
     assert JobQueue(project).get(job_id).state == "queued"
+
+
+def test_files_for_the_node_are_readable_by_the_lab(tmp_path):
+    import stat
+
+    from engine.slurm import _inputs
+
+    _inputs.write_atomic(tmp_path / "status.json", "{}")
+    mode = stat.S_IMODE((tmp_path / "status.json").stat().st_mode)
+    assert mode == 0o644 & ~_inputs._UMASK and mode & 0o044  # group and others may read
