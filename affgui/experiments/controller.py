@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QSplitter
 from affgui.experiments.curves import TrainingCurvesWidget
 from affgui.experiments.job_monitor import JobMonitor
 from affgui.experiments.job_queue import JobQueueWidget
-from affgui.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.experiments.new_experiment_dialog import NewExperimentDialog, default_weights_probe
 from affgui.experiments.slurm_sync import SlurmSync
 from affgui.experiments.workers import WorkerManager
 from affgui.tasks import TaskRunner
@@ -34,6 +34,7 @@ class ExperimentsController(QObject):
         super().__init__(window)
         self.window = window
         self.dialog_kwargs = dict(dialog_kwargs or {})
+        self._weights = None  # the weights probe's answer, once it came
         self.tasks = TaskRunner(self, max_threads=3)  # polls, queue actions, dialog reads
         self.monitor = JobMonitor(self, self.tasks)
         self.workers = WorkerManager(self.monitor, self.tasks, self)
@@ -113,10 +114,22 @@ class ExperimentsController(QObject):
             return None
         if self.dialog is not None:
             self.dialog.deleteLater()
-        self.dialog = NewExperimentDialog(project, self.tasks, self.window, **self.dialog_kwargs)
+        kwargs = dict(self.dialog_kwargs)
+        probe = kwargs.get("weights_probe", default_weights_probe)
+        if probe is not None:  # one probe (a child process, seconds) per session, not per opening
+            kwargs["weights_probe"] = self._cached_probe(probe)
+        self.dialog = NewExperimentDialog(project, self.tasks, self.window, **kwargs)
         self.dialog.sigCreated.connect(self._created)
         self.dialog.open()
         return self.dialog
+
+    def _cached_probe(self, probe):
+        def cached():
+            if self._weights is None:
+                self._weights = probe()
+            return self._weights
+
+        return cached
 
     def _created(self, names: list[str], backend: str) -> None:
         started = backend == "local" and self.workers.ensure_running()

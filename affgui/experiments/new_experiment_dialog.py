@@ -59,7 +59,7 @@ BACKENDS = (("local", "Local workers"), ("slurm", "Slurm cluster"))
 WEIGHTS_COLUMN = 2  # of the model tree
 
 
-def _probe() -> tuple[dict[str, bool], bool]:
+def default_weights_probe() -> tuple[dict[str, bool], bool]:
     from engine.models import hub_reachable
 
     return probe_weights(), hub_reachable()
@@ -71,7 +71,7 @@ class NewExperimentDialog(QDialog):
     sigCreated = Signal(list, str)
 
     def __init__(self, project: Project, tasks: TaskRunner, parent: QWidget | None = None,
-                 weights_probe: Callable[[], tuple[dict[str, bool], bool]] | None = _probe):
+                 weights_probe: Callable[[], tuple[dict[str, bool], bool]] | None = default_weights_probe):
         super().__init__(parent)
         self.setWindowTitle("New Experiment")
         self.project = project

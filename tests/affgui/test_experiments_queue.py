@@ -216,3 +216,18 @@ def test_cluster_settings_open_from_the_experiments_menu(qtbot, window, panel):
     dialog.reject()
     window.close_project()
     assert not panel.cluster_action.isEnabled()
+
+
+def test_the_weights_probe_runs_once_per_session(qtbot, window, panel):
+    calls = []
+
+    def probe():
+        calls.append(1)
+        return {}, False
+
+    panel.dialog_kwargs = {"weights_probe": probe}
+    for _ in range(3):
+        dialog = panel.new_experiment()
+        qtbot.waitUntil(lambda d=dialog: d.weights is not None, timeout=10_000)
+        dialog.reject()
+    assert calls == [1]
