@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "affgui"])
         apply_dark_theme(app)
+    from affgui import gc_guard
+
+    gc_guard.install(app)  # garbage collection only on this thread, between events
     app.setApplicationName("AFF Workbench")
     app.setOrganizationName("aff-workbench")
     app.setApplicationVersion(__version__)

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
+import gc  # noqa: E402
 import hashlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -61,6 +62,18 @@ def pytest_collection_modifyitems(items):
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.qt_log_ignore(
                 "This plugin does not support propagateSizeHints"))
+
+
+@pytest.fixture(autouse=True)
+def main_thread_gc(qapp):
+    """As in the app: collect garbage on the GUI thread only; at the end of each test too,
+    so no test's windows are freed in the middle of the next one's events."""
+    from affgui import gc_guard
+
+    collector = gc_guard.install(qapp)
+    yield
+    gc.collect()
+    collector.stop()  # the engine tests after these run with Python's usual collection
 
 
 @pytest.fixture(autouse=True)
