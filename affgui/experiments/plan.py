@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.splits import Split
+    from engine.splits import FoldBalance, Split
     from engine.store import Project
     from engine.train import RunSpec
 
@@ -97,43 +97,12 @@ def create_experiments(project: Project, plans: list[PlannedExperiment], specs: 
     return created
 
 
-@dataclass(frozen=True)
-class FoldCounts:
-    fold: int  # -1: held-out test set
-    images: int
-    aff_images: int
-    patients: int
-    aff_patients: int  # a patient counts as AFF when any of its images is
-
-    @property
-    def nff_images(self) -> int:
-        return self.images - self.aff_images
-
-    @property
-    def nff_patients(self) -> int:
-        return self.patients - self.aff_patients
-
-
-def fold_counts(split: Split) -> list[FoldCounts]:
-    """AFF/NFF images and patients per fold of ``split`` (held-out test last)."""
-    plan = split.plan
-    folds = list(range(plan.k)) + ([-1] if (plan.folds == -1).any() else [])
-    out = []
-    for fold in folds:
-        m = plan.folds == fold
-        patients, labels = plan.patients[m], plan.labels[m]
-        aff_patients = set(patients[labels == 1].tolist())
-        out.append(FoldCounts(fold, int(m.sum()), int(labels.sum()), len(set(patients.tolist())),
-                              len(aff_patients)))
-    return out
-
-
-def split_summary(project: Project, name: str) -> tuple[Split, list[FoldCounts]]:
-    """The latest version of split ``name`` and its fold counts (reads the members: off-thread)."""
-    from engine.splits import load_split
+def split_summary(project: Project, name: str) -> tuple[Split, list[FoldBalance]]:
+    """The latest version of split ``name`` and its per-fold balance (reads the members: off-thread)."""
+    from engine.splits import fold_balance, load_split
 
     split = load_split(project, name)
-    return split, fold_counts(split)
+    return split, fold_balance(split.plan)
 
 
 def probe_weights(timeout_s: float = 120.0) -> dict[str, bool]:

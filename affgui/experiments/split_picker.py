@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from affgui.experiments.plan import FoldCounts, split_summary
+from affgui.experiments.plan import split_summary
 
 if TYPE_CHECKING:
     from affgui.tasks import TaskRunner
-    from engine.splits import Split
+    from engine.splits import FoldBalance, Split
     from engine.store import Project
 
 BALANCE_COLUMNS = ("Fold", "Images", "AFF images", "NFF images", "Patients", "AFF patients",
@@ -64,7 +64,7 @@ class SplitPickerWidget(QWidget):
         self.project = project
         self.tasks = tasks
         self.split: Split | None = None
-        self.counts: list[FoldCounts] = []
+        self.counts: list[FoldBalance] = []
         self.combo = QComboBox()
         self.combo.currentTextChanged.connect(self._chosen)
         self.summary = QLabel()
@@ -129,7 +129,7 @@ class SplitPickerWidget(QWidget):
 
     # -- GUI thread -----------------------------------------------------------------
     def _set_names(self, names: list[str], select: str | None = None,
-                   summary: tuple[Split, list[FoldCounts]] | None = None) -> None:
+                   summary: tuple[Split, list[FoldBalance]] | None = None) -> None:
         if not isValid(self):
             return  # closed before the worker answered
         keep = select or self.combo.currentText()
@@ -153,7 +153,7 @@ class SplitPickerWidget(QWidget):
             return
         self._chosen(self.combo.currentText())
 
-    def _created(self, name: str, names: list[str], summary: tuple[Split, list[FoldCounts]]) -> None:
+    def _created(self, name: str, names: list[str], summary: tuple[Split, list[FoldBalance]]) -> None:
         if not isValid(self):
             return  # closed before the worker answered
         self.create_button.setEnabled(True)
@@ -168,7 +168,7 @@ class SplitPickerWidget(QWidget):
         self.tasks.submit(lambda _p: split_summary(project, name),
                           done=lambda r: self._loaded(name, *r), failed=self._failed)
 
-    def _loaded(self, name: str, split: Split, counts: list[FoldCounts]) -> None:
+    def _loaded(self, name: str, split: Split, counts: list[FoldBalance]) -> None:
         if isValid(self) and name == self.current_split():  # else another split was chosen since
             self._show(split, counts)
 
@@ -181,7 +181,7 @@ class SplitPickerWidget(QWidget):
         self.summary.setText("")
         self.sigLoaded.emit()
 
-    def _show(self, split: Split | None, counts: list[FoldCounts]) -> None:
+    def _show(self, split: Split | None, counts: list[FoldBalance]) -> None:
         if not isValid(self):
             return  # closed before the worker answered
         self.split, self.counts = split, counts

@@ -89,16 +89,26 @@ class FoldBalance:
     patients: int
     aff_images: int
     aff_share: float
+    aff_patients: int = 0  # a patient counts as AFF when any of its images is
+
+    @property
+    def nff_images(self) -> int:
+        return self.images - self.aff_images
+
+    @property
+    def nff_patients(self) -> int:
+        return self.patients - self.aff_patients
 
 
 def fold_balance(plan: FoldPlan) -> list[FoldBalance]:
-    """Images, patients and AFF share per fold (test fold last, when present)."""
+    """Images, patients, AFF images and patients per fold (test fold last, when present)."""
     out = []
     order = list(range(plan.k)) + ([TEST_FOLD] if (plan.folds == TEST_FOLD).any() else [])
     for fold in order:
         m = plan.folds == fold
         n = int(m.sum())
-        aff = int(plan.labels[m].sum())
-        out.append(FoldBalance(fold, n, len(set(plan.patients[m].tolist())), aff,
-                               aff / n if n else 0.0))
+        patients, labels = plan.patients[m], plan.labels[m]
+        aff = int(labels.sum())
+        out.append(FoldBalance(fold, n, len(set(patients.tolist())), aff, aff / n if n else 0.0,
+                               len(set(patients[labels == 1].tolist()))))
     return out

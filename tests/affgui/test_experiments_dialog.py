@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from affgui.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
-from affgui.experiments.plan import fold_counts, plan_experiments, short_name
+from affgui.experiments.plan import plan_experiments, short_name
 from affgui.tasks import TaskRunner
 from engine.jobs import JobQueue, list_experiments
 from engine.models import list_models
-from engine.splits import load_split
+from engine.splits import fold_balance, load_split
 from engine.store import Project
 from tests.engine._train_factory import make_project
 
@@ -63,7 +63,7 @@ def test_split_balance_matches_the_stored_split(qtbot, project, tasks):
     table = dialog.splits.table
     assert table.rowCount() == 2  # k = 2
     split = load_split(project, "default")
-    for r, c in enumerate(fold_counts(split)):
+    for r, c in enumerate(fold_balance(split.plan)):
         m = split.plan.folds == r
         assert int(table.item(r, 1).text()) == int(m.sum())
         assert int(table.item(r, 2).text()) == int(split.plan.labels[m].sum())
