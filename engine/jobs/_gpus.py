@@ -7,6 +7,30 @@ import shutil
 import subprocess
 
 
+def _nvidia_smi(timeout_s: float) -> dict[str, str]:
+    """``{index: name}`` of every GPU ``nvidia-smi`` lists; ``{}`` without a driver or on error."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {}
+    try:
+        out = subprocess.run([smi, "--query-gpu=index,name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=timeout_s, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    rows = (line.split(",", 1) for line in out.splitlines())
+    return {r[0].strip(): (r[1].strip() if len(r) > 1 else "") for r in rows if r[0].strip().isdigit()}
+
+
+def _visible(timeout_s: float) -> tuple[list[str], dict[str, str] | None]:
+    """The visible GPUs' indices, and nvidia-smi's names when it had to be asked anyway."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        ids = [p.strip() for p in env.split(",") if p.strip()]
+        return ([] if not ids or ids[0] == "-1" else ids), None
+    names = _nvidia_smi(timeout_s)
+    return list(names), names
+
+
 def visible_gpus(timeout_s: float = 5.0) -> list[str]:
     """Device names (``cuda:0``, ``cuda:1``, ...) of the GPUs this process may use.
 
@@ -15,21 +39,7 @@ def visible_gpus(timeout_s: float = 5.0) -> list[str]:
     Each name is the *physical* index that :func:`~engine.jobs.start_worker` puts in
     the worker's ``CUDA_VISIBLE_DEVICES``.
     """
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        ids = [p.strip() for p in env.split(",") if p.strip()]
-        if not ids or ids[0] == "-1":
-            return []
-        return [f"cuda:{i}" for i in ids]
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        out = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=timeout_s, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [f"cuda:{line.strip()}" for line in out.splitlines() if line.strip().isdigit()]
+    return [f"cuda:{i}" for i in _visible(timeout_s)[0]]
 
 
 def gpu_names(timeout_s: float = 5.0) -> dict[str, str]:
@@ -37,14 +47,7 @@ def gpu_names(timeout_s: float = 5.0) -> dict[str, str]:
 
     Names come from ``nvidia-smi`` (empty where it cannot say); no driver means ``{}``.
     """
-    gpus = visible_gpus(timeout_s)
-    smi = shutil.which("nvidia-smi")
-    names: dict[str, str] = {}
-    if gpus and smi is not None:
-        try:
-            out = subprocess.run([smi, "--query-gpu=index,name", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=timeout_s, check=True).stdout
-            names = dict(line.split(", ", 1) for line in out.splitlines() if ", " in line)
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return {dev: names.get(dev.split(":", 1)[1], "").strip() for dev in gpus}
+    ids, names = _visible(timeout_s)
+    if ids and names is None:
+        names = _nvidia_smi(timeout_s)
+    return {f"cuda:{i}": (names or {}).get(i, "") for i in ids}
