@@ -96,8 +96,9 @@ class EventReader:
                 event = json.loads(line)
             except ValueError:
                 continue  # a torn line left by a killed writer
-            if isinstance(event, dict) and event.get("seq", 0) > self.last_seq:
-                self.last_seq = event["seq"]
+            seq = event.get("seq", 0) if isinstance(event, dict) else None
+            if isinstance(seq, int) and seq > self.last_seq:  # a line without a numeric seq is skipped
+                self.last_seq = seq
                 events.append(event)
         return events
 

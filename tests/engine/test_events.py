@@ -40,3 +40,11 @@ def test_reader_tails_and_skips_partial_and_torn_lines(tmp_path):
     events = read_events(path)
     assert [e["type"] for e in events] == ["started", "log", "finished"]
     assert all(json.loads(line) for line in path.read_text().splitlines()[-1:])
+
+
+def test_reader_skips_an_event_whose_seq_is_not_a_number(tmp_path):
+    from engine.runs import EventReader
+
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"seq": "x", "type": "log"}\n{"seq": 1, "type": "started"}\n')
+    assert [e["seq"] for e in EventReader(path).read_new()] == [1]
