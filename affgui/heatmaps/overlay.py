@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.explain import letterbox_box
+from engine.explain import letterbox_box, methods
 
-# The engine's method names (engine.explain.methods() imports torch, so it is not asked here;
-# tests/affgui/test_heatmap_overlay.py checks this tuple against it).
-METHODS = ("gradcam", "gradcam++", "hirescam", "eigencam", "rollout")
+METHODS = methods()  # the engine's method names (torch-free)
 COLORMAPS = ("inferno", "turbo", "viridis", "magma", "plasma", "CET-L3")
 
 
