@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
+from engine.errors import EngineError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
-class CliError(Exception):
+class CliError(EngineError):
     """An error a user can fix; printed as ``affengine: error: ...`` with exit code 2."""
 
 
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except EngineError as exc:  # CliError and every engine error a user can act on
         print(f"affengine: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
