@@ -15,6 +15,7 @@ from engine.evaluate._bootstrap import (
     bootstrap_diff_in_diff,
 )
 from engine.evaluate._calibration import CalibrationCurve, brier_score, calibration_curve
+from engine.evaluate._corrected_ttest import CorrectedTTest, corrected_resampled_ttest
 from engine.evaluate._delong import (
     AucCI,
     DeLongTest,
@@ -68,6 +69,7 @@ __all__ = [
     "CalibrationCurve",
     "ComparisonTable",
     "ComputeCost",
+    "CorrectedTTest",
     "DeLongTest",
     "DiffInDiff",
     "ExperimentNotReady",
@@ -95,6 +97,7 @@ __all__ = [
     "compare_experiments",
     "comparison_pairs",
     "compute_cost",
+    "corrected_resampled_ttest",
     "delong_ci",
     "delong_covariance",
     "delong_test",
