@@ -21,8 +21,8 @@ def test_hand_worked_example():
     assert res.t == pytest.approx(0.014 / math.sqrt(1.035e-4), rel=1e-12)
     assert res.df == 4 and res.n_pairs == 5
     assert res.test_train_ratio == 0.25
-    # two-sided t(4) tail at 1.37613: 0.24078 (t table / R: 2*pt(-1.37613, 4))
-    assert res.p_value == pytest.approx(0.24078, abs=5e-5)
+    # two-sided t(4) tail at 1.37613: 0.24080 (t table / R: 2*pt(-1.37613, 4))
+    assert res.p_value == pytest.approx(0.24080, abs=1e-5)
     # 95% CI: mean -/+ qt(0.975, 4) * se, qt = 2.776445
     assert res.ci_low == pytest.approx(0.014 - 2.776445 * math.sqrt(1.035e-4), abs=1e-6)
     assert res.ci_high == pytest.approx(0.014 + 2.776445 * math.sqrt(1.035e-4), abs=1e-6)
