@@ -19,13 +19,14 @@ from engine.jobs._experiments import (
 )
 from engine.jobs._gpus import gpu_names, visible_gpus
 from engine.jobs._kinds import register_job_kind, runner_for
-from engine.jobs._queue import ACTIVE, BACKENDS, STATES, Job, JobQueue
+from engine.jobs._queue import ACTIVE, BACKENDS, STATES, TERMINAL_STATES, Job, JobQueue
 from engine.jobs._worker import Worker
 
 __all__ = [
     "ACTIVE",
     "BACKENDS",
     "STATES",
+    "TERMINAL_STATES",
     "Experiment",
     "Job",
     "JobQueue",

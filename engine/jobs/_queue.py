@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 STATES = ("queued", "running", "interrupted", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running", "interrupted")
+# A job in one of these states never changes again (the one list; the GUI imports it).
+TERMINAL_STATES = ("finished", "failed", "cancelled")
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0
 
