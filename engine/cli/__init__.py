@@ -28,6 +28,7 @@ def _command_modules():
         _experiment,
         _explain,
         _export,
+        _finalize,
         _import,
         _info,
         _init,
@@ -43,7 +44,8 @@ def _command_modules():
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache, _workers, _slurm)
+            _explain, _report, _export, _cache, _workers, _slurm,
+            _finalize)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,69 @@
+"""Final models of experiments: ensembles of the fold models (or a refit), their provenance, evaluation
+on held-out and external data, screening predictions and ONNX export (see ``docs/evaluation.md``).
+
+The store, provenance and evaluation readers import without torch; names that need torch load on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from engine.final._members import FinalModelError, Member, experiment_members
+from engine.final._store import (
+    MODES,
+    PREPROCESSING,
+    FinalModel,
+    code_version,
+    ensemble_provenance,
+    file_sha256,
+    final_model_ready,
+    finalize,
+    get_final_model,
+    latest_final_model,
+    list_final_models,
+    recipe,
+)
+
+_LAZY = {
+    "EnsembleModule": "engine.final._model",
+    "load_final_module": "engine.final._model",
+    "member_modules": "engine.final._model",
+    "score_images": "engine.final._model",
+    "score_pixels": "engine.final._model",
+}
+
+__all__ = [
+    "MODES",
+    "PREPROCESSING",
+    "EnsembleModule",
+    "FinalModel",
+    "FinalModelError",
+    "Member",
+    "code_version",
+    "ensemble_provenance",
+    "experiment_members",
+    "file_sha256",
+    "final_model_ready",
+    "finalize",
+    "get_final_model",
+    "latest_final_model",
+    "list_final_models",
+    "load_final_module",
+    "member_modules",
+    "recipe",
+    "score_images",
+    "score_pixels",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine.final' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
