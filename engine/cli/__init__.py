@@ -25,6 +25,7 @@ class CliError(EngineError):
 def _command_modules():
     from engine.cli import (
         _cache,
+        _evaluate,
         _experiment,
         _explain,
         _export,
@@ -45,7 +46,7 @@ def _command_modules():
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
             _explain, _report, _export, _cache, _workers, _slurm,
-            _finalize)
+            _finalize, _evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from engine.final._calibration import Recalibration, recalibration
+from engine.final._evaluate import EVALUATION, evaluate_final_models, list_evaluations, write_evaluation
 from engine.final._members import FinalModelError, Member, experiment_members
 from engine.final._store import (
     MODES,
@@ -24,6 +26,7 @@ from engine.final._store import (
     list_final_models,
     recipe,
 )
+from engine.final._targets import TEST, Target, check_never_seen, member_image_ids
 
 _LAZY = {
     "EnsembleModule": "engine.final._model",
@@ -34,8 +37,18 @@ _LAZY = {
 }
 
 __all__ = [
+    "EVALUATION",
     "MODES",
     "PREPROCESSING",
+    "TEST",
+    "Recalibration",
+    "Target",
+    "check_never_seen",
+    "evaluate_final_models",
+    "list_evaluations",
+    "member_image_ids",
+    "recalibration",
+    "write_evaluation",
     "EnsembleModule",
     "FinalModel",
     "FinalModelError",

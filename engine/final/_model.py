@@ -88,6 +88,26 @@ def score_images(project: Project, final: FinalModel, image_ids: Sequence[int], 
     from engine.train import prepare_images
 
     module = load_final_module(project, final, device)
-    source = project if pixels_from is None else pixels_from
-    pixels = prepare_images(source, list(image_ids), final.image_size, "cpu")
+    if pixels_from is None:
+        pixels = prepare_images(project, list(image_ids), final.image_size, "cpu")
+    else:
+        pixels = letterboxed(pixels_from, image_ids, final.image_size)
     return score_pixels(module, pixels, batch_size, should_stop, on_batch)
+
+
+def letterboxed(project: Project, image_ids: Sequence[int], size: int) -> torch.Tensor:
+    """``(N, 1, size, size)`` uint8 squares made in memory, exactly as the sized cache makes them.
+
+    Used for another project's images, so that evaluating on it writes nothing into its folder.
+    """
+    from engine.train import letterbox
+
+    sha = {r.id: r.sha256 for r in project.images.list(order="id")}
+    ids = [int(i) for i in image_ids]
+    unknown = [i for i in ids if i not in sha]
+    if unknown:
+        raise FinalModelError(f"image id(s) {unknown[:5]} are not in {project.path}")
+    out = np.zeros((len(ids), 1, size, size), np.uint8)
+    for k, i in enumerate(ids):
+        out[k, 0] = letterbox(np.asarray(project.cache.load_full(sha[i])), size)
+    return torch.from_numpy(out)
