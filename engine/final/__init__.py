@@ -29,6 +29,7 @@ from engine.final._store import (
 from engine.final._targets import TEST, Target, check_never_seen, member_image_ids
 
 _LAZY = {
+    "explain_external": "engine.final._explain_external",
     "EnsembleModule": "engine.final._model",
     "load_final_module": "engine.final._model",
     "member_modules": "engine.final._model",
@@ -45,6 +46,7 @@ __all__ = [
     "Target",
     "check_never_seen",
     "evaluate_final_models",
+    "explain_external",
     "list_evaluations",
     "member_image_ids",
     "recalibration",

@@ -41,3 +41,42 @@ def copy_study(src: Path, dest: Path) -> Path:
     out = Path(dest) / src.name
     shutil.copytree(src, out)
     return out
+
+
+def phantom_project(base: Path, name: str, config) -> Path:
+    """A project imported from a generated phantom study (manifest labels and ROIs)."""
+    from engine.io import import_sources
+    from engine.phantom import generate
+    from engine.store import Project
+
+    study = generate(Path(base) / f"{name}-src", config, workers=2)
+    with Project.create(Path(base) / name) as project:
+        report = import_sources(project, [study.root], manifest=study.manifest, workers=2)
+        assert report.ok, report.summary()
+        return project.path
+
+
+@functools.cache
+def phantom_sites(base: Path) -> tuple[Path, Path]:
+    """A development project (phantom seed 0, trained: experiments a and b) and an external one.
+
+    The external site is another seed with other acquisition settings: larger detector, more
+    MONOCHROME1 files, RLE only, harder cases and a higher AFF share.
+    """
+    from engine.jobs import Worker, create_experiment
+    from engine.phantom import PhantomConfig
+    from engine.splits import create_split
+    from engine.store import Project
+
+    Path(base).mkdir(parents=True, exist_ok=True)
+    dev = phantom_project(base, "Dev", PhantomConfig(patients=20, seed=0, height=320, width=256,
+                                                     difficulty=0.2, aff_share=0.4))
+    ext = phantom_project(base, "Site2", PhantomConfig(patients=14, seed=7, height=400, width=320,
+                                                       difficulty=0.6, aff_share=0.5, monochrome1_share=0.8,
+                                                       transfer_syntaxes=("rle",)))
+    with Project.open(dev) as project:
+        create_split(project, "default", k=2, seed=0)
+        create_experiment(project, A, tiny_spec(dev, "resnet10t", epochs=2, seed=0))
+        create_experiment(project, B, tiny_spec(dev, "resnet10t", epochs=2, seed=1))
+    Worker(dev, device="cpu").run(exit_when_idle=True)
+    return dev, ext
