@@ -37,6 +37,7 @@ def _command_modules():
         _labels,
         _models,
         _phantom,
+        _predict,
         _report,
         _slurm,
         _split,
@@ -46,7 +47,7 @@ def _command_modules():
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
             _explain, _report, _export, _cache, _workers, _slurm,
-            _finalize, _evaluate)
+            _finalize, _evaluate, _predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

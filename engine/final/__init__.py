@@ -12,6 +12,18 @@ import importlib
 from engine.final._calibration import Recalibration, recalibration
 from engine.final._evaluate import EVALUATION, evaluate_final_models, list_evaluations, write_evaluation
 from engine.final._members import FinalModelError, Member, experiment_members
+from engine.final._predict import (
+    FILTER_KEYS,
+    IMAGE_SETS,
+    Prediction,
+    likely_aff_unlabelled,
+    predict_images,
+    predict_job_spec,
+    run_predict_job,
+    select_images,
+    stored_predictions,
+    submit_predict,
+)
 from engine.final._store import (
     MODES,
     PREPROCESSING,
@@ -39,6 +51,16 @@ _LAZY = {
 
 __all__ = [
     "EVALUATION",
+    "FILTER_KEYS",
+    "IMAGE_SETS",
+    "Prediction",
+    "likely_aff_unlabelled",
+    "predict_images",
+    "predict_job_spec",
+    "run_predict_job",
+    "select_images",
+    "stored_predictions",
+    "submit_predict",
     "MODES",
     "PREPROCESSING",
     "TEST",
