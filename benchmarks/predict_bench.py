@@ -73,7 +73,7 @@ def main() -> int:
 
     import torch
 
-    from engine.final import finalize, predict_job_spec, predict_images
+    from engine.final import finalize, predict_images, predict_job_spec
     from engine.jobs import Worker, create_experiment
     from engine.store import Project
     from engine.train import RunSpec

@@ -29,6 +29,7 @@ def _command_modules():
         _experiment,
         _explain,
         _export,
+        _export_model,
         _finalize,
         _import,
         _info,
@@ -47,7 +48,7 @@ def _command_modules():
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
             _explain, _report, _export, _cache, _workers, _slurm,
-            _finalize, _evaluate, _predict)
+            _finalize, _evaluate, _predict, _export_model)
 
 
 def build_parser() -> argparse.ArgumentParser:

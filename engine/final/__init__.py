@@ -41,6 +41,11 @@ from engine.final._store import (
 from engine.final._targets import TEST, Target, check_never_seen, member_image_ids
 
 _LAZY = {
+    "export_onnx": "engine.final._onnx",
+    "run_onnx": "engine.final._onnx",
+    "build_card": "engine.final._card",
+    "card_markdown": "engine.final._card",
+    "write_card": "engine.final._card",
     "explain_external": "engine.final._explain_external",
     "EnsembleModule": "engine.final._model",
     "load_final_module": "engine.final._model",
@@ -67,7 +72,12 @@ __all__ = [
     "Recalibration",
     "Target",
     "check_never_seen",
+    "build_card",
+    "card_markdown",
     "evaluate_final_models",
+    "export_onnx",
+    "run_onnx",
+    "write_card",
     "explain_external",
     "list_evaluations",
     "member_image_ids",

@@ -170,7 +170,8 @@ def stored_predictions(project: Project, final_model_id: int | None = None,
     return {r[0]: Prediction(*r) for r in rows}
 
 
-def likely_aff_unlabelled(project: Project, experiment: str, threshold: float | None = None) -> list[Prediction]:
+def likely_aff_unlabelled(project: Project, experiment: str,
+                          threshold: float | None = None) -> list[Prediction]:
     """Unlabelled images whose stored P(AFF) reaches ``threshold`` (default: the final model's
     image-level Youden threshold fixed on cross-validation), most likely first."""
     preds = stored_predictions(project, experiment=experiment)
