@@ -24,6 +24,7 @@ from engine.final._predict import (
     stored_predictions,
     submit_predict,
 )
+from engine.final._refit import refit_recipe, run_refit_job, submit_refit
 from engine.final._store import (
     MODES,
     PREPROCESSING,
@@ -99,6 +100,9 @@ __all__ = [
     "load_final_module",
     "member_modules",
     "recipe",
+    "refit_recipe",
+    "run_refit_job",
+    "submit_refit",
     "score_images",
     "score_pixels",
 ]
