@@ -54,7 +54,8 @@ def test_target(project: Project, final: FinalModel) -> Target:
     if not sel.any():
         raise FinalModelError(f"split {split.name} v{split.version} holds out no test patients "
                               f"(test share {split.test_share}); make a split with a test share "
-                              "(affengine split create PROJECT --test-share 0.2) or evaluate on another project")
+                              "(affengine split create PROJECT --test-share 0.2) or evaluate on another "
+                              "project")
     return Target(TEST, f"held-out test (split {split.name} v{split.version})", str(project.path),
                   plan.image_ids[sel], plan.patients[sel].astype(str), plan.labels[sel])
 

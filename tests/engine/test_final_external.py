@@ -67,6 +67,14 @@ def test_external_project_scored_with_the_same_preprocessing(sites, tmp_path, ca
         assert p["fixed_on"] == "cross-validation"
     assert e["never_seen"]["overlap"] == 0
     assert len(ev["comparisons"]) == 1 and ev["comparisons"][0]["p_boot"] is not None
+    # the study report shows it as its own section, apart from cross-validation
+    from engine.report import build_report_data
+
+    with Project.open(dev) as project:
+        data = build_report_data(project, [A, B], n_boot=200)
+    (section,) = data.evaluations
+    assert section["kind"] == "external" and section["target"] == "external: Site2"
+    assert data.experiments[0].patient.n_cases == 20  # the development patients only
 
 
 def test_external_refusals(sites, tmp_path):

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -96,3 +97,31 @@ def test_refuses_unfinished_folds_and_changed_weights(study, tmp_path):
             finalize(project, "nope")
         assert JobQueue(project).get(job.id).state == "failed"
     assert json.loads(json.dumps(final.to_json()))["mode"] == "ensemble"
+
+
+def test_every_fold_model_of_every_repeat_is_a_member(study, tmp_path):
+    """Jobs whose spec carries ``repeat`` (repeated cross-validation) add members; a missing one is named."""
+    path = copy_study(study, tmp_path)
+    with Project.open(path) as project:
+        jobs = experiment_jobs(project, A)
+        with project.transaction() as conn:
+            for job in jobs:  # repeat 1 copies repeat 0's run folders: the grouping is what is tested
+                shutil.copytree(project.runs_dir / job.run_id, project.runs_dir / f"{job.run_id}-r1")
+                conn.execute(
+                    "INSERT INTO jobs(experiment_id, kind, fold, spec, run_id, state, priority, attempts, "
+                    "created_at) VALUES (?, 'train', ?, ?, ?, 'finished', 0, 1, ?)",
+                    (job.experiment_id, job.fold, json.dumps({**job.spec, "repeat": 1, "seed": 7}),
+                     f"{job.run_id}-r1", job.created_at))
+        members = experiment_members(project, A)
+        assert [(m.repeat, m.fold, m.seed) for m in members] == [(0, 0, 0), (0, 1, 0), (1, 0, 7), (1, 1, 7)]
+        final = finalize(project, A)
+        assert len(final.members) == 4
+        ids = load_split(project, "default").test_ids()
+        two = finalize(project, A).__class__(**{**final.__dict__, "provenance": {
+            **final.provenance, "members": final.members[:2]}})
+        np.testing.assert_allclose(score_images(project, final, ids), score_images(project, two, ids),
+                                   atol=1e-6)
+        with project.transaction() as conn:
+            conn.execute("UPDATE jobs SET state = 'cancelled' WHERE spec LIKE '%\"repeat\": 1%' AND fold = 1")
+        with pytest.raises(FinalModelError, match=r"repeat 1 fold 1 has not finished \(job \d+ cancelled\)"):
+            experiment_members(project, A)
