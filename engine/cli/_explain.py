@@ -19,9 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("--queue", action="store_true",
                    help="queue an 'explain' job for a worker instead of running here")
     p.add_argument("--priority", type=int, default=0, help="job priority with --queue")
-    p.add_argument("--on", default=None, metavar="OTHER.affproj",
-                   help="explain another project's labelled images with the experiment's final model "
-                        "(external validation; see docs/evaluation.md)")
+    p.add_argument("--on", default=None, metavar="test|OTHER.affproj",
+                   help="explain another project's labelled images (or the split's held-out test images) "
+                        "with the experiment's final model; see docs/evaluation.md")
     p.set_defaults(func=run_explain)
 
 

@@ -22,7 +22,6 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--queue", action="store_true", help="queue a 'predict' job instead of running here")
     p.add_argument("--priority", type=int, default=0)
-    p.add_argument("--backend", choices=("local", "slurm"), default="local", help="where a queued job runs")
     p.add_argument("--top", type=int, default=10, help="print the N most likely AFF images (0: none)")
     p.set_defaults(func=run_predict)
 
@@ -48,7 +47,7 @@ def run_predict(args) -> int:
     with open_project(args.project) as project:
         if args.queue:
             job_id = submit_predict(project, args.experiment, args.images, filters, args.batch_size,
-                                    args.priority, args.backend)
+                                    args.priority)
             print(f"queued predict job {job_id}; run it with: affengine worker {args.project}")
             return 0
         spec = predict_job_spec(project, args.experiment, args.images, filters, args.batch_size)

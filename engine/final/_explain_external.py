@@ -1,9 +1,9 @@
-"""Heatmaps of a final model on another project's images (external validation's explainability).
+"""Heatmaps of a final model on an evaluation set: another project's images, or the held-out test.
 
-Each member explains every labelled image of the other site (pixels made in memory, as for the
-evaluation); the ensemble's map is the mean of its members' maps, its probability their mean.
-Maps go to ``PROJECT/evaluations/explain-<stamp>-external/<experiment>/heatmaps/<method>.npz``
-in the development project, in the format ``engine.explain.read_heatmaps`` reads.
+Each member explains every labelled image of the set (another site's pixels made in memory, as
+for the evaluation); the ensemble's map is the mean of its members' maps, its probability their
+mean. Maps go to ``PROJECT/evaluations/explain-<stamp>-<external|test>/<experiment>/heatmaps/
+<method>.npz`` in the development project, in the format ``engine.explain.read_heatmaps`` reads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.final._store import latest_final_model
-from engine.final._targets import check_never_seen, external_target, resolve_target
+from engine.final._targets import TEST, check_never_seen, external_target, resolve_target, test_target
 
 if TYPE_CHECKING:
     from engine.store import Project
@@ -33,17 +33,21 @@ def explain_external(project: Project, experiment: str, on: str, method: str = "
     from engine.train import load_run_model
 
     where = resolve_target(on)
-    if where == "test":
-        raise FinalModelError("explain --on needs another project's folder; the held-out test images of "
-                              "this project are explained with their final model by the same command")
     final = latest_final_model(project, experiment)
     t0 = time.perf_counter()
-    with Project.open(where) as other:
-        if other.path == project.path:
-            raise FinalModelError(f"--on {on} is the development project itself")
-        target = external_target(other)
-        check_never_seen(project, final, target, other)
-        pixels = letterboxed(other, target.image_ids, final.image_size)
+    if where == TEST:
+        from engine.train import prepare_images
+
+        target = test_target(project, final)
+        check_never_seen(project, final, target)
+        pixels = prepare_images(project, target.image_ids, final.image_size, "cpu")
+    else:
+        with Project.open(where) as other:
+            if other.path == project.path:
+                raise FinalModelError(f"--on {on} is the development project itself; use --on test")
+            target = external_target(other)
+            check_never_seen(project, final, target, other)
+            pixels = letterboxed(other, target.image_ids, final.image_size)
     maps_sum, probs = None, []
     for k, m in enumerate(final.members):
         model, info = load_run_model(project.runs_dir / m["run_id"], "best", device)
@@ -54,7 +58,7 @@ def explain_external(project: Project, experiment: str, on: str, method: str = "
         probs.append(prob)
         if progress is not None:
             progress(f"{method} member {k + 1}/{len(final.members)}: {len(maps)} images")
-    folder = (project.path / "evaluations" / f"explain-{time.strftime('%Y%m%d-%H%M%S')}-external"
+    folder = (project.path / "evaluations" / f"explain-{time.strftime('%Y%m%d-%H%M%S')}-{target.kind}"
               / experiment)
     meta = {"experiment": experiment, "final_model_id": final.id, "method": method,
             "model": final.provenance["model"], "members": len(final.members), "source": str(where),

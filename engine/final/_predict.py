@@ -74,6 +74,9 @@ def submit_predict(project: Project, experiment: str, images: str = "unlabelled"
                    backend: str = "local") -> int:
     from engine.jobs import JobQueue
 
+    if backend != "local":
+        raise FinalModelError("predict jobs run on local workers only for now: a Slurm node works on a "
+                              "copy of the project database, and its predictions would not come back")
     spec = predict_job_spec(project, experiment, images, filters, batch_size)
     return JobQueue(project).submit("predict", spec, priority=priority, backend=backend)
 

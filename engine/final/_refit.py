@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.final._members import FinalModelError, experiment_members
 from engine.final._store import (
+    REFIT_MEMBER,
     FinalModel,
     _insert,
     ensemble_provenance,
@@ -150,12 +151,11 @@ def run_refit_job(job: Job, project: Project, run_dir: Path, should_stop: Callab
                      train_auc_in_sample=record["val_auc"], lr=record["lr"])
                 save_checkpoint(last, trainer.state_dict(extra))
             save_checkpoint(best, trainer.model_state())
-    final = get_final_model(project, final_id)
-    provenance = dict(final.provenance)
-    provenance["members"] = [{"repeat": 0, "fold": None, "seed": spec.seed, "job_id": job.id,
-                              "run_id": job.run_id, "weights": f"runs/{job.run_id}/checkpoints/best.pt",
-                              "sha256": file_sha256(best)}]
-    provenance["mean"], provenance["std"] = trainer.mean, trainer.std
+    member = {"members": [{"repeat": 0, "fold": None, "seed": spec.seed, "job_id": job.id,
+                           "run_id": job.run_id, "weights": f"runs/{job.run_id}/checkpoints/best.pt",
+                           "sha256": file_sha256(best)}], "mean": trainer.mean, "std": trainer.std}
+    write_json(run_dir / REFIT_MEMBER, member)  # the shared run folder: also seen from a Slurm node
+    provenance = {**get_final_model(project, final_id).provenance, **member}
     with project.transaction() as conn:
         conn.execute("UPDATE final_models SET provenance = ? WHERE id = ?",
                      (json.dumps(provenance, sort_keys=True), final_id))

@@ -123,14 +123,25 @@ def _cv_thresholds(members: list[Member], how: str) -> tuple[dict, dict]:
     return out, counts
 
 
-def _final(row) -> FinalModel:
+REFIT_MEMBER = "final_member.json"  # written by a finished refit job into its run folder
+
+
+def _final(project: Project, row) -> FinalModel:
+    provenance = json.loads(row["provenance"])
+    if row["mode"] == "refit" and not provenance["members"] and row["run_id"]:
+        # a refit job that ran elsewhere (a Slurm node works on a copy of the database) leaves
+        # its member in its run folder; the run folder is shared, so it is read from there
+        path = project.runs_dir / row["run_id"] / REFIT_MEMBER
+        if path.is_file():
+            provenance.update(json.loads(path.read_text(encoding="utf-8")))
     return FinalModel(id=row["id"], experiment=row["name"], experiment_id=row["experiment_id"],
-                      mode=row["mode"], job_id=row["job_id"], provenance=json.loads(row["provenance"]),
+                      mode=row["mode"], job_id=row["job_id"], provenance=provenance,
                       created_at=row["created_at"])
 
 
-_SELECT = ("SELECT f.id, f.experiment_id, f.mode, f.job_id, f.provenance, f.created_at, e.name "
-           "FROM final_models f JOIN experiments e ON e.id = f.experiment_id")
+_SELECT = ("SELECT f.id, f.experiment_id, f.mode, f.job_id, f.provenance, f.created_at, e.name, j.run_id "
+           "FROM final_models f JOIN experiments e ON e.id = f.experiment_id "
+           "LEFT JOIN jobs j ON j.id = f.job_id")
 
 
 def ensemble_provenance(project: Project, name: str, how: str = "mean") -> dict:
@@ -197,14 +208,15 @@ def get_final_model(project: Project, final_id: int) -> FinalModel:
     if not rows:
         raise FinalModelError(f"no final model with id {final_id} in {project.path} "
                               "(affengine finalize PROJECT -e NAME makes one)")
-    return _final(rows[0])
+    return _final(project, rows[0])
 
 
 def list_final_models(project: Project, experiment: str | None = None) -> list[FinalModel]:
     """Every final model (of one experiment), oldest first."""
     if experiment is None:
-        return [_final(r) for r in project.query(_SELECT + " ORDER BY f.id")]
-    return [_final(r) for r in project.query(_SELECT + " WHERE e.name = ? ORDER BY f.id", (experiment,))]
+        return [_final(project, r) for r in project.query(_SELECT + " ORDER BY f.id")]
+    rows = project.query(_SELECT + " WHERE e.name = ? ORDER BY f.id", (experiment,))
+    return [_final(project, r) for r in rows]
 
 
 def final_model_ready(project: Project, final: FinalModel) -> str | None:

@@ -150,3 +150,19 @@ def test_recalibration_says_when_classes_are_separated():
     assert np.isnan(rc.slope) and "perfectly separated" in rc.note
     with pytest.raises(ValueError, match="both AFF and NFF"):
         recalibration([1, 1], [0.2, 0.3])
+
+
+def test_explain_on_the_held_out_test_images(evaluated, capsys):
+    from engine.cli import main
+    from engine.explain import read_heatmaps
+
+    assert main(["explain", str(evaluated), "--experiment", A, "--on", "test", "--device", "cpu"]) == 0
+    npz = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "-test/a/heatmaps/gradcam.npz" in npz
+    maps = read_heatmaps(npz.rsplit("/heatmaps/", 1)[0], "gradcam")
+    with Project.open(evaluated) as project:
+        ids = load_split(project, "default").test_ids()
+        np.testing.assert_allclose(maps.probability, score_images(project, finalize(project, A), ids),
+                                   atol=1e-5)
+    np.testing.assert_array_equal(maps.image_ids, ids)
+    assert maps.info["target"] == "held-out test (split default v2)"

@@ -46,6 +46,11 @@ def test_refit_job_trains_on_every_cv_image_and_is_evaluated(tmp_path_factory, t
         assert not set(used.tolist()) & set(split.test_ids().tolist())
         p = score_images(project, final, split.test_ids())
         assert p.shape == (len(split.test_ids()),) and np.all((p >= 0) & (p <= 1))
+        # a refit run elsewhere (Slurm works on a database copy) is found from its run folder
+        with project.transaction() as conn:
+            prov = {**final.provenance, "members": []}
+            conn.execute("UPDATE final_models SET provenance = ? WHERE id = ?", (json.dumps(prov), final.id))
+        assert get_final_model(project, final.id).members == final.members
     assert main(["evaluate", str(path), "-e", A, "--on", "test", "--n-boot", "200", "--device", "cpu"]) == 0
     assert "RESULT test_patient_auc_a" in capsys.readouterr().out
 
