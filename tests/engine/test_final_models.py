@@ -64,9 +64,9 @@ def test_ensemble_provenance_names_every_fold_model_and_its_weights(study, tmp_p
         assert len(list_final_models(project, A)) == 1
 
 
-def test_scores_go_through_the_training_path(study):
+def test_scores_go_through_the_training_path(study, tmp_path):
     """A member scoring its own validation images reproduces predictions.csv; the ensemble is the mean."""
-    with Project.open(study) as project:
+    with Project.open(copy_study(study, tmp_path)) as project:
         final = finalize(project, A)
         members = final.members
         for m in members:

@@ -43,7 +43,7 @@ def _add_unlabelled(project, n: int, seed: int = 5) -> list[int]:
 def archive(tmp_path_factory, tmp_path):
     path = copy_study(held_out_study(shared_base(tmp_path_factory)), tmp_path)
     with Project.open(path) as project:
-        finalize(project, A)
+        assert finalize(project, A).id == 1  # the shared study has no final model of its own
         new = _add_unlabelled(project, 8)
     return path, new
 

@@ -10,6 +10,7 @@ from engine.final import (
     FinalModelError,
     get_final_model,
     latest_final_model,
+    list_final_models,
     member_image_ids,
     refit_recipe,
     score_images,
@@ -25,7 +26,7 @@ def test_refit_job_trains_on_every_cv_image_and_is_evaluated(tmp_path_factory, t
     assert main(["finalize", str(path), "-e", A, "--mode", "refit"]) == 0
     assert "queued refit job" in capsys.readouterr().out
     with Project.open(path) as project:
-        final = get_final_model(project, 1)
+        final = get_final_model(project, max(f.id for f in list_final_models(project)))
         assert final.mode == "refit" and final.members == [] and final.job_id is not None
         with pytest.raises(FinalModelError, match=r"refit job \d+ is queued"):
             latest_final_model(project, A)
