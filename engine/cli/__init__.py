@@ -25,9 +25,12 @@ class CliError(EngineError):
 def _command_modules():
     from engine.cli import (
         _cache,
+        _evaluate,
         _experiment,
         _explain,
         _export,
+        _export_model,
+        _finalize,
         _import,
         _info,
         _init,
@@ -35,6 +38,7 @@ def _command_modules():
         _labels,
         _models,
         _phantom,
+        _predict,
         _report,
         _slurm,
         _split,
@@ -43,7 +47,8 @@ def _command_modules():
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache, _workers, _slurm)
+            _explain, _report, _export, _cache, _workers, _slurm,
+            _finalize, _evaluate, _predict, _export_model)
 
 
 def build_parser() -> argparse.ArgumentParser:

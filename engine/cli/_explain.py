@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("--queue", action="store_true",
                    help="queue an 'explain' job for a worker instead of running here")
     p.add_argument("--priority", type=int, default=0, help="job priority with --queue")
+    p.add_argument("--on", default=None, metavar="test|OTHER.affproj",
+                   help="explain another project's labelled images (or the split's held-out test images) "
+                        "with the experiment's final model; see docs/evaluation.md")
     p.set_defaults(func=run_explain)
 
 
@@ -38,6 +41,14 @@ def run_explain(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     with open_project(args.project) as project:
+        if args.on is not None:
+            from engine.final import explain_external
+
+            device = "cpu" if args.device == "auto" else args.device
+            path = explain_external(project, args.experiment, args.on, args.method, device, args.batch_size,
+                                    progress=lambda m: print(m, file=sys.stderr, flush=True))
+            print(path)
+            return 0
         try:
             if args.queue:
                 job_id = submit_explain(project, args.experiment, args.method, args.batch_size,

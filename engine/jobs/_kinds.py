@@ -48,3 +48,21 @@ def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> s
 
 
 register_job_kind("explain", _run_explain)
+
+
+def _run_predict(job, project, run_dir, should_stop, device, progress=None) -> str:
+    from engine.final import run_predict_job
+
+    return run_predict_job(job, project, run_dir, should_stop, device, progress)
+
+
+register_job_kind("predict", _run_predict)
+
+
+def _run_refit(job, project, run_dir, should_stop, device, progress=None) -> str:
+    from engine.final import run_refit_job
+
+    return run_refit_job(job, project, run_dir, should_stop, device, progress)
+
+
+register_job_kind("refit", _run_refit)

@@ -4,6 +4,7 @@ See ``docs/report.md``. Figures use matplotlib's Agg canvas only; nothing here i
 """
 
 from engine.report._answers import QUESTIONS, study_answers
+from engine.report._beyond_section import evaluation_sections, evaluation_tables, write_evaluation_report
 from engine.report._data import (
     ComparisonRow,
     DataSummary,
@@ -44,10 +45,13 @@ __all__ = [
     "build_report_data",
     "comparison_rows",
     "data_summary",
+    "evaluation_sections",
+    "evaluation_tables",
     "experiment_record",
     "export_mlflow",
     "export_tensorboard",
     "pretraining_pairs",
     "study_answers",
+    "write_evaluation_report",
     "write_report",
 ]

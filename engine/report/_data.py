@@ -133,6 +133,7 @@ class ReportData:
     answers: dict[str, str] = field(default_factory=dict)
     explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
     explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
+    evaluations: list = field(default_factory=list)  # held-out test, external (report._beyond_section)
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
@@ -326,4 +327,7 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
 
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
                                        n_boot, seed)
-    return dataclasses.replace(report, explain=section, explain_figures=figures)
+    from engine.report._beyond_section import evaluation_sections
+
+    return dataclasses.replace(report, explain=section, explain_figures=figures,
+                               evaluations=evaluation_sections(project, names))

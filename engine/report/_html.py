@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from engine.report._answers import QUESTIONS
+from engine.report._beyond_section import INTERNAL, evaluations_html
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
 from engine.report._tables import TABLES, Table
@@ -88,10 +89,12 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         table = make(data)
         if key in ("pretraining", "diff_in_diff") and not table[1]:
             continue
-        parts.append(f"<h2>{html.escape(_TITLES[key])}</h2>")
+        internal = f" ({INTERNAL})" if data.evaluations and key in ("experiments", "comparisons") else ""
+        parts.append(f"<h2>{html.escape(_TITLES[key] + internal)}</h2>")
         if key in _NOTES:
             parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
         parts.append(html_table(table))
+    parts.append(evaluations_html(data.evaluations, html_table))
     parts.append(explain_html(data.explain, data.explain_figures, html_table))
     parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "
                  "precision and report.json lie beside this file.</p></body></html>")

@@ -20,7 +20,8 @@ def data_table(data: ReportData) -> Table:
     d = data.data
     rows = [["project", d.project], ["images in project", d.images_total]]
     rows += [[f"images labelled {k}", v] for k, v in d.labels.items()]
-    rows += [["split", d.split], ["folds (k)", d.k], ["held-out test images (not used)", d.test_images],
+    rows += [["split", d.split], ["folds (k)", d.k],
+             ["held-out test images (not in cross-validation)", d.test_images],
              ["cross-validation images", d.cv_images], ["cross-validation patients", d.cv_patients],
              ["AFF images", d.cv_aff_images], ["AFF patients", d.cv_aff_patients],
              ["images per patient", d.images_per_patient], ["report level", data.level],

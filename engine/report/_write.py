@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.report._beyond_section import evaluation_tables
 from engine.report._data import ReportData, build_report_data
 from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
@@ -49,6 +50,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     if data.explain is not None:
         for key, make in EXPLAIN_TABLES.items():
             tables[key] = write_csv(folder / f"{key}.csv", make(data.explain))
+    for ev in data.evaluations:
+        for key, table in evaluation_tables(ev).items():
+            tables[key] = write_csv(folder / f"{key}.csv", table)
     results = data.experiments
     figures = {
         "ROC": roc_figure(results, data.level),

@@ -186,7 +186,33 @@ CREATE TABLE slurm_jobs (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Final models and screening predictions (issue 18). ``final_models``: an experiment's final model,
+# ``ensemble`` (the fold models of every repeat, averaged) or ``refit`` (one job retrained on all
+# cross-validation patients; ``job_id`` names it, and the model is usable once that job finished);
+# ``provenance`` is JSON (split version, weight hashes, recipe, image size, code version).
+# ``predictions``: one P(AFF) per image and final model from ``affengine predict``; a prediction
+# never changes a label (labels change only through a reader or an import).
+_V_PREDICTIONS = """
+CREATE TABLE final_models (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    mode          TEXT NOT NULL CHECK (mode IN ('ensemble', 'refit')),
+    job_id        INTEGER REFERENCES jobs(id),
+    provenance    TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE predictions (
+    final_model_id INTEGER NOT NULL REFERENCES final_models(id),
+    image_id       INTEGER NOT NULL REFERENCES images(id),
+    probability    REAL NOT NULL,
+    job_id         INTEGER REFERENCES jobs(id),
+    predicted_at   TEXT NOT NULL,
+    PRIMARY KEY (final_model_id, image_id)
+);
+CREATE INDEX predictions_image ON predictions(image_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_PREDICTIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
