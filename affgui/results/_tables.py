@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from engine.evaluate import format_p
+
 RAW_ROLE = Qt.ItemDataRole.UserRole  # the unformatted value (float, int, str or None)
 
 
@@ -24,7 +26,7 @@ def _f(digits: int) -> Callable[[Any], str]:
 
 
 def _p(v: float) -> str:
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
+    return format_p(v, label=False)
 
 
 def _ci(low, high) -> tuple[float, float] | None:

@@ -24,6 +24,7 @@ from engine.evaluate._delong import (
     delong_test,
     delong_test_unpaired,
 )
+from engine.evaluate._format import format_p, is_p_column
 from engine.evaluate._experiments import ComparisonTable, compare_experiments, pretraining_effect
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
@@ -105,7 +106,9 @@ __all__ = [
     "experiment_results",
     "experiment_runs",
     "fold_aucs",
+    "format_p",
     "holm_adjust",
+    "is_p_column",
     "level_results",
     "load_experiment_predictions",
     "mcnemar_at_thresholds",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.evaluate import format_p
+
 if TYPE_CHECKING:
     from engine.report._data import ReportData
 
@@ -16,9 +18,7 @@ QUESTIONS = {
 
 
 def _p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return format_p(p)
 
 
 def _ci(low, high, pct) -> str:

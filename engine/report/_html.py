@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+from engine.evaluate import format_p, is_p_column
+
 from engine.report._answers import QUESTIONS
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
@@ -61,8 +63,10 @@ def _fmt(v) -> str:
 def html_table(table: Table) -> str:
     header, rows = table
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
+    pcols = [is_p_column(h) for h in header]
+    body = "".join("<tr>" + "".join(
+        f"<td>{html.escape(format_p(v, label=False) if p and isinstance(v, float) else _fmt(v))}</td>"
+        for p, v in zip(pcols, row)) + "</tr>" for row in rows)
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
