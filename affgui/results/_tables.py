@@ -54,6 +54,12 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
            "percentile interval, patients resampled"),
     Column("Bootstrap p", lambda r: r.p_boot, _p, "patient bootstrap"),
     Column("Bootstrap p (Holm)", lambda r: r.p_boot_holm, _p, "Holm-adjusted over the table's rows"),
+    Column("Bootstrap mid-p", lambda r: r.p_boot_mid, _p,
+           "replicate differences of exactly 0 counted half on each side (not Holm-adjusted)"),
+    Column("Zero replicates", lambda r: r.boot_zero_share, lambda v: f"{100 * v:.1f}%",
+           "share of bootstrap replicate differences exactly 0"),
+    Column("AUC near 1", lambda r: r.boot_near_one, lambda v: "⚠ yes" if v else "no",
+           "an AUC within 0.005 of 1: no percentile-bootstrap p-value is reliable there"),
     Column("Significant", lambda r: r.significant(), lambda v: "✱ yes" if v else "no",
            "Holm-adjusted p < 0.05 (DeLong where it applies, otherwise the bootstrap)"),
 )

@@ -7,9 +7,11 @@ The methods, their references and the agreement with R's pROC are in
 """
 
 from engine.evaluate._bootstrap import (
+    NEAR_ONE,
     BootstrapAuc,
     BootstrapContrast,
     DiffInDiff,
+    NearPerfectAucWarning,
     bootstrap_auc,
     bootstrap_auc_difference,
     bootstrap_diff_in_diff,
@@ -24,8 +26,8 @@ from engine.evaluate._delong import (
     delong_test,
     delong_test_unpaired,
 )
-from engine.evaluate._format import format_p, is_p_column
 from engine.evaluate._experiments import ComparisonTable, compare_experiments, pretraining_effect
+from engine.evaluate._format import format_p, is_p_column
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._operating_points import (
@@ -64,6 +66,7 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "NEAR_ONE",
     "AucCI",
     "BootstrapAuc",
     "BootstrapContrast",
@@ -79,6 +82,7 @@ __all__ = [
     "FoldAucs",
     "LevelResults",
     "McNemarTest",
+    "NearPerfectAucWarning",
     "OperatingPoint",
     "PatientScores",
     "PrCurve",

@@ -33,6 +33,8 @@ class ComparisonTable:
     level: str
     conf_level: float
     n_cases: int
+    p_mid: np.ndarray | None = None  # bootstrap only: mid-p (replicates at 0 count half on each side)
+    zero_share: np.ndarray | None = None  # bootstrap only: share of replicate differences exactly 0
 
     def significant(self, alpha: float = 0.05) -> np.ndarray:
         """Rows whose Holm-adjusted p-value is below ``alpha`` (family-wise error rate ``alpha``)."""
@@ -72,6 +74,7 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
     pairs = comparison_pairs(names, reference)
     aligned = _at_level(experiments, level, how)
     labels = aligned[0].labels
+    extra = {}
     if method == "delong":
         _refuse_repeated_patients(aligned[0])
         results = [delong_test(labels, aligned[i].scores, aligned[j].scores, conf_level) for i, j in pairs]
@@ -82,14 +85,16 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
             weights[row, i], weights[row, j] = 1.0, -1.0
         scores = np.vstack([e.scores for e in aligned])
         results = bootstrap_contrasts(labels, scores, weights, aligned[0].patients, n_boot, seed,
-                                      conf_level)
+                                      conf_level, names=names)
         rows = [(r.aucs[i], r.aucs[j], r.estimate, r.ci_low, r.ci_high, r.p_value)
                 for r, (i, j) in zip(results, pairs)]
+        extra = {"p_mid": np.array([r.p_mid for r in results]),
+                 "zero_share": np.array([r.zero_share for r in results])}
     cols = [np.array(c, dtype=np.float64) for c in zip(*rows)]
     return ComparisonTable(first=tuple(names[i] for i, _ in pairs), second=tuple(names[j] for _, j in pairs),
                            auc_first=cols[0], auc_second=cols[1], difference=cols[2], ci_low=cols[3],
                            ci_high=cols[4], p_value=cols[5], p_holm=holm_adjust(cols[5]), method=method,
-                           level=level, conf_level=conf_level, n_cases=len(labels))
+                           level=level, conf_level=conf_level, n_cases=len(labels), **extra)
 
 
 def pretraining_effect(cnn_pretrained: Predictions, cnn_scratch: Predictions, vit_pretrained: Predictions,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.evaluate import (
+    NEAR_ONE,
     ComparisonTable,
     ComputeCost,
     DiffInDiff,
     ExperimentResults,
     ExperimentRuns,
+    NearPerfectAucWarning,
     Predictions,
     align_predictions,
     bootstrap_auc_difference,
@@ -76,6 +79,9 @@ class ComparisonRow:
     mcnemar_b: int | None = None
     mcnemar_c: int | None = None
     p_mcnemar: float | None = None
+    p_boot_mid: float | None = None  # bootstrap mid-p: replicate differences of exactly 0 count half
+    boot_zero_share: float | None = None  # share of bootstrap replicate differences exactly 0
+    boot_near_one: bool = False  # an AUC within 0.005 of 1: the bootstrap p is not reliable
 
     def significant(self, alpha: float = 0.05) -> bool:
         """Holm-adjusted p of the primary test (DeLong where it applies, else the bootstrap) < alpha."""
@@ -185,8 +191,10 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     """
     if len(preds) < 2:
         return []
-    boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap", n_boot=n_boot,
-                               seed=seed, conf_level=conf_level)
+    with warnings.catch_warnings():  # flagged per row instead (boot_near_one)
+        warnings.simplefilter("ignore", NearPerfectAucWarning)
+        boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap",
+                                   n_boot=n_boot, seed=seed, conf_level=conf_level)
     delong: ComparisonTable | None = None
     try:
         delong = compare_experiments(preds, reference, level=level, how=how, method="delong",
@@ -207,7 +215,9 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
             p_delong_holm=_opt(delong.p_holm[i]) if delong else None,
             boot_ci_low=float(boot.ci_low[i]), boot_ci_high=float(boot.ci_high[i]),
             p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
-            mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc))
+            mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc, p_boot_mid=_opt(boot.p_mid[i]),
+            boot_zero_share=_opt(boot.zero_share[i]),
+            boot_near_one=bool(max(boot.auc_first[i], boot.auc_second[i]) >= 1.0 - NEAR_ONE)))
     return rows
 
 
@@ -252,6 +262,12 @@ def pretraining_pairs(specs: dict[str, dict]) -> list[tuple[str, str]]:
 
 def _pretraining(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
                  level: str, how: str, n_boot: int, seed: int, conf_level: float):
+    with warnings.catch_warnings():  # near-1 AUCs: flagged in the comparison rows and the notes
+        warnings.simplefilter("ignore", NearPerfectAucWarning)
+        return _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level)
+
+
+def _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level):
     pairs = pretraining_pairs(specs)
     rows = []
     for pre, scr in pairs:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 
 from engine.evaluate import format_p, is_p_column
-
 from engine.report._answers import QUESTIONS
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
