@@ -38,6 +38,13 @@ from engine.evaluate._operating_points import (
     threshold_for_specificity,
     youden_threshold,
 )
+from engine.evaluate._partial_auc import (
+    BootstrapPartialAuc,
+    PartialAuc,
+    bootstrap_partial_auc,
+    bootstrap_partial_auc_difference,
+    partial_auc,
+)
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
 from engine.evaluate._results import (
@@ -66,6 +73,11 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "partial_auc",
+    "bootstrap_partial_auc_difference",
+    "bootstrap_partial_auc",
+    "PartialAuc",
+    "BootstrapPartialAuc",
     "NEAR_ONE",
     "AucCI",
     "BootstrapAuc",
