@@ -28,6 +28,15 @@ from engine.evaluate._delong import (
 )
 from engine.evaluate._experiments import ComparisonTable, compare_experiments, pretraining_effect
 from engine.evaluate._format import format_p, is_p_column
+from engine.evaluate._heldout_points import (
+    HeldOutMetric,
+    HeldOutOperatingPoint,
+    held_out_mcnemar,
+    held_out_operating_point,
+    load_training_predictions,
+    training_threshold,
+    wilson_ci,
+)
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._operating_points import (
@@ -73,6 +82,13 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "wilson_ci",
+    "training_threshold",
+    "load_training_predictions",
+    "held_out_operating_point",
+    "held_out_mcnemar",
+    "HeldOutOperatingPoint",
+    "HeldOutMetric",
     "partial_auc",
     "bootstrap_partial_auc_difference",
     "bootstrap_partial_auc",
