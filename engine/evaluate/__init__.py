@@ -17,6 +17,7 @@ from engine.evaluate._bootstrap import (
     bootstrap_diff_in_diff,
 )
 from engine.evaluate._calibration import CalibrationCurve, brier_score, calibration_curve
+from engine.evaluate._calibration_fit import CalibrationFit, calibration_fit, expected_calibration_error
 from engine.evaluate._corrected_ttest import CorrectedTTest, corrected_resampled_ttest
 from engine.evaluate._delong import (
     AucCI,
@@ -82,6 +83,9 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "expected_calibration_error",
+    "calibration_fit",
+    "CalibrationFit",
     "wilson_ci",
     "training_threshold",
     "load_training_predictions",
