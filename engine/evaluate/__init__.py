@@ -40,6 +40,12 @@ from engine.evaluate._heldout_points import (
 )
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
+from engine.evaluate._noninferiority import (
+    MarginTest,
+    check_margin,
+    margin_test_bootstrap,
+    margin_test_delong,
+)
 from engine.evaluate._operating_points import (
     OperatingPoint,
     operating_point,
@@ -83,6 +89,10 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "margin_test_delong",
+    "margin_test_bootstrap",
+    "check_margin",
+    "MarginTest",
     "expected_calibration_error",
     "calibration_fit",
     "CalibrationFit",
