@@ -18,10 +18,12 @@ from engine.evaluate._bootstrap import (
 )
 from engine.evaluate._calibration import CalibrationCurve, brier_score, calibration_curve
 from engine.evaluate._calibration_fit import CalibrationFit, calibration_fit, expected_calibration_error
+from engine.evaluate._clustered import clustered_auc_ci, clustered_auc_test, obuchowski_covariance
 from engine.evaluate._corrected_ttest import CorrectedTTest, corrected_resampled_ttest
 from engine.evaluate._delong import (
     AucCI,
     DeLongTest,
+    RepeatedPatientsWarning,
     delong_ci,
     delong_covariance,
     delong_test,
@@ -89,6 +91,10 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "obuchowski_covariance",
+    "clustered_auc_test",
+    "clustered_auc_ci",
+    "RepeatedPatientsWarning",
     "margin_test_delong",
     "margin_test_bootstrap",
     "check_margin",

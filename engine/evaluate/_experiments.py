@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.evaluate._bootstrap import DiffInDiff, bootstrap_contrasts, bootstrap_diff_in_diff
+from engine.evaluate._clustered import clustered_auc_test
 from engine.evaluate._delong import delong_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._predictions import Predictions, align_predictions
 
 LEVELS = ("patient", "image")
-METHODS = ("delong", "bootstrap")
+METHODS = ("delong", "bootstrap", "obuchowski")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
     The experiments must cover the same images of the same split. ``level="patient"``
     aggregates each experiment to one score per patient (``how``: mean or max) first.
     ``method="delong"`` is the paired DeLong test (independent cases only);
-    ``method="bootstrap"`` resamples patients (one resample set shared by all pairs).
+    ``method="bootstrap"`` resamples patients (one resample set shared by all pairs);
+    ``method="obuchowski"`` is the paired test with the clustered (patients as clusters) variance.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -78,6 +80,11 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
     if method == "delong":
         _refuse_repeated_patients(aligned[0])
         results = [delong_test(labels, aligned[i].scores, aligned[j].scores, conf_level) for i, j in pairs]
+        rows = [(r.auc_a, r.auc_b, r.difference, r.ci_low, r.ci_high, r.p_value) for r in results]
+    elif method == "obuchowski":
+        pats = aligned[0].patients
+        results = [clustered_auc_test(labels, aligned[i].scores, aligned[j].scores, pats, conf_level)
+                   for i, j in pairs]
         rows = [(r.auc_a, r.auc_b, r.difference, r.ci_low, r.ci_high, r.p_value) for r in results]
     else:
         weights = np.zeros((len(pairs), len(aligned)))

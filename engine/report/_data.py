@@ -82,6 +82,10 @@ class ComparisonRow:
     p_boot_mid: float | None = None  # bootstrap mid-p: replicate differences of exactly 0 count half
     boot_zero_share: float | None = None  # share of bootstrap replicate differences exactly 0
     boot_near_one: bool = False  # an AUC within 0.005 of 1: the bootstrap p is not reliable
+    clustered_ci_low: float | None = None  # image level only: Obuchowski's clustered paired test
+    clustered_ci_high: float | None = None
+    p_clustered: float | None = None
+    p_clustered_holm: float | None = None
 
     def significant(self, alpha: float = 0.05) -> bool:
         """Holm-adjusted p of the primary test (DeLong where it applies, else the bootstrap) < alpha."""
@@ -187,7 +191,7 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     """Both tests for every pair (or each against ``reference``), Holm-adjusted within each method.
 
     DeLong needs independent cases: at image level with patients of several images it is left
-    out (``None``) and only the patient bootstrap is given.
+    out (``None``); the patient bootstrap and Obuchowski's clustered test are given instead.
     """
     if len(preds) < 2:
         return []
@@ -202,6 +206,10 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     except ValueError:
         if level == "patient":
             raise
+    clustered: ComparisonTable | None = None
+    if level == "image":
+        clustered = compare_experiments(preds, reference, level=level, how=how, method="obuchowski",
+                                        conf_level=conf_level)
     mcnemar = _mcnemar(preds, boot, level, how)
     rows = []
     for i in range(len(boot.first)):
@@ -217,7 +225,11 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
             p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
             mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc, p_boot_mid=_opt(boot.p_mid[i]),
             boot_zero_share=_opt(boot.zero_share[i]),
-            boot_near_one=bool(max(boot.auc_first[i], boot.auc_second[i]) >= 1.0 - NEAR_ONE)))
+            boot_near_one=bool(max(boot.auc_first[i], boot.auc_second[i]) >= 1.0 - NEAR_ONE),
+            clustered_ci_low=_opt(clustered.ci_low[i]) if clustered else None,
+            clustered_ci_high=_opt(clustered.ci_high[i]) if clustered else None,
+            p_clustered=_opt(clustered.p_value[i]) if clustered else None,
+            p_clustered_holm=_opt(clustered.p_holm[i]) if clustered else None))
     return rows
 
 

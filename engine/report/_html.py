@@ -22,14 +22,19 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 
 _NOTES = {
     "experiments": "Patient rows first (one score per patient: the {rule} of its image probabilities; a "
-                   "patient is AFF when any image is). Image-level DeLong CIs treat images as independent "
-                   "and are too narrow when patients have several images. Operating-point thresholds are "
-                   "chosen on the same out-of-fold predictions and are optimistic.",
+                   "patient is AFF when any image is). Patient-level CIs are DeLong's; image-level CIs are "
+                   "Obuchowski's clustered ones (patients as clusters). The operating points in this table "
+                   "are descriptive: their thresholds are chosen on the same out-of-fold predictions and "
+                   "are optimistic; held-out thresholds (from training data) are in 'Operating points'.",
     "comparisons": "Difference = AUC(first) - AUC(second) at {level} level. DeLong: paired DeLong test "
                    "(empty at image level, where cases are not independent); boot: stratified patient "
-                   "bootstrap ({n_boot} resamples, seed {seed}). Holm: adjusted over all rows of the table, "
-                   "separately per method. McNemar (patient level only): each model at its own Youden "
-                   "threshold; b = first right and second wrong, c = the reverse; not Holm-adjusted.",
+                   "bootstrap ({n_boot} resamples, seed {seed}); p_boot_mid counts replicate differences of "
+                   "exactly 0 half on each side, boot_zero_share is their share, boot_near_one flags an AUC "
+                   "within 0.005 of 1 (bootstrap p unreliable). clustered (image level): Obuchowski's "
+                   "clustered variance. Holm: adjusted over all rows of the table, separately per method. "
+                   "McNemar (patient level only): descriptive, each model at its own in-sample Youden "
+                   "threshold; b = first right and second wrong, c = the reverse; not Holm-adjusted. "
+                   "McNemar at held-out thresholds is in 'Operating points'.",
     "compute": "Per-fold means except wall_seconds_total (sum over folds) and peak_memory_bytes (largest "
                "fold). peak_memory_kind says whether GPU memory or CPU RSS was measured.",
     "pretraining": "Gain = AUC(pretrained) - AUC(scratch), patient bootstrap on the same resamples.",
