@@ -20,6 +20,7 @@ from engine.evaluate._calibration import CalibrationCurve, brier_score, calibrat
 from engine.evaluate._calibration_fit import CalibrationFit, calibration_fit, expected_calibration_error
 from engine.evaluate._clustered import clustered_auc_ci, clustered_auc_test, obuchowski_covariance
 from engine.evaluate._corrected_ttest import CorrectedTTest, corrected_resampled_ttest
+from engine.evaluate._decision_curve import DecisionCurve, decision_curve
 from engine.evaluate._delong import (
     AucCI,
     DeLongTest,
@@ -91,6 +92,8 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "decision_curve",
+    "DecisionCurve",
     "obuchowski_covariance",
     "clustered_auc_test",
     "clustered_auc_ci",
