@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.special import expit
 
 from engine.evaluate._calibration import _probabilities, calibration_curve
 from engine.evaluate._checks import check_conf_level, require_both_classes
@@ -59,19 +60,20 @@ def _logistic_fit(y: np.ndarray, x: np.ndarray | None, offset: np.ndarray, max_i
     beta = np.zeros(design.shape[1])
     for _ in range(max_iter):
         eta = offset + design @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = expit(eta)
         w = mu * (1.0 - mu)
         info = design.T @ (design * w[:, None])
         try:
-            step = np.linalg.solve(info, design.T @ (y - mu))
-        except np.linalg.LinAlgError:
-            return beta, np.full((len(beta), len(beta)), np.nan), False
+            with np.errstate(all="ignore"):
+                step = np.linalg.solve(info, design.T @ (y - mu))
+        except np.linalg.LinAlgError:  # separated data: no finite maximum
+            return np.full(len(beta), np.nan), np.full((len(beta), len(beta)), np.nan), False
         beta = beta + step
         if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
             return np.full(len(beta), np.nan), np.full((len(beta), len(beta)), np.nan), False
         if np.max(np.abs(step)) < 1e-10:
             eta = offset + design @ beta
-            mu = 1.0 / (1.0 + np.exp(-eta))
+            mu = expit(eta)
             info = design.T @ (design * (mu * (1.0 - mu))[:, None])
             return beta, np.linalg.inv(info), True
     return beta, np.full((len(beta), len(beta)), np.nan), False

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.evaluate._bootstrap import DiffInDiff, bootstrap_contrasts, bootstrap_diff_in_diff
+from engine.evaluate._bootstrap import (
+    NEAR_ONE,
+    DiffInDiff,
+    NearPerfectAucWarning,
+    bootstrap_contrasts,
+    bootstrap_diff_in_diff,
+)
 from engine.evaluate._clustered import clustered_auc_test
 from engine.evaluate._delong import delong_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
@@ -36,6 +43,7 @@ class ComparisonTable:
     n_cases: int
     p_mid: np.ndarray | None = None  # bootstrap only: mid-p (replicates at 0 count half on each side)
     zero_share: np.ndarray | None = None  # bootstrap only: share of replicate differences exactly 0
+    near_one: np.ndarray | None = None  # bootstrap only: an AUC within NEAR_ONE of 1 (p unreliable)
 
     def significant(self, alpha: float = 0.05) -> np.ndarray:
         """Rows whose Holm-adjusted p-value is below ``alpha`` (family-wise error rate ``alpha``)."""
@@ -91,12 +99,16 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
         for row, (i, j) in enumerate(pairs):
             weights[row, i], weights[row, j] = 1.0, -1.0
         scores = np.vstack([e.scores for e in aligned])
-        results = bootstrap_contrasts(labels, scores, weights, aligned[0].patients, n_boot, seed,
-                                      conf_level, names=names)
+        with warnings.catch_warnings():  # a table flags such rows (near_one) instead of warning
+            warnings.simplefilter("ignore", NearPerfectAucWarning)
+            results = bootstrap_contrasts(labels, scores, weights, aligned[0].patients, n_boot, seed,
+                                          conf_level, names=names)
         rows = [(r.aucs[i], r.aucs[j], r.estimate, r.ci_low, r.ci_high, r.p_value)
                 for r, (i, j) in zip(results, pairs)]
         extra = {"p_mid": np.array([r.p_mid for r in results]),
-                 "zero_share": np.array([r.zero_share for r in results])}
+                 "zero_share": np.array([r.zero_share for r in results]),
+                 "near_one": np.array([max(r.aucs[i], r.aucs[j]) >= 1.0 - NEAR_ONE
+                                       for r, (i, j) in zip(results, pairs)])}
     cols = [np.array(c, dtype=np.float64) for c in zip(*rows)]
     return ComparisonTable(first=tuple(names[i] for i, _ in pairs), second=tuple(names[j] for _, j in pairs),
                            auc_first=cols[0], auc_second=cols[1], difference=cols[2], ci_low=cols[3],

@@ -12,20 +12,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.evaluate import (
-    NEAR_ONE,
     ComparisonTable,
     ComputeCost,
     DiffInDiff,
+    ExperimentNotReady,
     ExperimentResults,
     ExperimentRuns,
     NearPerfectAucWarning,
     Predictions,
     align_predictions,
     bootstrap_auc_difference,
+    check_margin,
     compare_experiments,
     compute_cost,
     experiment_runs,
     load_experiment_predictions,
+    load_training_predictions,
     mcnemar_at_thresholds,
     pretraining_effect,
     results_from_predictions,
@@ -143,6 +145,8 @@ class ReportData:
     answers: dict[str, str] = field(default_factory=dict)
     explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
     explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
+    margin: float | None = None  # non-inferiority / equivalence margin (AUC difference); None: not tested
+    statistics: dict | None = None  # further statistics (engine.report._stats_section)
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
@@ -195,10 +199,8 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     """
     if len(preds) < 2:
         return []
-    with warnings.catch_warnings():  # flagged per row instead (boot_near_one)
-        warnings.simplefilter("ignore", NearPerfectAucWarning)
-        boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap",
-                                   n_boot=n_boot, seed=seed, conf_level=conf_level)
+    boot = compare_experiments(preds, reference, level=level, how=how, method="bootstrap", n_boot=n_boot,
+                               seed=seed, conf_level=conf_level)
     delong: ComparisonTable | None = None
     try:
         delong = compare_experiments(preds, reference, level=level, how=how, method="delong",
@@ -225,7 +227,7 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
             p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
             mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc, p_boot_mid=_opt(boot.p_mid[i]),
             boot_zero_share=_opt(boot.zero_share[i]),
-            boot_near_one=bool(max(boot.auc_first[i], boot.auc_second[i]) >= 1.0 - NEAR_ONE),
+            boot_near_one=bool(boot.near_one[i]),
             clustered_ci_low=_opt(clustered.ci_low[i]) if clustered else None,
             clustered_ci_high=_opt(clustered.ci_high[i]) if clustered else None,
             p_clustered=_opt(clustered.p_value[i]) if clustered else None,
@@ -310,10 +312,20 @@ def _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level):
 def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
                     compute: list[ComputeCost], data: DataSummary, reference: str | None = None,
                     level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                    conf_level: float = 0.95) -> ReportData:
-    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name)."""
+                    conf_level: float = 0.95, margin: float | None = None,
+                    train: dict[str, dict[int, Predictions]] | None = None,
+                    train_missing: Sequence[str] = ()) -> ReportData:
+    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name).
+
+    ``train[name][fold]``: that fold's model's predictions on its training images (held-out
+    thresholds); ``margin``: the non-inferiority / equivalence margin of ViT - CNN.
+    """
     from engine.report._answers import study_answers
+    from engine.report._stats_section import statistics_section
     from engine.store import utc_now
+
+    if margin is not None:
+        margin = check_margin(margin)
 
     names = list(preds)
     if not names:
@@ -329,13 +341,17 @@ def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRun
     pre, did = _pretraining(preds, runs, specs, level, how, n_boot, seed, conf_level)
     report = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
                         conf_level=conf_level, n_boot=n_boot, seed=seed, data=data, experiments=results,
-                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did)
+                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did,
+                        margin=margin)
+    stats = statistics_section(preds, {r.name: r.family for r in results}, level, how, n_boot, seed,
+                               conf_level, reference, margin, train, train_missing)
+    report = dataclasses.replace(report, statistics=stats)
     return dataclasses.replace(report, answers=study_answers(report))
 
 
 def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
                       level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                      conf_level: float = 0.95) -> ReportData:
+                      conf_level: float = 0.95, margin: float | None = None) -> ReportData:
     """All numbers of the report for the named experiments (which must share one split)."""
     from engine.jobs import get_experiment
 
@@ -347,9 +363,15 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
     runs = {n: experiment_runs(project, n) for n in names}
     preds = {n: load_experiment_predictions(project, n) for n in names}
     specs = {n: get_experiment(project, n).spec for n in names}
+    train, missing = {}, []
+    for n in names:
+        try:
+            train[n] = load_training_predictions(project, n)
+        except ExperimentNotReady as exc:
+            missing.append(f"{n}: {exc.args[0]}")
     report = assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
                              data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
-                             conf_level)
+                             conf_level, margin, train, missing)
     from engine.report._explain_section import explain_section
 
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},

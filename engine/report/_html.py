@@ -8,6 +8,7 @@ from engine.evaluate import format_p, is_p_column
 from engine.report._answers import QUESTIONS
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
+from engine.report._stats_section import stats_html
 from engine.report._tables import TABLES, Table
 
 _CSS = """
@@ -100,6 +101,7 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         if key in _NOTES:
             parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
         parts.append(html_table(table))
+    parts.append(stats_html(data.statistics, html_table))
     parts.append(explain_html(data.explain, data.explain_figures, html_table))
     parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "
                  "precision and report.json lie beside this file.</p></body></html>")

@@ -57,3 +57,14 @@ def test_saturated_probabilities_are_clipped_and_counted():
     p[:3] = [0.0, 1.0, 1.0]
     fit = calibration_fit(y, p)
     assert fit.n_clipped == 3 and np.isfinite(fit.slope)
+
+
+def test_separated_data_give_nan_and_not_converged_without_warnings():
+    import warnings
+
+    y = np.r_[np.ones(20), np.zeros(40)].astype(int)
+    p = np.r_[np.linspace(0.6, 0.99, 20), np.linspace(0.01, 0.4, 40)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = calibration_fit(y, p)
+    assert not fit.converged and np.isnan(fit.slope) and np.isfinite(fit.ece)
