@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from engine.evaluate import format_p
+from engine.evaluate import format_p, is_p_column
 
 RAW_ROLE = Qt.ItemDataRole.UserRole  # the unformatted value (float, int, str or None)
 
@@ -149,3 +149,53 @@ def comparison_model(parent=None) -> RecordTableModel:
 def cost_model(parent=None) -> RecordTableModel:
     return RecordTableModel(COST_COLUMNS, parent)
 
+
+
+def _cell(header: str, value: Any) -> str:
+    """A statistics-table cell: p-values by the common format, other numbers to 3-4 places."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if is_p_column(header):
+            return format_p(value, label=False)
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+class StatsTableModel(QAbstractTableModel):
+    """One table of the further statistics (``header`` + ``rows`` as the report writes them)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.header: list[str] = []
+        self.rows: list[list] = []
+
+    def set_table(self, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+        self.beginResetModel()
+        self.header, self.rows = list(header), [list(r) for r in rows]
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.header)
+
+    def text(self, row: int, column: int) -> str:
+        return _cell(self.header[column], self.rows[row][column])
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(index.row(), index.column())
+        if role == RAW_ROLE:
+            return self.rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.header[section]
+        return None
