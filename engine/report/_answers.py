@@ -52,6 +52,8 @@ def _vit_vs_cnn(data: ReportData) -> str:
         else:
             lo, hi = sorted((sign * r.boot_ci_low, sign * r.boot_ci_high))
             p_holm, test = r.p_boot_holm, "patient bootstrap"
+            if r.boot_near_one:
+                test += "; an AUC is within 0.005 of 1, where no percentile-bootstrap p is reliable"
         auc_v = r.auc_first if sign > 0 else r.auc_second
         auc_c = r.auc_second if sign > 0 else r.auc_first
         if p_holm < ALPHA:

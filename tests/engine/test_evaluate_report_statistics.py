@@ -135,3 +135,15 @@ def test_cli_margin_end_to_end(tmp_path_factory, tmp_path, capsys):
     doc = json.loads((folder / "report.json").read_text())
     assert doc["statistics"]["tables"]["operating_points"]["rows"]  # the runs wrote train_predictions.csv
     assert (folder / "noninferiority.csv").is_file() and (folder / "partial_auc.csv").is_file()
+
+
+def test_image_level_answer_flags_an_auc_near_one():
+    preds, runs, specs, _, data = _experiments()
+    y = preds["vit"].labels
+    preds["vit"] = Predictions(name="vit", split_id="s v1", image_ids=preds["vit"].image_ids,
+                               patients=preds["vit"].patients, labels=y, scores=0.1 + 0.8 * y,
+                               folds=preds["vit"].folds)
+    report = assemble_report(preds, runs, specs, [], data, level="image", n_boot=200)
+    (row,) = report.comparisons
+    assert row.boot_near_one and row.p_clustered is not None and row.p_delong is None
+    assert "within 0.005 of 1, where no percentile-bootstrap p is reliable" in report.answers["vit_vs_cnn"]
