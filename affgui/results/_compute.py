@@ -47,6 +47,7 @@ class ResultsData:
     comparison: tuple[ComparisonRow, ...]
     costs: tuple[ComputeCost, ...]
     notes: tuple[str, ...]
+    statistics: dict | None = None  # engine.report.statistics_section: pAUC, operating points, margin tests
 
 
 def list_status(project: Project) -> list[ExperimentStatus]:
@@ -91,7 +92,7 @@ def comparison_rows(preds: Sequence, reference: str | None, level: str, how: str
 
 def compute_results(project: Project, names: Sequence[str], level: str = "patient", *,
                     reference: str | None = None, how: str = "mean", n_boot: int = N_BOOT,
-                    seed: int = SEED, cancelled=lambda: False) -> ResultsData:
+                    seed: int = SEED, cancelled=lambda: False, margin: float | None = None) -> ResultsData:
     """Curves, comparison and compute cost of the named (complete) experiments at ``level``.
 
     ``cancelled()`` is polled between experiments; it may raise to abandon the request.
@@ -137,5 +138,30 @@ def compute_results(project: Project, names: Sequence[str], level: str = "patien
                 notes.append(note)
         except ValueError as exc:
             notes.append(f"no comparison: {exc}")
+    cancelled()
+    stats = _statistics(project, preds, results, level, how, n_boot, seed, reference, margin, notes)
     return ResultsData(level=level, results=tuple(results), comparison=tuple(rows), costs=tuple(costs),
-                       notes=tuple(notes))
+                       notes=tuple(notes), statistics=stats)
+
+
+def _statistics(project, preds, results, level, how, n_boot, seed, reference, margin, notes) -> dict | None:
+    """The report's further statistics for the page (held-out thresholds where training predictions exist)."""
+    from engine.evaluate import ExperimentNotReady, load_training_predictions
+    from engine.report import statistics_section
+
+    if not preds:
+        return None
+    train, missing = {}, []
+    for p in preds:
+        try:
+            train[p.name] = load_training_predictions(project, p.name)
+        except ExperimentNotReady as exc:
+            missing.append(f"{p.name}: {exc.args[0]}")
+    by_name = {p.name: p for p in preds}
+    try:
+        families = {r.name: r.family for r in results}
+        return statistics_section(by_name, families, level, how, n_boot, seed, 0.95, reference, margin, train,
+                                  missing)
+    except ValueError as exc:
+        notes.append(f"no further statistics: {exc}")
+        return None

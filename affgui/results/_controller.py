@@ -112,11 +112,11 @@ class ResultsController(QObject):
                                   "Check complete experiments to see their results.")
             return
         generation, level, reference = self._result_generation, self.page.level(), self.page.reference()
-        n_boot, seed, how = self.n_boot, self.seed, self.how
+        n_boot, seed, how, margin = self.n_boot, self.seed, self.how, self.page.margin()
 
         def work(progress):
             return compute_results(project, names, level, reference=reference, how=how, n_boot=n_boot,
-                                   seed=seed, cancelled=lambda: progress("results", 0, 1))
+                                   seed=seed, cancelled=lambda: progress("results", 0, 1), margin=margin)
 
         def done(data: ResultsData) -> None:
             if generation == self._result_generation:
@@ -158,7 +158,8 @@ class ResultsController(QObject):
             return
         try:
             self.exporter.start(project.path, project.reports_dir, names, self.page.level(),
-                                self.page.reference(), self.how, self.n_boot, self.seed)
+                                self.page.reference(), self.how, self.n_boot, self.seed,
+                                margin=self.page.margin())
         except (OSError, ValueError, RuntimeError) as exc:
             self._report_failed(str(exc))
             return

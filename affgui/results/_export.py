@@ -23,12 +23,14 @@ TAIL_CHARS = 2000
 
 def report_command(project_path: str | Path, names: Sequence[str], level: str, out_dir: str | Path,
                    reference: str | None = None, how: str = "mean", n_boot: int = 2000,
-                   seed: int = 0) -> list[str]:
+                   seed: int = 0, margin: float | None = None) -> list[str]:
     """``affengine report`` for ``names`` at ``level`` writing under ``out_dir``, with the page's settings."""
     args = ["report", str(project_path), "--experiments", *names, "--level", level, "--out", str(out_dir),
             "--patient-score", how, "--n-boot", str(n_boot), "--seed", str(seed)]
     if reference is not None:
         args += ["--reference", reference]
+    if margin is not None:
+        args += ["--margin", repr(float(margin))]
     return engine_command(args)
 
 
@@ -49,7 +51,8 @@ class ReportExport(QObject):
         return self._proc is not None
 
     def start(self, project_path: str | Path, reports_dir: str | Path, names: Sequence[str], level: str,
-              reference: str | None = None, how: str = "mean", n_boot: int = 2000, seed: int = 0) -> None:
+              reference: str | None = None, how: str = "mean", n_boot: int = 2000, seed: int = 0,
+              margin: float | None = None) -> None:
         if self._proc is not None:
             raise RuntimeError("a report is being written already")
         if not names:
@@ -58,7 +61,7 @@ class ReportExport(QObject):
         self._reports.mkdir(parents=True, exist_ok=True)
         self._staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=self._reports))
         self._cancelled = False
-        cmd = report_command(project_path, names, level, self._staging, reference, how, n_boot, seed)
+        cmd = report_command(project_path, names, level, self._staging, reference, how, n_boot, seed, margin)
         proc = QProcess(self)
         proc.setProgram(cmd[0])
         proc.setArguments(cmd[1:])

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -27,7 +28,12 @@ from PySide6.QtWidgets import (
 from affgui.results._compute import ExperimentStatus, ResultsData
 from affgui.results._picker import ExperimentPickerWidget
 from affgui.results._plots import PrPlotWidget, RocPlotWidget
-from affgui.results._tables import comparison_model, cost_model
+from affgui.results._tables import StatsTableModel, comparison_model, cost_model
+
+# Further statistics shown as tabs, in this order (keys of engine.report.statistics_section's tables).
+STATS_TABS = {"partial_auc": "Partial AUC", "partial_auc_comparisons": "pAUC comparison",
+              "operating_points": "Operating points", "operating_point_mcnemar": "McNemar (held-out)",
+              "calibration_fit": "Calibration", "noninferiority": "Non-inferiority"}
 
 ALL_PAIRS = "all pairs"
 
@@ -60,6 +66,14 @@ class ResultsPageWidget(QWidget):
         self.reference_combo = QComboBox()
         self.reference_combo.addItem(ALL_PAIRS, None)
         self.reference_combo.setToolTip("Compare every pair, or each experiment with one reference")
+        self.margin_spin = QDoubleSpinBox()
+        self.margin_spin.setRange(0.0, 0.2)
+        self.margin_spin.setSingleStep(0.01)
+        self.margin_spin.setDecimals(3)
+        self.margin_spin.setSpecialValueText("none")
+        self.margin_spin.setToolTip("Non-inferiority / equivalence margin M for the AUC difference ViT - "
+                                    "CNN: one-sided test of ViT - CNN > -M and TOST within ±M "
+                                    "(none: not tested)")
         self.export_button = QPushButton("Export HTML report…")
         self.export_button.setToolTip("Write the study report (HTML, CSV tables, JSON) of the checked "
                                       "experiments into the project's reports folder")
@@ -84,10 +98,14 @@ class ResultsPageWidget(QWidget):
         self.tables = QTabWidget()
         self.tables.addTab(self.comparison_view, "Comparison")
         self.tables.addTab(self.cost_view, "Compute cost")
+        self.stats_models = {key: StatsTableModel(self) for key in STATS_TABS}
+        for key, title in STATS_TABS.items():
+            self.tables.addTab(_table(self.stats_models[key]), title)
         self._layout()
         self.picker.sigCheckedChanged.connect(self._on_checked)
         self.level_combo.currentIndexChanged.connect(lambda _i: self.sigRequestChanged.emit())
         self.reference_combo.currentIndexChanged.connect(lambda _i: self.sigRequestChanged.emit())
+        self.margin_spin.valueChanged.connect(lambda _v: self.sigRequestChanged.emit())
         self.export_button.clicked.connect(self.sigExportRequested)
         self.cancel_export_button.clicked.connect(self.sigExportCancelled)
         self._update_export_enabled()
@@ -101,6 +119,7 @@ class ResultsPageWidget(QWidget):
         form = QFormLayout()
         form.addRow("Level", self.level_combo)
         form.addRow("Compare", self.reference_combo)
+        form.addRow("NI margin", self.margin_spin)
         box.addLayout(form)
         row = QHBoxLayout()
         row.addWidget(self.export_button, 1)
@@ -135,6 +154,14 @@ class ResultsPageWidget(QWidget):
     def reference(self) -> str | None:
         return self.reference_combo.currentData()
 
+    def margin(self) -> float | None:
+        """The non-inferiority margin, or ``None`` when none is set."""
+        value = round(self.margin_spin.value(), 3)
+        return value if value > 0 else None
+
+    def set_margin(self, margin: float | None) -> None:
+        self.margin_spin.setValue(0.0 if margin is None else margin)
+
     def checked(self) -> list[str]:
         return self.picker.checked()
 
@@ -168,6 +195,7 @@ class ResultsPageWidget(QWidget):
         self.pr_plot.set_results(named)
         self.comparison.set_records(data.comparison)
         self.costs.set_records(data.costs)
+        self._show_statistics(data.statistics)
         level = "patients" if data.level == "patient" else "images"
         lines = []
         if data.results:
@@ -176,9 +204,20 @@ class ResultsPageWidget(QWidget):
         if len(data.results) == 1:
             lines.append("Check a second experiment to compare AUCs.")
         lines += list(data.notes)
+        if data.statistics:
+            lines += list(data.statistics.get("notes", []))
+            lines += [_margin_line(r) for r in data.statistics.get("noninferiority", [])
+                      if r["level"] == data.level]
         self.set_message("\n".join(lines))
 
+    def _show_statistics(self, statistics: dict | None) -> None:
+        tables = (statistics or {}).get("tables", {})
+        for key, model in self.stats_models.items():
+            t = tables.get(key) or {"header": [], "rows": []}
+            model.set_table(t["header"], t["rows"])
+
     def clear_results(self) -> None:
+        self._show_statistics(None)
         self.roc_plot.set_results([])
         self.pr_plot.set_results([])
         self.comparison.set_records([])
@@ -201,3 +240,12 @@ class ResultsPageWidget(QWidget):
 
     def _update_export_enabled(self) -> None:
         self.export_button.setEnabled(bool(self.checked()) and not self._exporting)
+
+
+def _margin_line(r: dict) -> str:
+    """One sentence per ViT-CNN pair: non-inferior / equivalent within the margin, or not shown."""
+    m = r["margin"]
+    ni = "non-inferior" if r["noninferior"] else "non-inferiority not shown"
+    eq = "equivalent" if r["equivalent"] else "equivalence not shown"
+    return (f"{r['vit']} vs {r['cnn']} ({r['method']}): {ni} within {m:g}; {eq} within ±{m:g} "
+            f"(90% CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}).")

@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from engine.evaluate import format_p, is_p_column
+
 RAW_ROLE = Qt.ItemDataRole.UserRole  # the unformatted value (float, int, str or None)
 
 
@@ -24,7 +26,7 @@ def _f(digits: int) -> Callable[[Any], str]:
 
 
 def _p(v: float) -> str:
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
+    return format_p(v, label=False)
 
 
 def _ci(low, high) -> tuple[float, float] | None:
@@ -48,10 +50,20 @@ COMPARISON_COLUMNS: tuple[Column, ...] = (
     Column("DeLong 95% CI", lambda r: _ci(r.delong_ci_low, r.delong_ci_high), _ci_text),
     Column("DeLong p", lambda r: r.p_delong, _p, "paired DeLong test"),
     Column("DeLong p (Holm)", lambda r: r.p_delong_holm, _p, "Holm-adjusted over the table's rows"),
+    Column("Clustered 95% CI", lambda r: _ci(r.clustered_ci_low, r.clustered_ci_high), _ci_text,
+           "image level: Obuchowski's clustered-ROC variance, patients as clusters"),
+    Column("Clustered p (Holm)", lambda r: r.p_clustered_holm, _p,
+           "image level: paired test with the clustered variance, Holm-adjusted over the rows"),
     Column("Bootstrap 95% CI", lambda r: (r.boot_ci_low, r.boot_ci_high), _ci_text,
            "percentile interval, patients resampled"),
     Column("Bootstrap p", lambda r: r.p_boot, _p, "patient bootstrap"),
     Column("Bootstrap p (Holm)", lambda r: r.p_boot_holm, _p, "Holm-adjusted over the table's rows"),
+    Column("Bootstrap mid-p", lambda r: r.p_boot_mid, _p,
+           "replicate differences of exactly 0 counted half on each side (not Holm-adjusted)"),
+    Column("Zero replicates", lambda r: r.boot_zero_share, lambda v: f"{100 * v:.1f}%",
+           "share of bootstrap replicate differences exactly 0"),
+    Column("AUC near 1", lambda r: r.boot_near_one, lambda v: "⚠ yes" if v else "no",
+           "an AUC within 0.005 of 1: no percentile-bootstrap p-value is reliable there"),
     Column("Significant", lambda r: r.significant(), lambda v: "✱ yes" if v else "no",
            "Holm-adjusted p < 0.05 (DeLong where it applies, otherwise the bootstrap)"),
 )
@@ -137,3 +149,53 @@ def comparison_model(parent=None) -> RecordTableModel:
 def cost_model(parent=None) -> RecordTableModel:
     return RecordTableModel(COST_COLUMNS, parent)
 
+
+
+def _cell(header: str, value: Any) -> str:
+    """A statistics-table cell: p-values by the common format, other numbers to 3-4 places."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if is_p_column(header):
+            return format_p(value, label=False)
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+class StatsTableModel(QAbstractTableModel):
+    """One table of the further statistics (``header`` + ``rows`` as the report writes them)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.header: list[str] = []
+        self.rows: list[list] = []
+
+    def set_table(self, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+        self.beginResetModel()
+        self.header, self.rows = list(header), [list(r) for r in rows]
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.header)
+
+    def text(self, row: int, column: int) -> str:
+        return _cell(self.header[column], self.rows[row][column])
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(index.row(), index.column())
+        if role == RAW_ROLE:
+            return self.rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.header[section]
+        return None

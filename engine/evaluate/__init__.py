@@ -7,26 +7,48 @@ The methods, their references and the agreement with R's pROC are in
 """
 
 from engine.evaluate._bootstrap import (
+    NEAR_ONE,
     BootstrapAuc,
     BootstrapContrast,
     DiffInDiff,
+    NearPerfectAucWarning,
     bootstrap_auc,
     bootstrap_auc_difference,
     bootstrap_diff_in_diff,
 )
 from engine.evaluate._calibration import CalibrationCurve, brier_score, calibration_curve
+from engine.evaluate._calibration_fit import CalibrationFit, calibration_fit, expected_calibration_error
+from engine.evaluate._clustered import clustered_auc_ci, clustered_auc_test, obuchowski_covariance
 from engine.evaluate._corrected_ttest import CorrectedTTest, corrected_resampled_ttest
+from engine.evaluate._decision_curve import DecisionCurve, decision_curve
 from engine.evaluate._delong import (
     AucCI,
     DeLongTest,
+    RepeatedPatientsWarning,
     delong_ci,
     delong_covariance,
     delong_test,
     delong_test_unpaired,
 )
 from engine.evaluate._experiments import ComparisonTable, compare_experiments, pretraining_effect
+from engine.evaluate._format import format_p, is_p_column
+from engine.evaluate._heldout_points import (
+    HeldOutMetric,
+    HeldOutOperatingPoint,
+    held_out_mcnemar,
+    held_out_operating_point,
+    load_training_predictions,
+    training_threshold,
+    wilson_ci,
+)
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
+from engine.evaluate._noninferiority import (
+    MarginTest,
+    check_margin,
+    margin_test_bootstrap,
+    margin_test_delong,
+)
 from engine.evaluate._operating_points import (
     OperatingPoint,
     operating_point,
@@ -34,6 +56,13 @@ from engine.evaluate._operating_points import (
     threshold_for_sensitivity,
     threshold_for_specificity,
     youden_threshold,
+)
+from engine.evaluate._partial_auc import (
+    BootstrapPartialAuc,
+    PartialAuc,
+    bootstrap_partial_auc,
+    bootstrap_partial_auc_difference,
+    partial_auc,
 )
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
@@ -63,6 +92,32 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "decision_curve",
+    "DecisionCurve",
+    "obuchowski_covariance",
+    "clustered_auc_test",
+    "clustered_auc_ci",
+    "RepeatedPatientsWarning",
+    "margin_test_delong",
+    "margin_test_bootstrap",
+    "check_margin",
+    "MarginTest",
+    "expected_calibration_error",
+    "calibration_fit",
+    "CalibrationFit",
+    "wilson_ci",
+    "training_threshold",
+    "load_training_predictions",
+    "held_out_operating_point",
+    "held_out_mcnemar",
+    "HeldOutOperatingPoint",
+    "HeldOutMetric",
+    "partial_auc",
+    "bootstrap_partial_auc_difference",
+    "bootstrap_partial_auc",
+    "PartialAuc",
+    "BootstrapPartialAuc",
+    "NEAR_ONE",
     "AucCI",
     "BootstrapAuc",
     "BootstrapContrast",
@@ -78,6 +133,7 @@ __all__ = [
     "FoldAucs",
     "LevelResults",
     "McNemarTest",
+    "NearPerfectAucWarning",
     "OperatingPoint",
     "PatientScores",
     "PrCurve",
@@ -105,7 +161,9 @@ __all__ = [
     "experiment_results",
     "experiment_runs",
     "fold_aucs",
+    "format_p",
     "holm_adjust",
+    "is_p_column",
     "level_results",
     "load_experiment_predictions",
     "mcnemar_at_thresholds",

@@ -8,13 +8,20 @@ contrast is the percentile-inversion p-value
     p = min(1, 2 * min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (B + 1))
 
 (the smallest alpha at which the percentile CI excludes 0; the +1 keeps p above 0,
-Davison & Hinkley 1997, so its floor is 2 / (B + 1)). ``p_normal`` is pROC's bootstrap
-test instead: ``Z = d / sd(d*)``, two-sided normal.
+Davison & Hinkley 1997, so its floor is 2 / (B + 1)). Replicates exactly 0 count on both
+sides; ``zero_share`` says how many there are and the mid-p counts them half on each side:
+
+    p_mid = min(1, 2 * min(1 + #{d* < 0} + #{d* = 0} / 2, 1 + #{d* > 0} + #{d* = 0} / 2) / (B + 1)).
+
+``p_normal`` is pROC's bootstrap test instead: ``Z = d / sd(d*)``, two-sided normal.
+An AUC within ``NEAR_ONE`` of 1 warns (:class:`NearPerfectAucWarning`): its replicates
+pile up at 1 and no percentile-bootstrap p-value is reliable there.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +36,12 @@ from engine.evaluate._checks import (
 )
 from engine.evaluate._resample import bootstrap_aucs, cluster_index, resample_counts
 from engine.evaluate._roc import auc_from_ranks
+
+NEAR_ONE = 0.005  # an AUC above 1 - NEAR_ONE makes bootstrap p-values unreliable (pROC warns too)
+
+
+class NearPerfectAucWarning(UserWarning):
+    """An AUC within ``NEAR_ONE`` of 1 enters a bootstrap contrast: its p-value is not reliable."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class BootstrapContrast:
     n_patients: int
     seed: int
     replicates: np.ndarray
+    zero_share: float = 0.0  # share of replicates exactly 0 (ties on both sides of the p-value)
+    p_mid: float = math.nan  # mid-p: replicates at 0 count half on each side
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,9 @@ def _contrast(aucs, weights, boot, conf_level, n_boot, seed, n_patients) -> Boot
     reps = boot @ weights
     low, high, se = _summary(reps, conf_level)
     b = len(reps)
-    p = min(1.0, 2.0 * min(1 + int(np.sum(reps <= 0)), 1 + int(np.sum(reps >= 0))) / (b + 1))
+    below, zero, above = int(np.sum(reps < 0)), int(np.sum(reps == 0)), int(np.sum(reps > 0))
+    p = min(1.0, 2.0 * min(1 + below + zero, 1 + above + zero) / (b + 1))
+    p_mid = min(1.0, 2.0 * min(1 + below + zero / 2, 1 + above + zero / 2) / (b + 1))
     if se > 0:
         z = point / se
     else:
@@ -110,7 +127,18 @@ def _contrast(aucs, weights, boot, conf_level, n_boot, seed, n_patients) -> Boot
     return BootstrapContrast(aucs=np.asarray(aucs), estimate=point, ci_low=low, ci_high=high, se=se,
                              p_value=p, z=z, p_normal=float(2 * stats.norm.sf(abs(z))),
                              conf_level=conf_level, n_boot=n_boot, n_valid=b, n_patients=n_patients,
-                             seed=seed, replicates=reps)
+                             seed=seed, replicates=reps, zero_share=zero / b, p_mid=p_mid)
+
+
+def warn_near_one(aucs, names=None) -> None:
+    """Warn (:class:`NearPerfectAucWarning`) when an AUC of a bootstrap contrast is within NEAR_ONE of 1."""
+    aucs = np.asarray(aucs, dtype=np.float64)
+    high = np.flatnonzero(aucs >= 1.0 - NEAR_ONE)
+    if len(high):
+        which = ", ".join(f"{names[i] if names else f'score row {i}'} (AUC {aucs[i]:.4f})" for i in high)
+        warnings.warn(f"{which} within {NEAR_ONE} of 1: the bootstrap replicates pile up at 1 and the "
+                      "percentile-bootstrap p-value is not reliable there", NearPerfectAucWarning,
+                      stacklevel=3)
 
 
 def _run(y, scores, cluster, patient_label, n_boot, seed, stratified):
@@ -144,6 +172,7 @@ def bootstrap_auc_difference(labels, scores_a, scores_b, patients=None, n_boot: 
     y, s, cluster, plabel = _prepare(labels, [("scores_a", scores_a), ("scores_b", scores_b)],
                                      patients, "a bootstrap AUC difference")
     aucs, boot = _run(y, s, cluster, plabel, n_boot, seed, stratified)
+    warn_near_one(aucs, ["scores_a", "scores_b"])
     return _contrast(aucs, [1.0, -1.0], boot, conf_level, n_boot, seed, len(plabel))
 
 
@@ -156,6 +185,7 @@ def bootstrap_diff_in_diff(labels, cnn_pretrained, cnn_scratch, vit_pretrained, 
              ("vit_pretrained", vit_pretrained), ("vit_scratch", vit_scratch)]
     y, s, cluster, plabel = _prepare(labels, named, patients, "a difference in differences")
     aucs, boot = _run(y, s, cluster, plabel, n_boot, seed, stratified)
+    warn_near_one(aucs, [name for name, _ in named])
     common = (conf_level, n_boot, seed, len(plabel))
     return DiffInDiff(aucs=aucs,
                       gain_cnn=_contrast(aucs, [1, -1, 0, 0], boot, *common),
@@ -164,11 +194,12 @@ def bootstrap_diff_in_diff(labels, cnn_pretrained, cnn_scratch, vit_pretrained, 
 
 
 def bootstrap_contrasts(labels, scores_matrix, contrasts, patients=None, n_boot: int = 2000,
-                        seed: int = 0, conf_level: float = 0.95,
-                        stratified: bool = True) -> list[BootstrapContrast]:
+                        seed: int = 0, conf_level: float = 0.95, stratified: bool = True,
+                        names=None) -> list[BootstrapContrast]:
     """Several contrasts (rows of weights over the ``k`` score rows) from one shared resample set."""
     conf_level = check_conf_level(conf_level)
     rows = [(f"scores[{i}]", s) for i, s in enumerate(np.atleast_2d(scores_matrix))]
     y, s, cluster, plabel = _prepare(labels, rows, patients, "a bootstrap comparison")
     aucs, boot = _run(y, s, cluster, plabel, n_boot, seed, stratified)
+    warn_near_one(aucs, names)
     return [_contrast(aucs, w, boot, conf_level, n_boot, seed, len(plabel)) for w in contrasts]

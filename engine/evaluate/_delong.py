@@ -10,6 +10,7 @@ normal interval clipped to [0, 1], as in R's pROC (``ci.auc``, ``roc.test``).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,22 @@ from engine.evaluate._checks import (
     same_length,
 )
 from engine.evaluate._roc import midranks
+
+
+class RepeatedPatientsWarning(UserWarning):
+    """DeLong's variance was asked for on images of which some share a patient (not independent)."""
+
+
+def warn_if_repeated(patients, what: str = "DeLong's variance") -> None:
+    """Warn (:class:`RepeatedPatientsWarning`) when a patient appears more than once."""
+    if patients is None:
+        return
+    _, counts = np.unique(np.asarray(patients), return_counts=True)
+    if np.any(counts > 1):
+        warnings.warn(f"{what} assumes independent cases, but {int(np.sum(counts > 1))} patients have more "
+                      "than one image: the CI is too narrow and the p-value too small; aggregate to "
+                      "patients or use the clustered (Obuchowski) variance or the patient bootstrap",
+                      RepeatedPatientsWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -90,9 +107,13 @@ def _normal_ci(centre: float, se: float, conf_level: float) -> tuple[float, floa
     return centre - half, centre + half
 
 
-def delong_ci(labels, scores, conf_level: float = 0.95) -> AucCI:
-    """AUC with DeLong's CI, as ``pROC::ci.auc(roc, method = "delong")`` (clipped to [0, 1])."""
+def delong_ci(labels, scores, conf_level: float = 0.95, *, patients=None) -> AucCI:
+    """AUC with DeLong's CI, as ``pROC::ci.auc(roc, method = "delong")`` (clipped to [0, 1]).
+
+    Give ``patients`` to be warned (:class:`RepeatedPatientsWarning`) when cases share a patient.
+    """
     conf_level = check_conf_level(conf_level)
+    warn_if_repeated(patients)
     y, s = labels_scores(labels, scores, minimum=2, what="DeLong's CI")
     aucs, cov = delong_covariance(y, s[None, :])
     auc, se = float(aucs[0]), math.sqrt(max(float(cov[0, 0]), 0.0))
@@ -110,14 +131,16 @@ def _z_and_p(difference: float, se: float) -> tuple[float, float]:
     return z, float(2.0 * stats.norm.sf(abs(z)))
 
 
-def delong_test(labels, scores_a, scores_b, conf_level: float = 0.95) -> DeLongTest:
+def delong_test(labels, scores_a, scores_b, conf_level: float = 0.95, *, patients=None) -> DeLongTest:
     """Paired DeLong test of two correlated AUCs on the same cases.
 
     Matches ``pROC::roc.test(roc_a, roc_b, method = "delong", paired = TRUE)`` with both
     curves built with ``direction = "<"``. The cases must be independent: with several
-    images per patient, aggregate to patients first or use the patient bootstrap.
+    images per patient, aggregate to patients first, use :func:`clustered_auc_test` or the
+    patient bootstrap; given ``patients``, repeated ones warn (:class:`RepeatedPatientsWarning`).
     """
     conf_level = check_conf_level(conf_level)
+    warn_if_repeated(patients, "DeLong's test")
     y = as_labels(labels)
     a, b = as_scores(scores_a, "scores_a"), as_scores(scores_b, "scores_b")
     same_length(labels=y, scores_a=a, scores_b=b)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.evaluate._bootstrap import DiffInDiff, bootstrap_contrasts, bootstrap_diff_in_diff
+from engine.evaluate._bootstrap import (
+    NEAR_ONE,
+    DiffInDiff,
+    NearPerfectAucWarning,
+    bootstrap_contrasts,
+    bootstrap_diff_in_diff,
+)
+from engine.evaluate._clustered import clustered_auc_test
 from engine.evaluate._delong import delong_test
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._predictions import Predictions, align_predictions
 
 LEVELS = ("patient", "image")
-METHODS = ("delong", "bootstrap")
+METHODS = ("delong", "bootstrap", "obuchowski")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,9 @@ class ComparisonTable:
     level: str
     conf_level: float
     n_cases: int
+    p_mid: np.ndarray | None = None  # bootstrap only: mid-p (replicates at 0 count half on each side)
+    zero_share: np.ndarray | None = None  # bootstrap only: share of replicate differences exactly 0
+    near_one: np.ndarray | None = None  # bootstrap only: an AUC within NEAR_ONE of 1 (p unreliable)
 
     def significant(self, alpha: float = 0.05) -> np.ndarray:
         """Rows whose Holm-adjusted p-value is below ``alpha`` (family-wise error rate ``alpha``)."""
@@ -64,7 +75,8 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
     The experiments must cover the same images of the same split. ``level="patient"``
     aggregates each experiment to one score per patient (``how``: mean or max) first.
     ``method="delong"`` is the paired DeLong test (independent cases only);
-    ``method="bootstrap"`` resamples patients (one resample set shared by all pairs).
+    ``method="bootstrap"`` resamples patients (one resample set shared by all pairs);
+    ``method="obuchowski"`` is the paired test with the clustered (patients as clusters) variance.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -72,24 +84,36 @@ def compare_experiments(experiments: Sequence[Predictions], reference: str | Non
     pairs = comparison_pairs(names, reference)
     aligned = _at_level(experiments, level, how)
     labels = aligned[0].labels
+    extra = {}
     if method == "delong":
         _refuse_repeated_patients(aligned[0])
         results = [delong_test(labels, aligned[i].scores, aligned[j].scores, conf_level) for i, j in pairs]
+        rows = [(r.auc_a, r.auc_b, r.difference, r.ci_low, r.ci_high, r.p_value) for r in results]
+    elif method == "obuchowski":
+        pats = aligned[0].patients
+        results = [clustered_auc_test(labels, aligned[i].scores, aligned[j].scores, pats, conf_level)
+                   for i, j in pairs]
         rows = [(r.auc_a, r.auc_b, r.difference, r.ci_low, r.ci_high, r.p_value) for r in results]
     else:
         weights = np.zeros((len(pairs), len(aligned)))
         for row, (i, j) in enumerate(pairs):
             weights[row, i], weights[row, j] = 1.0, -1.0
         scores = np.vstack([e.scores for e in aligned])
-        results = bootstrap_contrasts(labels, scores, weights, aligned[0].patients, n_boot, seed,
-                                      conf_level)
+        with warnings.catch_warnings():  # a table flags such rows (near_one) instead of warning
+            warnings.simplefilter("ignore", NearPerfectAucWarning)
+            results = bootstrap_contrasts(labels, scores, weights, aligned[0].patients, n_boot, seed,
+                                          conf_level, names=names)
         rows = [(r.aucs[i], r.aucs[j], r.estimate, r.ci_low, r.ci_high, r.p_value)
                 for r, (i, j) in zip(results, pairs)]
+        extra = {"p_mid": np.array([r.p_mid for r in results]),
+                 "zero_share": np.array([r.zero_share for r in results]),
+                 "near_one": np.array([max(r.aucs[i], r.aucs[j]) >= 1.0 - NEAR_ONE
+                                       for r, (i, j) in zip(results, pairs)])}
     cols = [np.array(c, dtype=np.float64) for c in zip(*rows)]
     return ComparisonTable(first=tuple(names[i] for i, _ in pairs), second=tuple(names[j] for _, j in pairs),
                            auc_first=cols[0], auc_second=cols[1], difference=cols[2], ci_low=cols[3],
                            ci_high=cols[4], p_value=cols[5], p_holm=holm_adjust(cols[5]), method=method,
-                           level=level, conf_level=conf_level, n_cases=len(labels))
+                           level=level, conf_level=conf_level, n_cases=len(labels), **extra)
 
 
 def pretraining_effect(cnn_pretrained: Predictions, cnn_scratch: Predictions, vit_pretrained: Predictions,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.evaluate._calibration import CalibrationCurve, calibration_curve
+from engine.evaluate._clustered import clustered_auc_ci
 from engine.evaluate._delong import AucCI, delong_ci
 from engine.evaluate._operating_points import OperatingPoint, operating_points
 from engine.evaluate._pr import PrCurve, pr_curve
@@ -83,14 +84,20 @@ class ExperimentResults:
 
 
 def level_results(pred: Predictions, level: str, conf_level: float = 0.95) -> LevelResults:
-    """ROC, AUC with DeLong CI, PR, operating points, Brier and calibration of ``pred`` as given."""
+    """ROC, AUC with its CI, PR, operating points, Brier and calibration of ``pred`` as given.
+
+    The CI is DeLong's at patient level and Obuchowski's clustered one (patients as clusters)
+    at image level, where a patient's images are not independent cases.
+    """
     y, s = pred.labels, pred.scores
+    auc = (clustered_auc_ci(y, s, pred.patients, conf_level) if level == "image"
+           else delong_ci(y, s, conf_level))
     n_pos = int(y.sum())
     folds = None
     if pred.folds is not None and len(np.unique(pred.folds)) > 1:
         folds = fold_aucs(y, s, pred.folds)
     return LevelResults(level=level, n_cases=len(y), n_pos=n_pos, n_neg=len(y) - n_pos,
-                        auc=delong_ci(y, s, conf_level), roc=roc_curve(y, s), pr=pr_curve(y, s),
+                        auc=auc, roc=roc_curve(y, s), pr=pr_curve(y, s),
                         operating_points=operating_points(y, s), brier=float(np.mean((s - y) ** 2)),
                         calibration=calibration_curve(y, s), fold_aucs=folds)
 
@@ -99,8 +106,8 @@ def results_from_predictions(pred: Predictions, runs: ExperimentRuns | None = No
                              conf_level: float = 0.95) -> ExperimentResults:
     """Image- and patient-level results of pooled out-of-fold predictions.
 
-    The image-level DeLong CI treats images as independent and is narrower than it should be
-    when patients have several images; the patient level is the one to report.
+    The image-level CI is Obuchowski's clustered one (patients as clusters); the patient level
+    is the one to report.
     """
     return ExperimentResults(
         name=pred.name, model=runs.model if runs else "", family=runs.family if runs else "",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.evaluate import format_p
+
 if TYPE_CHECKING:
     from engine.report._data import ReportData
 
@@ -16,9 +18,7 @@ QUESTIONS = {
 
 
 def _p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return format_p(p)
 
 
 def _ci(low, high, pct) -> str:
@@ -52,22 +52,48 @@ def _vit_vs_cnn(data: ReportData) -> str:
         else:
             lo, hi = sorted((sign * r.boot_ci_low, sign * r.boot_ci_high))
             p_holm, test = r.p_boot_holm, "patient bootstrap"
+            if r.boot_near_one:
+                test += "; an AUC is within 0.005 of 1, where no percentile-bootstrap p is reliable"
         auc_v = r.auc_first if sign > 0 else r.auc_second
         auc_c = r.auc_second if sign > 0 else r.auc_first
         if p_holm < ALPHA:
             verdict = (f"significant at {ALPHA} after Holm correction: {vit} is "
                        f"{'better' if d > 0 else 'worse'} than {cnn}")
+        elif data.margin is None:
+            verdict = (f"not shown to differ (not significant at {ALPHA} after Holm correction); this does "
+                       f"not show equivalence: the data are compatible with differences from {lo:+.3f} to "
+                       f"{hi:+.3f}")
         else:
-            verdict = (f"not significant at {ALPHA} after Holm correction; this does not show the two are "
-                       f"equivalent: the data are compatible with differences from {lo:+.3f} to {hi:+.3f}")
+            verdict = (f"not shown to differ (not significant at {ALPHA} after Holm correction); the data "
+                       f"are compatible with differences from {lo:+.3f} to {hi:+.3f}")
         lines.append(f"{vit} vs {cnn}: AUC {auc_v:.3f} vs {auc_c:.3f}, difference (ViT - CNN) {d:+.3f} "
-                     f"({_ci(lo, hi, pct)}, {test}, Holm-adjusted {_p(p_holm)}): {verdict}.")
+                     f"({_ci(lo, hi, pct)}, {test}, Holm-adjusted {_p(p_holm)}): {verdict}."
+                     + _margin_text(data, vit, cnn))
+    variance = (" Each CI carries the sampling variance of patients for this one partition and training "
+                "seed; it does not include the variation between partitions or seeds.")
     boot_note = ("" if delong else " DeLong's test is not used at image level because patients have several "
                  "images; the patient bootstrap is.")
     return (f"At {data.level} level ({data.data.cv_patients} patients, {data.data.cv_images} images). "
-            + " ".join(lines) + boot_note
+            + " ".join(lines) + variance + boot_note
             + " The comparison holds for these models, this training budget and this data; it is out-of-fold "
               "cross-validation on one site, not an external test.")
+
+
+def _margin_text(data: ReportData, vit: str, cnn: str) -> str:
+    """Non-inferiority and equivalence within the report's margin, at the report's level."""
+    if data.margin is None or not data.statistics:
+        return ""
+    rows = [r for r in data.statistics.get("noninferiority", [])
+            if r["vit"] == vit and r["cnn"] == cnn and r["level"] == data.level]
+    if not rows:
+        return ""
+    r, m = rows[0], data.margin
+    how = "paired DeLong" if r["method"] == "delong" else "patient bootstrap"
+    ni = (f"{vit} is non-inferior within {m:g}" if r["noninferior"]
+          else f"non-inferiority within {m:g} is not shown")
+    eq = f"equivalent within ±{m:g}" if r["equivalent"] else f"equivalence within ±{m:g} is not shown"
+    return (f" With the margin M = {m:g} ({how}, one-sided alpha {ALPHA}, 90% CI {r['ci_low']:+.3f} to "
+            f"{r['ci_high']:+.3f}): {ni} ({_p(r['p_noninferior'])}); {eq} (TOST {_p(r['p_equivalence'])}).")
 
 
 def _ratio(a, b) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,15 +15,19 @@ from engine.evaluate import (
     ComparisonTable,
     ComputeCost,
     DiffInDiff,
+    ExperimentNotReady,
     ExperimentResults,
     ExperimentRuns,
+    NearPerfectAucWarning,
     Predictions,
     align_predictions,
     bootstrap_auc_difference,
+    check_margin,
     compare_experiments,
     compute_cost,
     experiment_runs,
     load_experiment_predictions,
+    load_training_predictions,
     mcnemar_at_thresholds,
     pretraining_effect,
     results_from_predictions,
@@ -76,6 +81,13 @@ class ComparisonRow:
     mcnemar_b: int | None = None
     mcnemar_c: int | None = None
     p_mcnemar: float | None = None
+    p_boot_mid: float | None = None  # bootstrap mid-p: replicate differences of exactly 0 count half
+    boot_zero_share: float | None = None  # share of bootstrap replicate differences exactly 0
+    boot_near_one: bool = False  # an AUC within 0.005 of 1: the bootstrap p is not reliable
+    clustered_ci_low: float | None = None  # image level only: Obuchowski's clustered paired test
+    clustered_ci_high: float | None = None
+    p_clustered: float | None = None
+    p_clustered_holm: float | None = None
 
     def significant(self, alpha: float = 0.05) -> bool:
         """Holm-adjusted p of the primary test (DeLong where it applies, else the bootstrap) < alpha."""
@@ -134,6 +146,8 @@ class ReportData:
     explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
     explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
     evaluations: list = field(default_factory=list)  # held-out test, external (report._beyond_section)
+    margin: float | None = None  # non-inferiority / equivalence margin (AUC difference); None: not tested
+    statistics: dict | None = None  # further statistics (engine.report._stats_section)
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
@@ -182,7 +196,7 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     """Both tests for every pair (or each against ``reference``), Holm-adjusted within each method.
 
     DeLong needs independent cases: at image level with patients of several images it is left
-    out (``None``) and only the patient bootstrap is given.
+    out (``None``); the patient bootstrap and Obuchowski's clustered test are given instead.
     """
     if len(preds) < 2:
         return []
@@ -195,6 +209,10 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
     except ValueError:
         if level == "patient":
             raise
+    clustered: ComparisonTable | None = None
+    if level == "image":
+        clustered = compare_experiments(preds, reference, level=level, how=how, method="obuchowski",
+                                        conf_level=conf_level)
     mcnemar = _mcnemar(preds, boot, level, how)
     rows = []
     for i in range(len(boot.first)):
@@ -208,7 +226,13 @@ def comparison_rows(preds: Sequence[Predictions], reference: str | None, level: 
             p_delong_holm=_opt(delong.p_holm[i]) if delong else None,
             boot_ci_low=float(boot.ci_low[i]), boot_ci_high=float(boot.ci_high[i]),
             p_boot=float(boot.p_value[i]), p_boot_holm=float(boot.p_holm[i]),
-            mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc))
+            mcnemar_b=b, mcnemar_c=c, p_mcnemar=p_mc, p_boot_mid=_opt(boot.p_mid[i]),
+            boot_zero_share=_opt(boot.zero_share[i]),
+            boot_near_one=bool(boot.near_one[i]),
+            clustered_ci_low=_opt(clustered.ci_low[i]) if clustered else None,
+            clustered_ci_high=_opt(clustered.ci_high[i]) if clustered else None,
+            p_clustered=_opt(clustered.p_value[i]) if clustered else None,
+            p_clustered_holm=_opt(clustered.p_holm[i]) if clustered else None))
     return rows
 
 
@@ -253,6 +277,12 @@ def pretraining_pairs(specs: dict[str, dict]) -> list[tuple[str, str]]:
 
 def _pretraining(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
                  level: str, how: str, n_boot: int, seed: int, conf_level: float):
+    with warnings.catch_warnings():  # near-1 AUCs: flagged in the comparison rows and the notes
+        warnings.simplefilter("ignore", NearPerfectAucWarning)
+        return _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level)
+
+
+def _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level):
     pairs = pretraining_pairs(specs)
     rows = []
     for pre, scr in pairs:
@@ -283,10 +313,20 @@ def _pretraining(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns],
 def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
                     compute: list[ComputeCost], data: DataSummary, reference: str | None = None,
                     level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                    conf_level: float = 0.95) -> ReportData:
-    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name)."""
+                    conf_level: float = 0.95, margin: float | None = None,
+                    train: dict[str, dict[int, Predictions]] | None = None,
+                    train_missing: Sequence[str] = ()) -> ReportData:
+    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name).
+
+    ``train[name][fold]``: that fold's model's predictions on its training images (held-out
+    thresholds); ``margin``: the non-inferiority / equivalence margin of ViT - CNN.
+    """
     from engine.report._answers import study_answers
+    from engine.report._stats_section import statistics_section
     from engine.store import utc_now
+
+    if margin is not None:
+        margin = check_margin(margin)
 
     names = list(preds)
     if not names:
@@ -302,13 +342,17 @@ def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRun
     pre, did = _pretraining(preds, runs, specs, level, how, n_boot, seed, conf_level)
     report = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
                         conf_level=conf_level, n_boot=n_boot, seed=seed, data=data, experiments=results,
-                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did)
+                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did,
+                        margin=margin)
+    stats = statistics_section(preds, {r.name: r.family for r in results}, level, how, n_boot, seed,
+                               conf_level, reference, margin, train, train_missing)
+    report = dataclasses.replace(report, statistics=stats)
     return dataclasses.replace(report, answers=study_answers(report))
 
 
 def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
                       level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                      conf_level: float = 0.95) -> ReportData:
+                      conf_level: float = 0.95, margin: float | None = None) -> ReportData:
     """All numbers of the report for the named experiments (which must share one split)."""
     from engine.jobs import get_experiment
 
@@ -320,9 +364,15 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
     runs = {n: experiment_runs(project, n) for n in names}
     preds = {n: load_experiment_predictions(project, n) for n in names}
     specs = {n: get_experiment(project, n).spec for n in names}
+    train, missing = {}, []
+    for n in names:
+        try:
+            train[n] = load_training_predictions(project, n)
+        except ExperimentNotReady as exc:
+            missing.append(f"{n}: {exc.args[0]}")
     report = assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
                              data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
-                             conf_level)
+                             conf_level, margin, train, missing)
     from engine.report._explain_section import explain_section
 
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},

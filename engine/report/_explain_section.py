@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.evaluate import format_p
+
 if TYPE_CHECKING:
     from engine.store import Project
 
@@ -120,9 +122,8 @@ def areas_answer(roi: list[dict], comparisons: list[dict], families: dict[str, s
             f"agree with mean Pearson r {_f(r['mean'])} (95% CI {_f(r['low'])} to {_f(r['high'])}) and "
             f"top-10% IoU {_f(iou['mean'])}")
     if w["n"]:
-        p_txt = "n/a" if w["p_value"] != w["p_value"] else f"{w['p_value']:.3f}"
         text += (f"; ROI energy is {_f(p['roi_energy']['a_mean'])} vs {_f(p['roi_energy']['b_mean'])} "
-                 f"(Wilcoxon p = {p_txt}, {w['n']} images with an ROI)")
+                 f"(Wilcoxon {format_p(w['p_value'])}, {w['n']} images with an ROI)")
     else:
         text += ("; no image with an ROI has map mass under both models, so ROI energy is not compared and "
                  "whether either model looks at the fracture site is not measured")

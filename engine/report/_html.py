@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 
+from engine.evaluate import format_p, is_p_column
 from engine.report._answers import QUESTIONS
 from engine.report._beyond_section import INTERNAL, evaluations_html
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
+from engine.report._stats_section import stats_html
 from engine.report._tables import TABLES, Table
 
 _CSS = """
@@ -22,14 +24,19 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 
 _NOTES = {
     "experiments": "Patient rows first (one score per patient: the {rule} of its image probabilities; a "
-                   "patient is AFF when any image is). Image-level DeLong CIs treat images as independent "
-                   "and are too narrow when patients have several images. Operating-point thresholds are "
-                   "chosen on the same out-of-fold predictions and are optimistic.",
+                   "patient is AFF when any image is). Patient-level CIs are DeLong's; image-level CIs are "
+                   "Obuchowski's clustered ones (patients as clusters). The operating points in this table "
+                   "are descriptive: their thresholds are chosen on the same out-of-fold predictions and "
+                   "are optimistic; held-out thresholds (from training data) are in 'Operating points'.",
     "comparisons": "Difference = AUC(first) - AUC(second) at {level} level. DeLong: paired DeLong test "
                    "(empty at image level, where cases are not independent); boot: stratified patient "
-                   "bootstrap ({n_boot} resamples, seed {seed}). Holm: adjusted over all rows of the table, "
-                   "separately per method. McNemar (patient level only): each model at its own Youden "
-                   "threshold; b = first right and second wrong, c = the reverse; not Holm-adjusted.",
+                   "bootstrap ({n_boot} resamples, seed {seed}); p_boot_mid counts replicate differences of "
+                   "exactly 0 half on each side, boot_zero_share is their share, boot_near_one flags an AUC "
+                   "within 0.005 of 1 (bootstrap p unreliable). clustered (image level): Obuchowski's "
+                   "clustered variance. Holm: adjusted over all rows of the table, separately per method. "
+                   "McNemar (patient level only): descriptive, each model at its own in-sample Youden "
+                   "threshold; b = first right and second wrong, c = the reverse; not Holm-adjusted. "
+                   "McNemar at held-out thresholds is in 'Operating points'.",
     "compute": "Per-fold means except wall_seconds_total (sum over folds) and peak_memory_bytes (largest "
                "fold). peak_memory_kind says whether GPU memory or CPU RSS was measured.",
     "pretraining": "Gain = AUC(pretrained) - AUC(scratch), patient bootstrap on the same resamples.",
@@ -62,8 +69,10 @@ def _fmt(v) -> str:
 def html_table(table: Table) -> str:
     header, rows = table
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
+    pcols = [is_p_column(h) for h in header]
+    body = "".join("<tr>" + "".join(
+        f"<td>{html.escape(format_p(v, label=False) if p and isinstance(v, float) else _fmt(v))}</td>"
+        for p, v in zip(pcols, row)) + "</tr>" for row in rows)
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -94,6 +103,7 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         if key in _NOTES:
             parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
         parts.append(html_table(table))
+    parts.append(stats_html(data.statistics, html_table))
     parts.append(evaluations_html(data.evaluations, html_table))
     parts.append(explain_html(data.explain, data.explain_figures, html_table))
     parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "

@@ -14,6 +14,7 @@ from engine.report._data import ReportData, build_report_data
 from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
+from engine.report._stats_section import decision_curve_figure, stats_tables
 from engine.report._tables import TABLES, write_csv
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     tables = {}
     for key, make in TABLES.items():
         tables[key] = write_csv(folder / f"{key}.csv", make(data))
+    for key, table in stats_tables(data.statistics).items():
+        tables[key] = write_csv(folder / f"{key}.csv", table)
     if data.explain is not None:
         for key, make in EXPLAIN_TABLES.items():
             tables[key] = write_csv(folder / f"{key}.csv", make(data.explain))
@@ -59,6 +62,8 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
         "Precision-recall": pr_figure(results, data.level),
         "Calibration": calibration_figure(results, data.level),
     }
+    if data.statistics is not None:
+        figures["Decision curves"] = decision_curve_figure(data.statistics)
     html_path = folder / "report.html"
     html_path.write_text(render_html(data, figures), encoding="utf-8")
     json_path = folder / "report.json"
@@ -68,7 +73,8 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
 
 def build_report(project: Project, experiments: Sequence[str], reference: str | None = None,
                  level: str = "patient", out_dir: str | Path | None = None, how: str = "mean",
-                 n_boot: int = 2000, seed: int = 0, conf_level: float = 0.95) -> WrittenReport:
+                 n_boot: int = 2000, seed: int = 0, conf_level: float = 0.95,
+                 margin: float | None = None) -> WrittenReport:
     """Compute and write the study report (default folder: ``project/reports/<timestamp>/``)."""
-    data = build_report_data(project, experiments, reference, level, how, n_boot, seed, conf_level)
+    data = build_report_data(project, experiments, reference, level, how, n_boot, seed, conf_level, margin)
     return write_report(data, project.reports_dir if out_dir is None else out_dir)

@@ -25,6 +25,7 @@ class FoldData:
     val_ids: np.ndarray
     val_labels: np.ndarray
     val_patients: np.ndarray
+    train_patients: np.ndarray | None = None
 
     def counts(self) -> dict:
         return {"train_images": int(len(self.train_ids)), "train_aff": int(self.train_labels.sum()),
@@ -49,6 +50,7 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
         train_ids.astype(np.int64), np.array([label[i] for i in train_ids.tolist()], np.int64),
         val_ids.astype(np.int64), np.array([label[i] for i in val_ids.tolist()], np.int64),
         np.array([patient[i] for i in val_ids.tolist()], dtype=object),
+        train_patients=np.array([patient[i] for i in train_ids.tolist()], dtype=object),
     )
     where = f"fold {spec.fold} of split {spec.split} v{split.version}"
     if len(np.unique(data.train_labels)) < 2:

@@ -18,6 +18,8 @@ CONFIG = "config.json"
 EVENTS = "events.jsonl"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
+# The best epoch's model on its own training images: for thresholds chosen on training data only.
+TRAIN_PREDICTIONS = "train_predictions.csv"
 CHECKPOINTS = "checkpoints"
 LAST = "checkpoints/last.pt"
 BEST = "checkpoints/best.pt"
@@ -68,7 +70,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_predictions(path: Path, image_ids, patient_ids, fold: int, probabilities, labels) -> Path:
-    """``predictions.csv``: one row per validation image, probability of AFF (label 1 = AFF)."""
+    """``predictions.csv`` (one row per validation image) or ``train_predictions.csv`` (per training
+    image): probability of AFF (label 1 = AFF); ``fold`` is the fold whose model predicted."""
     import io
 
     buf = io.StringIO()

@@ -23,6 +23,7 @@ from engine.train._outputs import (
     LAST,
     METRICS,
     PREDICTIONS,
+    TRAIN_PREDICTIONS,
     RunResult,
     write_json,
     write_predictions,
@@ -200,12 +201,19 @@ class _Run:
             "optimizer_steps": t.stepper.steps, "num_threads": r.num_threads,
         }
 
+    def _write_train_predictions(self) -> None:
+        """``train_predictions.csv``: for thresholds chosen on training data, never for performance."""
+        fold = self.fold
+        write_predictions(self.dir / TRAIN_PREDICTIONS, fold.train_ids, fold.train_patients, self.spec.fold,
+                          _train_probabilities(self.trainer, self.dir / BEST), fold.train_labels)
+
     def _finish(self, peak: PeakMemory) -> RunResult:
         t, spec, fold = self.trainer, self.spec, self.fold
         compute = self._compute(peak)
         predictions = write_predictions(self.dir / PREDICTIONS, fold.val_ids, fold.val_patients, spec.fold,
                                         t.best_probs, fold.val_labels)
         self.events.emit("artifact", kind="predictions", name="predictions", path=PREDICTIONS)
+        self._write_train_predictions()
         final = {k: t.history[-1][k] for k in ("epoch", "train_loss", "val_loss", "val_auc", "val_bal_acc")}
         history = [{k: v for k, v in h.items() if k != "is_best"} for h in t.history]
         metrics = write_json(self.dir / METRICS, {
@@ -218,6 +226,15 @@ class _Run:
                          epochs_run=t.epoch, metrics=METRICS, predictions=PREDICTIONS)
         return RunResult("finished", self.dir, t.best["epoch"], t.best["val_auc"], t.epoch, metrics,
                          predictions)
+
+
+def _train_probabilities(trainer: Trainer, best_path: Path) -> np.ndarray:
+    """The best epoch's AFF probabilities on the training images (the weights of ``best.pt``)."""
+    from engine.train._evaluate import softmax_aff
+
+    trainer.model.load_state_dict(load_checkpoint(best_path)["model"])
+    trainer.model.eval()
+    return softmax_aff(trainer.predictor.logits(trainer.train_images).numpy())
 
 
 def _cpu_copy(state: dict) -> dict:

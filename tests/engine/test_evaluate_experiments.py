@@ -156,7 +156,7 @@ def test_compare_against_reference_with_patient_bootstrap_on_images():
 
 def test_pretraining_effect_aligns_then_bootstraps():
     exps = [_experiment(n, s, noise=v) for n, s, v in
-            (("cnn_pre", 1, 0.6), ("cnn_scr", 2, 1.0), ("vit_pre", 3, 0.6), ("vit_scr", 4, 2.0))]
+            (("cnn_pre", 1, 1.6), ("cnn_scr", 2, 2.0), ("vit_pre", 3, 1.6), ("vit_scr", 4, 3.0))]
     did = pretraining_effect(*exps, n_boot=300)
     aucs = [roc_auc(e.to_patients().labels, e.to_patients().scores) for e in exps]
     assert did.difference.estimate == pytest.approx((aucs[0] - aucs[1]) - (aucs[2] - aucs[3]))

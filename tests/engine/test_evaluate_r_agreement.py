@@ -16,6 +16,7 @@ from engine.evaluate import (
     delong_test_unpaired,
     holm_adjust,
     mcnemar_test,
+    partial_auc,
     roc_auc,
 )
 from tests.engine._proc import parse_rows, run_r, why_no_proc
@@ -40,6 +41,10 @@ for (i in 0:(N_SETS - 1)) {
   f("paired", i, g(c(t$statistic, t$p.value, t$conf.int[1], t$conf.int[2])))
   t <- suppressWarnings(roc.test(ra, ru, method = "delong", paired = FALSE))
   f("unpaired", i, g(c(t$statistic, t$parameter, t$p.value)))
+  pa <- function(r, correct, focus = "sensitivity")
+    as.numeric(auc(r, partial.auc = c(1, .9), partial.auc.focus = focus, partial.auc.correct = correct))
+  f("pauc", i, g(c(pa(ra, FALSE), pa(ra, TRUE), pa(rb, FALSE), pa(rb, TRUE), pa(ru, FALSE), pa(ru, TRUE))))
+  f("pauc_sp", i, g(c(pa(ra, FALSE, "specificity"), pa(ra, TRUE, "specificity"))))
 }
 m <- read.csv("mcnemar.csv")
 for (i in seq_len(nrow(m))) {
@@ -142,6 +147,27 @@ def test_unpaired_roc_test_matches_proc(agreement):
     assert worst_d < 1e-6, f"largest D difference {worst_d:.3g}"
     assert worst_df < 1e-6, f"largest relative df difference {worst_df:.3g}"
     assert worst_p < 1e-4, f"largest p difference {worst_p:.3g}"
+
+
+def test_partial_auc_matches_proc(agreement):
+    """pAUC over sensitivity 0.9-1 (and specificity 0.9-1), raw and McClish-corrected, as pROC's ``auc``."""
+    worst, below = 0.0, 0
+    for i, (y, a, b, yu, su) in enumerate(agreement["sets"]):
+        r = agreement["r"]["pauc"][i] + agreement["r"]["pauc_sp"][i]
+        ours = []
+        for yy, s, focus in ((y, a, "sensitivity"), (y, b, "sensitivity"), (yu, su, "sensitivity"),
+                             (y, a, "specificity")):
+            p = partial_auc(yy, s, focus=focus)
+            ours += [p.raw, p.standardised]
+        for k in range(0, len(r), 2):
+            worst = max(worst, abs(ours[k] - r[k]))
+            if np.isnan(r[k + 1]):  # pROC: correction undefined below the diagonal
+                below += 1
+                assert ours[k + 1] < 0.5
+            else:
+                worst = max(worst, abs(ours[k + 1] - r[k + 1]))
+    assert worst < 1e-9, f"largest pAUC difference {worst:.3g}"
+    assert below < 4 * N_SETS / 2, "most pAUCs should be above the diagonal"
 
 
 def test_mcnemar_matches_r(agreement):

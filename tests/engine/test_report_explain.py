@@ -38,7 +38,7 @@ def test_report_without_heatmaps_says_how_to_make_them(study, tmp_path):
     assert report.data.explain is None and "explain" not in json.loads(report.json.read_text())
     assert not (report.folder / "explain_roi.csv").exists()
     assert "affengine explain PROJECT --experiment E" in report.html.read_text(encoding="utf-8")
-    assert _pngs(report.html) == 3
+    assert _pngs(report.html) == 4  # ROC, PR, calibration, decision curves
 
 
 def test_report_with_heatmaps_matches_engine_explain(study, tmp_path):
@@ -85,4 +85,4 @@ def test_report_with_heatmaps_matches_engine_explain(study, tmp_path):
     assert "Do CNNs and ViTs use different areas?" in text and "Pearson r" in doc["explain"]["answer"]
     gallery = report.data.explain_figures
     assert 3 <= len(gallery) <= 6 and any("disagreeing" in c for c in gallery)
-    assert _pngs(report.html) == 3 + len(gallery)
+    assert _pngs(report.html) == 4 + len(gallery)
