@@ -71,7 +71,7 @@ def explain_batches(model, model_name: str, pixels, mean: float, std: float, met
 
 def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
     """``(fold, run folder)`` of each training job of experiment ``name``."""
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
 
     return sorted((int(j.fold), project.runs_dir / j.run_id)
                   for j in experiment_jobs(project, name) if j.kind == "train")
@@ -156,7 +156,8 @@ def submit_explain(project: Project, experiment: str, method: str = "gradcam",
     The job carries no experiment id, so it never mixes with the experiment's training
     jobs; any worker not filtered to one experiment runs it.
     """
-    from engine.jobs import JobQueue, get_experiment
+    from engine.experiments import get_experiment
+    from engine.jobs import JobQueue
 
     get_experiment(project, experiment)  # KeyError now rather than in the worker
     spec = explain_job_spec(experiment, method, batch_size)

@@ -309,7 +309,7 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
                       level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
                       conf_level: float = 0.95) -> ReportData:
     """All numbers of the report for the named experiments (which must share one split)."""
-    from engine.jobs import get_experiment
+    from engine.experiments import get_experiment
 
     names = list(dict.fromkeys(names))
     if not names:

@@ -186,7 +186,28 @@ CREATE TABLE slurm_jobs (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Repeated cross-validation (issue 13): a split version holds ``repeats`` independent K-fold
+# partitions. Repeat 0 stays in ``split_members`` (so older splits read as one repeat); repeats
+# 1..R-1 are in ``split_repeat_folds``, frozen like the members. A job names the repeat and the
+# training seed it runs (NULL for older jobs and for jobs outside cross-validation: read as 0).
+_V_REPEATS = """
+ALTER TABLE splits ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE split_repeat_folds (
+    split_id INTEGER NOT NULL REFERENCES splits(id),
+    repeat   INTEGER NOT NULL CHECK (repeat >= 1),
+    image_id INTEGER NOT NULL REFERENCES images(id),
+    fold     INTEGER NOT NULL,
+    PRIMARY KEY (split_id, repeat, image_id)
+);
+CREATE TRIGGER split_repeat_folds_frozen_update BEFORE UPDATE ON split_repeat_folds
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+CREATE TRIGGER split_repeat_folds_frozen_delete BEFORE DELETE ON split_repeat_folds
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+ALTER TABLE jobs ADD COLUMN repeat INTEGER;
+ALTER TABLE jobs ADD COLUMN seed INTEGER;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -38,10 +38,10 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
     except KeyError as exc:
         raise SpecError(str(exc.args[0])) from None
     try:
-        train_ids, val_ids = split.train_val(spec.fold)
+        train_ids, val_ids = split.train_val(spec.fold, spec.repeat)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    plan = split.plan
+    plan = split.plan  # image ids, patients and labels are the same in every repeat
     label = dict(zip(plan.image_ids.tolist(), plan.labels.tolist()))
     patient = dict(zip(plan.image_ids.tolist(), plan.patients.tolist()))
     data = FoldData(
@@ -50,7 +50,8 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
         val_ids.astype(np.int64), np.array([label[i] for i in val_ids.tolist()], np.int64),
         np.array([patient[i] for i in val_ids.tolist()], dtype=object),
     )
-    where = f"fold {spec.fold} of split {spec.split} v{split.version}"
+    where = (f"fold {spec.fold} of split {spec.split} v{split.version}"
+             + (f" repeat {spec.repeat}" if spec.repeat else ""))
     if len(np.unique(data.train_labels)) < 2:
         raise SpecError(f"{where}: the training side needs both AFF and NFF images "
                         f"(has {len(data.train_ids)} images, {int(data.train_labels.sum())} AFF)")

@@ -37,6 +37,7 @@ class RunSpec:
     fold: int
     model: str
     split_version: int | None = None
+    repeat: int = 0  # which of the split's repeated partitions ``fold`` is in (0 for one-repeat splits)
     pretrained: bool = True
     weights_file: str | None = None
     image_size: int | None = None
@@ -101,14 +102,25 @@ class RunSpec:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
-    def for_fold(self, fold: int) -> RunSpec:
-        """The same experiment on another fold: an experiment is one spec per fold."""
-        return dataclasses.replace(self, fold=fold)
+    def for_fold(self, fold: int, repeat: int | None = None, seed: int | None = None) -> RunSpec:
+        """The same experiment on another fold (of another repeat, with another training seed)."""
+        changes: dict = {"fold": fold}
+        if repeat is not None:
+            changes["repeat"] = repeat
+        if seed is not None:
+            changes["seed"] = seed
+        return dataclasses.replace(self, **changes)
+
+    def label(self) -> str:
+        """``r<repeat>f<fold>s<seed>``, the one way a run is named to a person."""
+        from engine.runs import run_label
+
+        return run_label(self.repeat, self.fold, self.seed)
 
     def run_name(self) -> str:
-        """A readable folder name, e.g. ``resnet50-default_v2-f0-s0``."""
+        """A readable folder name, e.g. ``resnet50-default_v2-r0f0s0``."""
         version = "latest" if self.split_version is None else str(self.split_version)
-        return f"{self.model}-{self.split}_v{version}-f{self.fold}-s{self.seed}"
+        return f"{self.model}-{self.split}_v{version}-{self.label()}"
 
     def differences(self, other: RunSpec, ignore: tuple[str, ...] = ()) -> list[str]:
         """``field: mine != theirs`` for every field that differs (except ``ignore``)."""
@@ -142,6 +154,8 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append(f"split_version must be a version number >= 1 or null, not {s.split_version!r}")
     if not (_is_int(s.fold) and s.fold >= 0):
         p.append(f"fold must be an integer >= 0, not {s.fold!r}")
+    if not (_is_int(s.repeat) and s.repeat >= 0):
+        p.append(f"repeat must be an integer >= 0, not {s.repeat!r}")
     entry = None
     try:
         entry = get_entry(s.model)

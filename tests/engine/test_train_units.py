@@ -35,7 +35,8 @@ def test_spec_round_trips_through_json_text():
     assert RunSpec.from_json(json.loads(text)) == spec
     assert spec.for_fold(3) == spec.replace(fold=3) and spec.for_fold(3).fold == 3
     assert [s.fold for s in map(spec.for_fold, range(5))] == [0, 1, 2, 3, 4]
-    assert spec.run_name() == "resnet10t-default_vlatest-f0-s0"
+    assert spec.run_name() == "resnet10t-default_vlatest-r0f0s0"
+    assert spec.for_fold(2, repeat=1, seed=3).run_name() == "resnet10t-default_vlatest-r1f2s3"
 
 
 def test_spec_defaults_are_the_study_defaults():

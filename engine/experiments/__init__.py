@@ -1,0 +1,23 @@
+"""Experiments: a model over every (repeat, fold, seed) of a stored split, queued as jobs."""
+
+from engine.experiments._experiments import (
+    Design,
+    Experiment,
+    create_experiment,
+    experiment_design,
+    experiment_jobs,
+    get_experiment,
+    job_repeat_seed,
+    list_experiments,
+)
+
+__all__ = [
+    "Design",
+    "Experiment",
+    "create_experiment",
+    "experiment_design",
+    "experiment_jobs",
+    "get_experiment",
+    "job_repeat_seed",
+    "list_experiments",
+]
