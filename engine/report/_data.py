@@ -133,12 +133,15 @@ class ReportData:
     answers: dict[str, str] = field(default_factory=dict)
     explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
     explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
+    repeats: dict | None = None  # repeated-CV section (engine.report._repeats_section); None: not built
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
         out.pop("explain_figures", None)
         if self.explain is None:
             out.pop("explain", None)
+        if self.repeats is None:
+            out.pop("repeats", None)
         return out
 
 
@@ -326,4 +329,7 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
 
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
                                        n_boot, seed)
-    return dataclasses.replace(report, explain=section, explain_figures=figures)
+    from engine.report._repeats_section import repeats_section
+
+    return dataclasses.replace(report, explain=section, explain_figures=figures,
+                               repeats=repeats_section(project, names, level, how))

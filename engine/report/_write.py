@@ -13,6 +13,7 @@ from engine.report._data import ReportData, build_report_data
 from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
+from engine.report._repeats_section import REPEAT_TABLES
 from engine.report._tables import TABLES, write_csv
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     if data.explain is not None:
         for key, make in EXPLAIN_TABLES.items():
             tables[key] = write_csv(folder / f"{key}.csv", make(data.explain))
+    if data.repeats:
+        for key, make in REPEAT_TABLES.items():
+            tables[key] = write_csv(folder / f"{key}.csv", make(data.repeats))
     results = data.experiments
     figures = {
         "ROC": roc_figure(results, data.level),
