@@ -107,8 +107,9 @@ class _Run:
             self.wall_before = float(checkpoint["wall_seconds"])
             self.log(f"resumed from {LAST} at epoch {trainer.epoch + 1}, step {trainer.step}")
             del checkpoint
-        self.events.emit("started", spec=self.spec.to_json(), device=self.resolved.device,
-                         device_name=self.resolved.device_name, image_size=self.resolved.image_size,
+        self.events.emit("started", spec=self.spec.to_json(), run=self.spec.label(),
+                         device=self.resolved.device, device_name=self.resolved.device_name,
+                         image_size=self.resolved.image_size,
                          precision=self.resolved.precision, split_version=fold.split_version,
                          **fold.counts(), steps_per_epoch=trainer.steps_per_epoch,
                          total_steps=trainer.steps_per_epoch * spec.epochs,
