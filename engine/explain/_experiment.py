@@ -87,6 +87,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
     ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`).
     """
     from engine.train import PREDICTIONS, load_run_model, prepare_images, read_predictions
+    from engine.train._orientation import run_mirror, unmirror_maps
 
     t0 = time.perf_counter()
     runs = fold_runs(project, name)
@@ -106,7 +107,8 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
         p = preds[fold]
         model, info = load_run_model(run, "best", device)
         size = int(info["image_size"])
-        pixels = prepare_images(project, p["image_id"], size, device)
+        mirror = run_mirror(project, info["spec"], p["image_id"])  # canonical orientation, as trained
+        pixels = prepare_images(project, p["image_id"], size, device, mirror=mirror)
 
         def on_batch(n: int, fold: int = fold) -> None:
             nonlocal done
@@ -119,6 +121,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
         if out is None:
             return ExplainResult("cancelled", method, files, done, time.perf_counter() - t0)
         maps, prob = out
+        maps = unmirror_maps(maps, mirror)
         meta = {"experiment": name, "method": method, "model": info["spec"].model, "fold": fold,
                 "run_id": run.name, "grid": list(maps.shape[1:]), "input_size": size,
                 "target": "log-odds of the predicted class" if method != ROLLOUT else "class token",

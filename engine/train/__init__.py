@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from engine.train._orientation import ORIENTATIONS, OrientationPlan, orientation_plan
 from engine.train._outputs import (
     CONFIG,
     EVENTS,
@@ -48,6 +49,9 @@ _LAZY = {
 
 __all__ = [
     "BALANCE_MODES",
+    "ORIENTATIONS",
+    "OrientationPlan",
+    "orientation_plan",
     "CONFIG",
     "EVENTS",
     "EXECUTION_FIELDS",

@@ -61,8 +61,12 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
 
 
 def prepare_images(project: Project, image_ids: Sequence[int], size: int, device: str | torch.device,
-                   progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                   progress: Callable[[int, int], None] | None = None,
+                   mirror: np.ndarray | None = None) -> torch.Tensor:
     """``(N, 1, size, size)`` uint8 tensor of the letterboxed images, on ``device``.
+
+    ``mirror`` (one bool per image, e.g. :func:`~engine.train.orientation_plan`'s) flips those
+    images left-right: canonical orientation.
 
     Squares come from the project's sized cache (``cache/sized_<size>.u8``); missing ones
     are made from the cached full images first, so later runs at the same size only read.
@@ -75,7 +79,14 @@ def prepare_images(project: Project, image_ids: Sequence[int], size: int, device
     shas = [sha[i] for i in ids]
     cache = SizedCache(project.cache_dir, size)
     cache.ensure(np.array(ids, np.int64), shas, project.cache.load_full, progress=progress)
-    pixels = torch.from_numpy(cache.read(ids)).unsqueeze(1)
+    squares = cache.read(ids)
+    if mirror is not None:
+        mirror = np.asarray(mirror, dtype=bool)
+        if len(mirror) != len(ids):
+            raise ValueError(f"mirror has {len(mirror)} entries for {len(ids)} images")
+        squares = np.array(squares, copy=True)
+        squares[mirror] = squares[mirror][:, :, ::-1]
+    pixels = torch.from_numpy(np.ascontiguousarray(squares)).unsqueeze(1)
     device = torch.device(device)
     if device.type == "cuda":
         pixels = pixels.pin_memory()

@@ -49,6 +49,7 @@ class RunSpec:
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     augment: float = 0.5
+    orientation: str = "canonical"  # lateral cortex on the image left, no random flips; "as-is": neither
     balance: str = "class_weights"
     precision: str = "auto"
     channels_last: bool | None = None
@@ -95,6 +96,8 @@ class RunSpec:
                    if f.default is dataclasses.MISSING and f.name not in data]
         if missing:
             raise SpecError(f"run spec lacks required field(s) {', '.join(missing)}")
+        if "orientation" not in data:  # written before canonical orientation: it trained as-is
+            data = {**data, "orientation": "as-is"}
         return cls(**data)
 
     # -- variants -------------------------------------------------------------------------
@@ -193,6 +196,7 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append(f"warmup_epochs ({s.warmup_epochs:g}) is longer than the run ({s.epochs} epochs)")
     if not (_is_num(s.augment) and 0 <= s.augment <= 1):
         p.append(f"augment (strength) must be a number from 0 to 1, not {s.augment!r}")
+    _choice(p, "orientation", s.orientation, ("canonical", "as-is"))
     _choice(p, "balance", s.balance, BALANCE_MODES)
     _choice(p, "precision", s.precision, PRECISIONS)
     if s.channels_last not in (None, True, False):

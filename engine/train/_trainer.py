@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.models import create_model
-from engine.train._augment import augment
+from engine.train._augment import LIMITS, NO_FLIP, augment
 from engine.train._checkpoint import CHECKPOINT_FORMAT, rng_state, set_rng_state
 from engine.train._evaluate import better, validation_metrics
 from engine.train._optim import WarmupCosine, build_optimizer
@@ -96,7 +96,8 @@ class Trainer:
                 self.train_seconds += time.perf_counter() - t0
                 return False
             idx = order[s * b:(s + 1) * b]
-            x = augment(self.train_images[idx], self.generators["augment"], spec.augment, self.mean, self.std)
+            x = augment(self.train_images[idx], self.generators["augment"], spec.augment, self.mean, self.std,
+                        limits=NO_FLIP if spec.orientation == "canonical" else LIMITS)
             if self.resolved.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             self.schedule.apply()
