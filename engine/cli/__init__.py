@@ -39,11 +39,12 @@ def _command_modules():
         _slurm,
         _split,
         _train,
+        _weights,
         _workers,
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache, _workers, _slurm)
+            _explain, _report, _export, _cache, _workers, _slurm, _weights)
 
 
 def build_parser() -> argparse.ArgumentParser:
