@@ -36,6 +36,9 @@ def add_spec_options(p) -> None:
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength 0..1 (default 0.5)")
+    p.add_argument("--recipe", choices=("none", "family"), default="none",
+                   help="family: lr, weight decay, warm-up, augmentation, drop path and layer decay from "
+                        "the model family's published recipe (docs/training.md), overriding those flags")
     p.add_argument("--orientation", choices=("canonical", "as-is"), default="canonical",
                    help="canonical (default): mirror left femurs so the lateral cortex is on the image "
                         "left, no random flips; as-is: images as stored, random flips on")
@@ -90,9 +93,9 @@ class RunEventPrinter:
 
 def spec_from_args(args, fold: int):
     """A RunSpec from ``add_spec_options`` arguments (raises SpecError)."""
-    from engine.train import RunSpec
+    from engine.train import RunSpec, apply_recipe
 
-    return RunSpec(
+    return apply_recipe(RunSpec(
         project=str(Path(args.project).expanduser().resolve()), split=args.split,
         split_version=args.split_version, fold=fold, model=args.model, pretrained=args.pretrained,
         weights_file=args.weights_file, image_size=args.image_size, epochs=args.epochs,
@@ -101,7 +104,7 @@ def spec_from_args(args, fold: int):
         balance=args.balance,
         precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
         device=args.device, num_threads=args.num_threads, deterministic=args.deterministic,
-        checkpoint_every_s=args.checkpoint_every)
+        checkpoint_every_s=args.checkpoint_every), getattr(args, "recipe", "none"))
 
 
 def run_train(args) -> int:

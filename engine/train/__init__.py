@@ -19,6 +19,7 @@ from engine.train._outputs import (
     read_predictions,
     read_run_config,
 )
+from engine.train._recipes import RECIPE_CHOICES, Recipe, apply_recipe, family_recipe
 from engine.train._sized_cache import SizedCache, letterbox
 from engine.train._spec import (
     BALANCE_MODES,
@@ -50,6 +51,10 @@ _LAZY = {
 __all__ = [
     "BALANCE_MODES",
     "ORIENTATIONS",
+    "RECIPE_CHOICES",
+    "Recipe",
+    "apply_recipe",
+    "family_recipe",
     "OrientationPlan",
     "orientation_plan",
     "CONFIG",

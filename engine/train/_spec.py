@@ -50,6 +50,9 @@ class RunSpec:
     warmup_epochs: float = 1.0
     augment: float = 0.5
     orientation: str = "canonical"  # lateral cortex on the image left, no random flips; "as-is": neither
+    drop_path: float = 0.0  # stochastic depth rate (timm drop_path_rate)
+    layer_decay: float | None = None  # layer-wise lr decay for fine-tuning (BEiT); None: one rate
+    recipe: str | None = None  # the family recipe these values came from (engine.train.apply_recipe)
     balance: str = "class_weights"
     precision: str = "auto"
     channels_last: bool | None = None
@@ -67,7 +70,7 @@ class RunSpec:
             value = getattr(self, name)
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
-        for name in ("lr", "weight_decay", "warmup_epochs", "augment", "checkpoint_every_s"):
+        for name in ("lr", "weight_decay", "warmup_epochs", "augment", "checkpoint_every_s", "drop_path"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -197,6 +200,10 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
     if not (_is_num(s.augment) and 0 <= s.augment <= 1):
         p.append(f"augment (strength) must be a number from 0 to 1, not {s.augment!r}")
     _choice(p, "orientation", s.orientation, ("canonical", "as-is"))
+    if not (_is_num(s.drop_path) and 0 <= s.drop_path < 1):
+        p.append(f"drop_path must be a number in [0, 1), not {s.drop_path!r}")
+    if s.layer_decay is not None and not (_is_num(s.layer_decay) and 0 < s.layer_decay <= 1):
+        p.append(f"layer_decay must be a number in (0, 1] or null, not {s.layer_decay!r}")
     _choice(p, "balance", s.balance, BALANCE_MODES)
     _choice(p, "precision", s.precision, PRECISIONS)
     if s.channels_last not in (None, True, False):
