@@ -36,6 +36,9 @@ def add_spec_options(p) -> None:
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength 0..1 (default 0.5)")
+    p.add_argument("--tune-trials", type=int, default=0,
+                   help="Optuna trials on inner folds of each training fold before training (default 0)")
+    p.add_argument("--tune-inner-folds", type=int, default=2, help="inner folds for tuning (default 2)")
     p.add_argument("--recipe", choices=("none", "family"), default="none",
                    help="family: lr, weight decay, warm-up, augmentation, drop path and layer decay from "
                         "the model family's published recipe (docs/training.md), overriding those flags")
@@ -104,7 +107,8 @@ def spec_from_args(args, fold: int):
         balance=args.balance,
         precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
         device=args.device, num_threads=args.num_threads, deterministic=args.deterministic,
-        checkpoint_every_s=args.checkpoint_every), getattr(args, "recipe", "none"))
+        checkpoint_every_s=args.checkpoint_every, tune_trials=args.tune_trials,
+        tune_inner_folds=args.tune_inner_folds), getattr(args, "recipe", "none"))
 
 
 def run_train(args) -> int:

@@ -53,6 +53,8 @@ class RunSpec:
     drop_path: float = 0.0  # stochastic depth rate (timm drop_path_rate)
     layer_decay: float | None = None  # layer-wise lr decay for fine-tuning (BEiT); None: one rate
     recipe: str | None = None  # the family recipe these values came from (engine.train.apply_recipe)
+    tune_trials: int = 0  # Optuna trials on inner folds before training (engine.tune); 0: no tuning
+    tune_inner_folds: int = 2
     balance: str = "class_weights"
     precision: str = "auto"
     channels_last: bool | None = None
@@ -202,6 +204,10 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
     _choice(p, "orientation", s.orientation, ("canonical", "as-is"))
     if not (_is_num(s.drop_path) and 0 <= s.drop_path < 1):
         p.append(f"drop_path must be a number in [0, 1), not {s.drop_path!r}")
+    if not (_is_int(s.tune_trials) and 0 <= s.tune_trials <= 1000):
+        p.append(f"tune_trials must be an integer from 0 to 1000, not {s.tune_trials!r}")
+    if not (_is_int(s.tune_inner_folds) and 2 <= s.tune_inner_folds <= 10):
+        p.append(f"tune_inner_folds must be an integer from 2 to 10, not {s.tune_inner_folds!r}")
     if s.layer_decay is not None and not (_is_num(s.layer_decay) and 0 < s.layer_decay <= 1):
         p.append(f"layer_decay must be a number in (0, 1] or null, not {s.layer_decay!r}")
     _choice(p, "balance", s.balance, BALANCE_MODES)
