@@ -10,8 +10,14 @@ from engine.experiments._experiments import (
     job_repeat_seed,
     list_experiments,
 )
+from engine.experiments._study import PRESETS, Arm, MissingWeightsError, create_study, preset_arms
 
 __all__ = [
+    "PRESETS",
+    "Arm",
+    "MissingWeightsError",
+    "create_study",
+    "preset_arms",
     "Design",
     "Experiment",
     "create_experiment",
