@@ -48,6 +48,7 @@ def repeats_section(project: Project, names: Sequence[str], level: str = "patien
                       "patients": r.patients} for r in s.rows],
             "image_mean": s.image_mean, "image_sd": s.image_sd,
             "patient_mean": s.patient_mean, "patient_sd": s.patient_sd})
+    tuning = _tuning_rows(project, names)
     comparisons = []
     for a, b in combinations(list(loaded), 2):
         try:
@@ -62,7 +63,30 @@ def repeats_section(project: Project, names: Sequence[str], level: str = "patien
             "n_test": c.n_test, "n_train": c.n_train,
             "delong": [{"repeat": d.repeat, "seed": d.seed, "auc_a": d.auc_a, "auc_b": d.auc_b,
                         "p_value": d.p_value} for d in c.per_repeat]})
-    return {"experiments": experiments, "comparisons": comparisons, "incomplete": incomplete}
+    return {"experiments": experiments, "comparisons": comparisons, "incomplete": incomplete,
+            "tuning": tuning}
+
+
+def _tuning_rows(project: Project, names: Sequence[str]) -> list[dict]:
+    """The values each tuned run chose (``tuning/tuning.json`` of its finished job)."""
+    from engine.experiments import experiment_jobs
+    from engine.tune import read_tuning
+
+    rows = []
+    for n in names:
+        for job in experiment_jobs(project, n):
+            if job.state != "finished" or job.fold is None:
+                continue
+            t = read_tuning(project.runs_dir / job.run_id)
+            if t is not None:
+                rows.append({"experiment": n, "run": job.label, "budget": t["budget"],
+                             "best_inner_auc": t["best_inner_auc"], **t["chosen"]})
+    return rows
+
+
+def tuning_table(section: dict):
+    header = ["experiment", "run", "lr", "weight_decay", "augment", "best_inner_auc", "budget"]
+    return header, [[r[h] for h in header] for r in section.get("tuning", [])]
 
 
 def repeats_table(section: dict):
@@ -88,7 +112,8 @@ def repeated_tests_table(section: dict):
     return header, rows
 
 
-REPEAT_TABLES = {"repeats": repeats_table, "repeated_tests": repeated_tests_table}
+REPEAT_TABLES = {"repeats": repeats_table, "repeated_tests": repeated_tests_table,
+                 "tuning": tuning_table}
 
 
 def repeats_html(section: dict | None, table_html) -> str:
@@ -99,6 +124,11 @@ def repeats_html(section: dict | None, table_html) -> str:
              table_html(repeats_table(section))]
     for name, why in section["incomplete"].items():
         parts.append(f"<p class='note'>{html.escape(name)}: {html.escape(why)}</p>")
+    if section.get("tuning"):
+        budgets = sorted({r["budget"] for r in section["tuning"]})
+        parts += ["<h3>Tuned values</h3>",
+                  f"<p class='note'>Optuna (TPE, median pruner) on inner patient-grouped folds of each outer "
+                  f"training fold; {html.escape('; '.join(budgets))}.</p>", table_html(tuning_table(section))]
     if section["comparisons"]:
         parts += ["<h3>Corrected resampled t-test across repeats and folds</h3>",
                   f"<p class='note'>{html.escape(TEST_NOTE)}</p>", table_html(repeated_tests_table(section))]

@@ -101,11 +101,18 @@ def test_an_unfinished_repeat_fold_is_named(tmp_path):
 
 
 def test_report_section_lists_each_repeat_and_the_corrected_test(tmp_path):
+    import json
+
     from engine.report._html import html_table
     from engine.report._repeats_section import repeats_html, repeats_section, repeats_table
 
     p, _ = _study(tmp_path)
     with p:
+        job = experiment_jobs(p, "good")[0]
+        (p.runs_dir / job.run_id / "tuning").mkdir()
+        (p.runs_dir / job.run_id / "tuning" / "tuning.json").write_text(json.dumps(
+            {"budget": "each model: 2 trials x 2 inner folds", "best_inner_auc": 0.9,
+             "chosen": {"lr": 0.002, "weight_decay": 0.01, "augment": 0.4}}))
         section = repeats_section(p, ["good", "bad"], level="patient")
         want = repeated_summary(load_repeated_predictions(p, "good"))
     header, rows = repeats_table(section)
@@ -118,3 +125,7 @@ def test_report_section_lists_each_repeat_and_the_corrected_test(tmp_path):
     page = repeats_html(section, html_table)
     assert "Repeated cross-validation" in page and "Corrected resampled t-test" in page
     assert "r0s0" in page and "r1s0" in page
+    assert section["tuning"] == [{"experiment": "good", "run": "r0f0s0", "budget": "each model: 2 trials x 2 "
+                                  "inner folds", "best_inner_auc": 0.9, "lr": 0.002, "weight_decay": 0.01,
+                                  "augment": 0.4}]
+    assert "Tuned values" in page and "each model: 2 trials x 2 inner folds" in page
