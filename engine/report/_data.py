@@ -134,6 +134,7 @@ class ReportData:
     explain: dict | None = None  # explainability section (engine.report._explain_section); None: no maps
     explain_figures: dict[str, str] = field(default_factory=dict, repr=False)  # gallery PNGs, HTML only
     repeats: dict | None = None  # repeated-CV section (engine.report._repeats_section); None: not built
+    methods: dict | None = None  # Methods text + CLAIM rows (engine.report._methods_section)
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
@@ -142,6 +143,8 @@ class ReportData:
             out.pop("explain", None)
         if self.repeats is None:
             out.pop("repeats", None)
+        if self.methods is None:
+            out.pop("methods", None)
         return out
 
 
@@ -329,7 +332,9 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
 
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
                                        n_boot, seed)
+    from engine.report._methods_section import methods_section
     from engine.report._repeats_section import repeats_section
 
     return dataclasses.replace(report, explain=section, explain_figures=figures,
-                               repeats=repeats_section(project, names, level, how))
+                               repeats=repeats_section(project, names, level, how),
+                               methods=methods_section(project, names, level))

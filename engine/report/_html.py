@@ -7,6 +7,7 @@ import html
 from engine.report._answers import QUESTIONS
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
+from engine.report._methods_section import methods_html
 from engine.report._repeats_section import repeats_html
 from engine.report._tables import TABLES, Table
 
@@ -93,6 +94,7 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         if key in _NOTES:
             parts.append(f"<p class='note'>{html.escape(_NOTES[key].format(**fmt))}</p>")
         parts.append(html_table(table))
+    parts.append(methods_html(data.methods, html_table))
     parts.append(repeats_html(data.repeats, html_table))
     parts.append(explain_html(data.explain, data.explain_figures, html_table))
     parts.append("<p class='note'>Methods: docs/statistics.md and docs/report.md. CSV tables with full "

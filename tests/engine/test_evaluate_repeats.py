@@ -129,3 +129,21 @@ def test_report_section_lists_each_repeat_and_the_corrected_test(tmp_path):
                                   "inner folds", "best_inner_auc": 0.9, "lr": 0.002, "weight_decay": 0.01,
                                   "augment": 0.4}]
     assert "Tuned values" in page and "each model: 2 trials x 2 inner folds" in page
+
+
+def test_methods_section_states_the_design_and_claim_items(tmp_path):
+    from engine.report._html import html_table
+    from engine.report._methods_section import methods_html, methods_section
+
+    p, _ = _study(tmp_path)
+    with p:
+        section = methods_section(p, ["good", "bad"])
+    text = " ".join(section["text"])
+    assert "72 radiographs of 36 patients" in text and "28 AFF images" in text
+    assert "3-fold cross-validation repeated 2 time(s)" in text and "1 training seed(s)" in text
+    assert "No hyper-parameter tuning" in text and "random initialisation" in text
+    assert "corrected resampled t-test" in text
+    items = dict(section["claim"])
+    assert items["partition (patient-level, R x K, seeds)"] == "yes"
+    assert items["label source and reader agreement"].startswith("no")
+    assert "CLAIM checklist" in methods_html(section, html_table)
