@@ -39,6 +39,7 @@ def phantom(args) -> None:
     import tempfile
     from pathlib import Path
 
+    from engine.experiments import create_experiment
     from engine.explain import (
         explain_experiment,
         load_experiment_heatmaps,
@@ -47,7 +48,7 @@ def phantom(args) -> None:
         sanity_check_experiment,
     )
     from engine.io import import_sources
-    from engine.jobs import Worker, create_experiment
+    from engine.jobs import Worker
     from engine.phantom import PhantomConfig, generate
     from engine.splits import create_split
     from engine.store import Project

@@ -104,7 +104,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from engine.evaluate import experiment_results, review_experiments
-    from engine.jobs import Worker, create_experiment
+    from engine.experiments import create_experiment
+    from engine.jobs import Worker
     from engine.store import Project
     from engine.train import RunSpec
 

@@ -42,12 +42,14 @@ def _command_modules():
         _report,
         _slurm,
         _split,
+        _study,
         _train,
+        _weights,
         _workers,
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache, _workers, _slurm,
+            _explain, _report, _export, _cache, _workers, _slurm, _weights, _study,
             _finalize, _evaluate, _predict, _export_model)
 
 

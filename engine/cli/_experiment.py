@@ -13,12 +13,16 @@ def add_parser(sub) -> None:
     e = sub.add_parser("experiment", help="create and inspect experiments (a model over all folds)")
     verbs = e.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
-    c = verbs.add_parser("create", help="queue one training job per fold of a split")
+    c = verbs.add_parser("create", help="queue one training job per (repeat, fold, seed) of a split")
     c.add_argument("project")
     c.add_argument("--name", required=True, help="experiment name, unique in the project")
     c.add_argument("--model", required=True, help="registered model name (affengine models)")
     c.add_argument("--split", default="default", help="split name (default: default)")
     c.add_argument("--split-version", type=int, help="split version (default: the latest)")
+    c.add_argument("--repeats", type=int,
+                   help="train the split's first N repeats (default: every repeat; 1 = the first only)")
+    c.add_argument("--seeds", type=int, default=1,
+                   help="training seeds per fold: --seed, --seed+1, ... (default 1)")
     c.add_argument("--priority", type=int, default=0)
     c.add_argument("--backend", choices=("local", "slurm"), default="local",
                    help="run the folds on local workers (default) or on Slurm (docs/slurm.md)")
@@ -41,7 +45,7 @@ def add_parser(sub) -> None:
 
 def run_create(args) -> int:
     from engine.cli import CliError
-    from engine.jobs import create_experiment, experiment_jobs
+    from engine.experiments import create_experiment, experiment_jobs
     from engine.models import WeightsNotFoundError, find_weights, hub_reachable
     from engine.train import SpecError
 
@@ -53,18 +57,20 @@ def run_create(args) -> int:
                 from engine.models import missing_message
 
                 raise WeightsNotFoundError(missing_message(find_weights(spec.model)))
-            exp = create_experiment(project, args.name, spec, priority=args.priority, backend=args.backend)
+            exp = create_experiment(project, args.name, spec, priority=args.priority, backend=args.backend,
+                                    repeats=args.repeats, seeds=args.seeds)
         except (SpecError, ValueError, KeyError, WeightsNotFoundError) as exc:
             raise CliError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
         jobs = experiment_jobs(project, exp.name)
+    labels = ", ".join(f"{j.id} {j.label}" for j in jobs)
     print(f"experiment {exp.name}: {exp.model}, {len(jobs)} job(s) queued "
-          f"(ids {', '.join(str(j.id) for j in jobs)}); start a worker with "
+          f"(ids {labels}); start a worker with "
           f"'affengine worker {args.project}' or run it here with 'affengine run'")
     return 0
 
 
 def run_list(args) -> int:
-    from engine.jobs import experiment_jobs, list_experiments
+    from engine.experiments import experiment_jobs, list_experiments
 
     with open_project(args.project) as project:
         for exp in list_experiments(project):
@@ -80,23 +86,24 @@ def run_show(args) -> int:
     import json
 
     from engine.cli import CliError
-    from engine.jobs import experiment_jobs, get_experiment
+    from engine.experiments import experiment_jobs, get_experiment
 
     with open_project(args.project) as project:
         try:
             exp = get_experiment(project, args.name)
         except KeyError as exc:
             raise CliError(str(exc.args[0])) from None
-        print(json.dumps({k: v for k, v in exp.spec.items() if k != "fold"}, indent=2))
+        print(json.dumps({k: v for k, v in exp.spec.items() if k not in ("fold", "repeat")}, indent=2))
         for j in experiment_jobs(project, exp.name):
             error = f" ({j.error})" if j.error else ""
-            print(f"fold {j.fold}: job {j.id} {j.state} run {j.run_id}{error}")
+            print(f"{j.label or j.kind}: job {j.id} {j.state} run {j.run_id}{error}")
     return 0
 
 
 def run_run(args) -> int:
     from engine.cli import CliError
-    from engine.jobs import Worker, experiment_jobs, get_experiment
+    from engine.experiments import experiment_jobs, get_experiment
+    from engine.jobs import Worker
 
     with open_project(args.project) as project:
         try:
@@ -114,7 +121,7 @@ def run_run(args) -> int:
     def progress(job, event):
         if current.get("id") != job.id:
             current["id"] = job.id
-            print(f"fold {job.fold} (job {job.id}, run {job.run_id})", file=sys.stderr)
+            print(f"{job.label or job.kind} (job {job.id}, run {job.run_id})", file=sys.stderr)
         printer(event)
 
     worker = Worker(args.project, device=device, experiment_id=exp.id, progress=progress)
@@ -123,5 +130,5 @@ def run_run(args) -> int:
     with open_project(args.project) as project:
         jobs = experiment_jobs(project, exp.name)
     for j in jobs:
-        print(f"fold {j.fold}: {j.state}" + (f" ({j.error})" if j.error else ""))
+        print(f"{j.label or j.kind}: {j.state}" + (f" ({j.error})" if j.error else ""))
     return 0 if all(j.state == "finished" for j in jobs) else 1

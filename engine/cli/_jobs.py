@@ -56,11 +56,10 @@ def run_worker(args) -> int:
 def run_list(args) -> int:
     with open_project(args.project) as project:
         jobs = JobQueue(project).list(state=args.state)
-    print(f"{'id':>5} {'state':11} {'kind':8} {'fold':>4} {'prio':>4} {'tries':>5}  run / error")
+    print(f"{'id':>5} {'state':11} {'kind':8} {'run':>8} {'prio':>4} {'tries':>5}  run / error")
     for j in jobs:
-        fold = "" if j.fold is None else str(j.fold)
         tail = j.run_id + (f"  {j.error}" if j.error else "")
-        print(f"{j.id:>5} {j.state:11} {j.kind:8} {fold:>4} {j.priority:>4} {j.attempts:>5}  {tail}")
+        print(f"{j.id:>5} {j.state:11} {j.kind:8} {j.label:>8} {j.priority:>4} {j.attempts:>5}  {tail}")
     return 0
 
 

@@ -6,7 +6,8 @@ import sys
 import time
 
 from engine.cli._common import open_project
-from engine.jobs import JobQueue, get_experiment
+from engine.experiments import get_experiment
+from engine.jobs import JobQueue
 from engine.slurm import (
     ClusterSettings,
     SettingsError,

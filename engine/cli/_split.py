@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
     c.add_argument("project")
     c.add_argument("--name", default="default")
     c.add_argument("--k", type=int, default=5, help="number of folds (default 5)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="seed of repeat 0; repeat r uses seed + r")
+    c.add_argument("--repeats", type=int, default=1,
+                   help="independent K-fold partitions stored in this split version (default 1)")
     c.add_argument("--test-share", type=float, default=0.0,
                    help="share of patients held out as a test set (default 0)")
     c.set_defaults(func=run_create)
@@ -29,12 +31,18 @@ def add_parser(sub) -> None:
 
 
 def _print_balance(split) -> None:
-    print(f"split {split.name} v{split.version}: k={split.k} seed={split.seed} "
+    print(f"split {split.name} v{split.version}: k={split.k} repeats={split.repeats} seed={split.seed} "
           f"test_share={split.test_share}")
-    print(f"{'fold':>6} {'images':>7} {'patients':>9} {'AFF':>5} {'AFF share':>10}")
-    for b in fold_balance(split.plan):
-        name = "test" if b.fold == TEST_FOLD else str(b.fold)
-        print(f"{name:>6} {b.images:>7} {b.patients:>9} {b.aff_images:>5} {b.aff_share:>10.3f}")
+    print(f"{'repeat':>6} {'fold':>6} {'images':>7} {'patients':>9} {'AFF':>5} {'AFF pat.':>8} "
+          f"{'AFF share':>10}")
+    for r in range(split.repeats):
+        for b in fold_balance(split.plan_for(r)):
+            if b.fold == TEST_FOLD and r:
+                continue  # the held-out test set is the same in every repeat
+            name = "test" if b.fold == TEST_FOLD else str(b.fold)
+            rep = "-" if b.fold == TEST_FOLD else str(r)
+            print(f"{rep:>6} {name:>6} {b.images:>7} {b.patients:>9} {b.aff_images:>5} "
+                  f"{b.aff_patients:>8} {b.aff_share:>10.3f}")
 
 
 def run_create(args) -> int:
@@ -43,7 +51,7 @@ def run_create(args) -> int:
     with open_project(args.project) as project:
         try:
             split = create_split(project, args.name, k=args.k, seed=args.seed,
-                                 test_share=args.test_share)
+                                 test_share=args.test_share, repeats=args.repeats)
         except (ValueError, LeakageError) as exc:
             raise CliError(str(exc)) from None
         _print_balance(split)
@@ -53,7 +61,7 @@ def run_create(args) -> int:
 def run_list(args) -> int:
     with open_project(args.project) as project:
         for r in list_splits(project):
-            print(f"{r['name']} v{r['version']}: k={r['k']} seed={r['seed']} "
+            print(f"{r['name']} v{r['version']}: k={r['k']} repeats={r['repeats']} seed={r['seed']} "
                   f"test_share={r['test_share']} images={r['images']} ({r['created_at']})")
     return 0
 

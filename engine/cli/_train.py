@@ -36,6 +36,15 @@ def add_spec_options(p) -> None:
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength 0..1 (default 0.5)")
+    p.add_argument("--tune-trials", type=int, default=0,
+                   help="Optuna trials on inner folds of each training fold before training (default 0)")
+    p.add_argument("--tune-inner-folds", type=int, default=2, help="inner folds for tuning (default 2)")
+    p.add_argument("--recipe", choices=("none", "family"), default="none",
+                   help="family: lr, weight decay, warm-up, augmentation, drop path and layer decay from "
+                        "the model family's published recipe (docs/training.md), overriding those flags")
+    p.add_argument("--orientation", choices=("canonical", "as-is"), default="canonical",
+                   help="canonical (default): mirror left femurs so the lateral cortex is on the image "
+                        "left, no random flips; as-is: images as stored, random flips on")
     p.add_argument("--balance", default="class_weights", help="class_weights, sampler or none")
     p.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs (0 = off)")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
@@ -87,17 +96,19 @@ class RunEventPrinter:
 
 def spec_from_args(args, fold: int):
     """A RunSpec from ``add_spec_options`` arguments (raises SpecError)."""
-    from engine.train import RunSpec
+    from engine.train import RunSpec, apply_recipe
 
-    return RunSpec(
+    return apply_recipe(RunSpec(
         project=str(Path(args.project).expanduser().resolve()), split=args.split,
         split_version=args.split_version, fold=fold, model=args.model, pretrained=args.pretrained,
         weights_file=args.weights_file, image_size=args.image_size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs, augment=args.augment, balance=args.balance,
+        warmup_epochs=args.warmup_epochs, augment=args.augment, orientation=args.orientation,
+        balance=args.balance,
         precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
         device=args.device, num_threads=args.num_threads, deterministic=args.deterministic,
-        checkpoint_every_s=args.checkpoint_every)
+        checkpoint_every_s=args.checkpoint_every, tune_trials=args.tune_trials,
+        tune_inner_folds=args.tune_inner_folds), getattr(args, "recipe", "none"))
 
 
 def run_train(args) -> int:

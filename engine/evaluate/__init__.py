@@ -66,6 +66,16 @@ from engine.evaluate._partial_auc import (
 )
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
+from engine.evaluate._repeats import (
+    RepeatAuc,
+    RepeatDeLong,
+    RepeatedComparison,
+    RepeatedPredictions,
+    RepeatedSummary,
+    compare_repeated,
+    load_repeated_predictions,
+    repeated_summary,
+)
 from engine.evaluate._results import (
     ComputeCost,
     ExperimentResults,
@@ -139,6 +149,11 @@ __all__ = [
     "PrCurve",
     "Predictions",
     "REVIEW_COLUMNS",
+    "RepeatAuc",
+    "RepeatDeLong",
+    "RepeatedComparison",
+    "RepeatedPredictions",
+    "RepeatedSummary",
     "ReviewItem",
     "ReviewQueue",
     "RocCurve",
@@ -151,6 +166,7 @@ __all__ = [
     "brier_score",
     "calibration_curve",
     "compare_experiments",
+    "compare_repeated",
     "comparison_pairs",
     "compute_cost",
     "corrected_resampled_ttest",
@@ -166,6 +182,7 @@ __all__ = [
     "is_p_column",
     "level_results",
     "load_experiment_predictions",
+    "load_repeated_predictions",
     "mcnemar_at_thresholds",
     "mcnemar_test",
     "midranks",
@@ -173,6 +190,7 @@ __all__ = [
     "operating_points",
     "pr_curve",
     "pretraining_effect",
+    "repeated_summary",
     "results_from_predictions",
     "review_experiments",
     "review_labels",

@@ -52,12 +52,16 @@ def _split_of(project: Project, split_id: int):
 
 def experiment_runs(project: Project, name: str) -> ExperimentRuns:
     """The experiment's finished run folders, one per fold, or a message naming each fold that is not."""
-    from engine.jobs import experiment_jobs, get_experiment
+    from engine.experiments import experiment_jobs, get_experiment, job_repeat_seed
     from engine.train import METRICS, PREDICTIONS
 
     exp = get_experiment(project, name)
     split = _split_of(project, exp.split_id)
     jobs = experiment_jobs(project, name)
+    # One prediction per image: the first repeat and first seed of a repeated experiment
+    # (every repeat and seed: engine.evaluate.load_repeated_predictions).
+    first = min((job_repeat_seed(j) for j in jobs), default=(0, 0))
+    jobs = [j for j in jobs if job_repeat_seed(j) == first]
     by_fold: dict[int, list] = {}
     for job in jobs:
         by_fold.setdefault(job.fold, []).append(job)

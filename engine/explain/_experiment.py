@@ -71,7 +71,7 @@ def explain_batches(model, model_name: str, pixels, mean: float, std: float, met
 
 def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
     """``(fold, run folder)`` of each training job of experiment ``name``."""
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
 
     return sorted((int(j.fold), project.runs_dir / j.run_id)
                   for j in experiment_jobs(project, name) if j.kind == "train")
@@ -87,6 +87,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
     ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`).
     """
     from engine.train import PREDICTIONS, load_run_model, prepare_images, read_predictions
+    from engine.train._orientation import run_mirror, unmirror_maps
 
     t0 = time.perf_counter()
     runs = fold_runs(project, name)
@@ -106,7 +107,8 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
         p = preds[fold]
         model, info = load_run_model(run, "best", device)
         size = int(info["image_size"])
-        pixels = prepare_images(project, p["image_id"], size, device)
+        mirror = run_mirror(project, info["spec"], p["image_id"])  # canonical orientation, as trained
+        pixels = prepare_images(project, p["image_id"], size, device, mirror=mirror)
 
         def on_batch(n: int, fold: int = fold) -> None:
             nonlocal done
@@ -119,6 +121,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
         if out is None:
             return ExplainResult("cancelled", method, files, done, time.perf_counter() - t0)
         maps, prob = out
+        maps = unmirror_maps(maps, mirror)
         meta = {"experiment": name, "method": method, "model": info["spec"].model, "fold": fold,
                 "run_id": run.name, "grid": list(maps.shape[1:]), "input_size": size,
                 "target": "log-odds of the predicted class" if method != ROLLOUT else "class token",
@@ -156,7 +159,8 @@ def submit_explain(project: Project, experiment: str, method: str = "gradcam",
     The job carries no experiment id, so it never mixes with the experiment's training
     jobs; any worker not filtered to one experiment runs it.
     """
-    from engine.jobs import JobQueue, get_experiment
+    from engine.experiments import get_experiment
+    from engine.jobs import JobQueue
 
     get_experiment(project, experiment)  # KeyError now rather than in the worker
     spec = explain_job_spec(experiment, method, batch_size)

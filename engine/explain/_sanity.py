@@ -65,6 +65,7 @@ def sanity_check_experiment(project: Project, name: str, method: str = "gradcam"
     from engine.explain._experiment import explain_batches, fold_runs
     from engine.explain._storage import Heatmaps, concat_heatmaps, read_heatmaps
     from engine.train import load_run_model, prepare_images
+    from engine.train._orientation import run_mirror, unmirror_maps
 
     trained_parts, random_parts = [], []
     for fold, run in fold_runs(project, name):
@@ -74,12 +75,14 @@ def sanity_check_experiment(project: Project, name: str, method: str = "gradcam"
         _, info = load_run_model(run, "best", "cpu")
         size = int(info["image_size"])
         model = randomised_model(info["spec"].model, size, seed + fold, device)
-        pixels = prepare_images(project, ids, size, device)
+        mirror = run_mirror(project, info["spec"], ids)  # canonical orientation, as trained
+        pixels = prepare_images(project, ids, size, device, mirror=mirror)
         out = explain_batches(model, info["spec"].model, pixels, info["mean"], info["std"], method,
                               batch_size, should_stop)
         if out is None:
             return None
         maps, prob = out
+        maps = unmirror_maps(maps, mirror)
         fold_col = np.full(len(ids), fold, np.int64)
         trained_parts.append(Heatmaps(trained.image_ids, trained.maps, trained.probability,
                                       trained.label, fold_col, trained.info))

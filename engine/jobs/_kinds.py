@@ -34,6 +34,12 @@ def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str
         import dataclasses
 
         spec = dataclasses.replace(spec, device=device)
+    if spec.tune_trials:  # equal-budget tuning on inner folds first (engine.tune), resumable
+        from engine.tune import run_tuning
+
+        spec = run_tuning(spec, run_dir, should_stop, progress)
+        if spec is None:
+            return "cancelled"
     result = train_run(spec, run_dir, should_stop=should_stop, progress=progress)
     return "cancelled" if result.state == "cancelled" else "finished"
 

@@ -45,6 +45,15 @@ class Job:
     finished_at: str | None
     heartbeat_at: float | None
     backend: str = "local"
+    repeat: int | None = None  # repeated cross-validation (issue 13); None for older and non-fold jobs
+    seed: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``r<repeat>f<fold>s<seed>`` for a fold's job, ``""`` for a job outside the folds."""
+        from engine.runs import run_label
+
+        return run_label(self.repeat, self.fold, self.seed)
 
 
 BACKENDS = ("local", "slurm")
@@ -57,8 +66,9 @@ def _job(row) -> Job:
     return Job(**d)
 
 
-def new_run_id(kind: str) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
+def new_run_id(kind: str, label: str = "") -> str:
+    """``<time>-<kind>[-<label>]-<random>``; ``label`` is a run's ``r<repeat>f<fold>s<seed>``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{label + '-' if label else ''}{uuid.uuid4().hex[:6]}"
 
 
 class JobQueue:
@@ -68,17 +78,22 @@ class JobQueue:
         self._p = project
 
     def submit(self, kind: str, spec: dict, *, experiment_id: int | None = None,
-               fold: int | None = None, priority: int = 0, backend: str = "local", conn=None) -> int:
+               fold: int | None = None, priority: int = 0, backend: str = "local", conn=None,
+               repeat: int | None = None, seed: int | None = None) -> int:
         """Queue a job; ``spec`` must be JSON-serialisable. Returns the job id.
 
         ``backend`` says where it runs: ``local`` (claimed by a worker) or ``slurm``.
+        ``repeat`` and ``seed`` name a fold's run (``r<repeat>f<fold>s<seed>``, also in its run id).
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
-        sql = ("INSERT INTO jobs(experiment_id, kind, fold, spec, run_id, priority, created_at, backend) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        params = (experiment_id, kind, fold, json.dumps(spec, sort_keys=True), new_run_id(kind),
-                  priority, utc_now(), backend)
+        from engine.runs import run_label
+
+        sql = ("INSERT INTO jobs(experiment_id, kind, fold, spec, run_id, priority, created_at, backend, "
+               "repeat, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        label = run_label(repeat, fold, seed) if (repeat is not None or seed is not None) else ""
+        params = (experiment_id, kind, fold, json.dumps(spec, sort_keys=True), new_run_id(kind, label),
+                  priority, utc_now(), backend, repeat, seed)
         if conn is not None:
             return conn.execute(sql, params).lastrowid
         with self._p.transaction() as c:

@@ -47,10 +47,23 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def weights_dir() -> Path | None:
-    """The user's weights folder: ``AFFWB_WEIGHTS_DIR``, else none."""
+APP_NAME = "aff-workbench"  # the GUI's platformdirs name (affgui/settings.py)
+COMMANDS = ("'affengine weights import FILE --model MODEL' stores a weights file there; "
+            "'affengine weights fetch MODEL' downloads one on a machine that is online")
+
+
+def weights_dir() -> Path:
+    """The weights folder: ``AFFWB_WEIGHTS_DIR``, else ``weights/`` in the application data folder
+    (``AFFWB_DATA_DIR``, else the platformdirs user-data folder of ``aff-workbench``)."""
     value = os.environ.get("AFFWB_WEIGHTS_DIR")
-    return Path(value).expanduser() if value else None
+    if value:
+        return Path(value).expanduser()
+    data = os.environ.get("AFFWB_DATA_DIR")
+    if data:
+        return Path(data).expanduser() / "weights"
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME) / "weights"
 
 
 def hf_hub_id(entry: ModelEntry) -> str | None:
@@ -104,19 +117,18 @@ def find_weights(name: str, weights_file: str | Path | None = None,
     return WeightsSource(name, "missing", None, hub_id)
 
 
-def missing_message(source: WeightsSource) -> str:
+def missing_message(source: WeightsSource, folder: str | Path | None = None) -> str:
     entry = get_entry(source.model)
-    folder = weights_dir()
-    where = f"{folder}/{entry.name}.safetensors" if folder else (
-        f"a file given with --weights-file (or in a folder named by AFFWB_WEIGHTS_DIR, "
-        f"as {entry.name}.safetensors)")
+    folder = Path(folder).expanduser() if folder else weights_dir()
     hub = f" from the Hugging Face Hub repository {source.hf_hub_id}" if source.hf_hub_id else ""
     return (
-        f"ImageNet weights for {source.model} are not on this machine. Expected {where}, or "
-        f"the Hugging Face cache entry for {source.hf_hub_id or entry.timm_name}. On a machine "
-        f"with internet, download model.safetensors{hub} (for example "
-        f"'huggingface-cli download {source.hf_hub_id or entry.timm_name} model.safetensors') "
-        f"and copy it there; or train from scratch with --no-pretrained."
+        f"ImageNet weights for {source.model} are not on this machine. Expected "
+        f"{folder / (entry.name + '.safetensors')} in the weights folder {folder} (set "
+        f"AFFWB_WEIGHTS_DIR to use another), a file given with --weights-file, or the Hugging Face "
+        f"cache entry for {source.hf_hub_id or entry.timm_name}. {COMMANDS}. "
+        f"By hand: download model.safetensors{hub} (for example 'huggingface-cli download "
+        f"{source.hf_hub_id or entry.timm_name} model.safetensors') and import it; or train from "
+        f"scratch with --no-pretrained."
     )
 
 

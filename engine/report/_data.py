@@ -148,12 +148,18 @@ class ReportData:
     evaluations: list = field(default_factory=list)  # held-out test, external (report._beyond_section)
     margin: float | None = None  # non-inferiority / equivalence margin (AUC difference); None: not tested
     statistics: dict | None = None  # further statistics (engine.report._stats_section)
+    repeats: dict | None = None  # repeated-CV section (engine.report._repeats_section); None: not built
+    methods: dict | None = None  # Methods text + CLAIM rows (engine.report._methods_section)
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
         out.pop("explain_figures", None)
         if self.explain is None:
             out.pop("explain", None)
+        if self.repeats is None:
+            out.pop("repeats", None)
+        if self.methods is None:
+            out.pop("methods", None)
         return out
 
 
@@ -354,7 +360,7 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
                       level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
                       conf_level: float = 0.95, margin: float | None = None) -> ReportData:
     """All numbers of the report for the named experiments (which must share one split)."""
-    from engine.jobs import get_experiment
+    from engine.experiments import get_experiment
 
     names = list(dict.fromkeys(names))
     if not names:
@@ -378,6 +384,10 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
     section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
                                        n_boot, seed)
     from engine.report._beyond_section import evaluation_sections
+    from engine.report._methods_section import methods_section
+    from engine.report._repeats_section import repeats_section
 
     return dataclasses.replace(report, explain=section, explain_figures=figures,
-                               evaluations=evaluation_sections(project, names))
+                               evaluations=evaluation_sections(project, names),
+                               repeats=repeats_section(project, names, level, how),
+                               methods=methods_section(project, names, level))

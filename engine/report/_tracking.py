@@ -54,7 +54,7 @@ def _number(v) -> float | None:
 def experiment_record(project: Project, name: str) -> ExperimentRecord:
     """Read a finished experiment's parameters, per-epoch history and pooled results."""
     from engine.evaluate import compute_cost, experiment_results, experiment_runs
-    from engine.jobs import get_experiment
+    from engine.experiments import get_experiment
     from engine.train import METRICS
 
     runs = experiment_runs(project, name)

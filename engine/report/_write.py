@@ -14,6 +14,7 @@ from engine.report._data import ReportData, build_report_data
 from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
+from engine.report._repeats_section import REPEAT_TABLES
 from engine.report._stats_section import decision_curve_figure, stats_tables
 from engine.report._tables import TABLES, write_csv
 
@@ -56,6 +57,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     for ev in data.evaluations:
         for key, table in evaluation_tables(ev).items():
             tables[key] = write_csv(folder / f"{key}.csv", table)
+    if data.repeats:
+        for key, make in REPEAT_TABLES.items():
+            tables[key] = write_csv(folder / f"{key}.csv", make(data.repeats))
     results = data.experiments
     figures = {
         "ROC": roc_figure(results, data.level),

@@ -6,8 +6,10 @@ from engine.splits._folds import (
     FoldPlan,
     LeakageError,
     assign_folds,
+    assign_repeats,
     check_leakage,
     fold_balance,
+    repeat_seed,
 )
 from engine.splits._stored import Split, create_split, list_splits, load_split
 
@@ -18,9 +20,11 @@ __all__ = [
     "LeakageError",
     "Split",
     "assign_folds",
+    "assign_repeats",
     "check_leakage",
     "create_split",
     "fold_balance",
     "list_splits",
     "load_split",
+    "repeat_seed",
 ]

@@ -70,6 +70,36 @@ def assign_folds(image_ids, patients, labels, k: int = 5, seed: int = 0,
     return plan
 
 
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of repeat ``repeat`` of a split made with ``seed`` (repeat 0 uses ``seed`` itself)."""
+    return int(seed) + int(repeat)
+
+
+def assign_repeats(image_ids, patients, labels, k: int = 5, seed: int = 0, test_share: float = 0.0,
+                   repeats: int = 1) -> list[FoldPlan]:
+    """``repeats`` independent patient-grouped, stratified K-fold partitions of the same images.
+
+    Repeat 0 is exactly :func:`assign_folds` with ``seed`` (a one-repeat split is unchanged);
+    repeat ``r`` re-partitions the same cross-validation patients with seed
+    :func:`repeat_seed` ``(seed, r)``. A held-out test set (``test_share`` > 0) is drawn once
+    and is the same in every repeat. The leakage check holds within every repeat.
+    """
+    if not (isinstance(repeats, int) and 1 <= repeats <= 100):
+        raise ValueError(f"repeats must be an integer from 1 to 100, got {repeats!r}")
+    first = assign_folds(image_ids, patients, labels, k=k, seed=seed, test_share=test_share)
+    plans = [first]
+    cv = np.flatnonzero(first.folds != TEST_FOLD)
+    for r in range(1, repeats):
+        sub = assign_folds(first.image_ids[cv], first.patients[cv], first.labels[cv], k=k,
+                           seed=repeat_seed(seed, r))
+        folds = np.full(len(first.image_ids), TEST_FOLD, dtype=np.int64)
+        folds[cv] = sub.folds
+        plan = FoldPlan(first.image_ids, first.patients, first.labels, folds, k)
+        check_leakage(plan)
+        plans.append(plan)
+    return plans
+
+
 def check_leakage(plan: FoldPlan) -> None:
     """Raise :class:`LeakageError` if any patient has images in two folds (test included)."""
     seen: dict[str, int] = {}

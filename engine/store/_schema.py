@@ -186,6 +186,27 @@ CREATE TABLE slurm_jobs (
 );
 """
 
+# Repeated cross-validation (issue 13): a split version holds ``repeats`` independent K-fold
+# partitions. Repeat 0 stays in ``split_members`` (so older splits read as one repeat); repeats
+# 1..R-1 are in ``split_repeat_folds``, frozen like the members. A job names the repeat and the
+# training seed it runs (NULL for older jobs and for jobs outside cross-validation: read as 0).
+_V_REPEATS = """
+ALTER TABLE splits ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE split_repeat_folds (
+    split_id INTEGER NOT NULL REFERENCES splits(id),
+    repeat   INTEGER NOT NULL CHECK (repeat >= 1),
+    image_id INTEGER NOT NULL REFERENCES images(id),
+    fold     INTEGER NOT NULL,
+    PRIMARY KEY (split_id, repeat, image_id)
+);
+CREATE TRIGGER split_repeat_folds_frozen_update BEFORE UPDATE ON split_repeat_folds
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+CREATE TRIGGER split_repeat_folds_frozen_delete BEFORE DELETE ON split_repeat_folds
+BEGIN SELECT RAISE(ABORT, 'a stored split never changes; create a new version'); END;
+ALTER TABLE jobs ADD COLUMN repeat INTEGER;
+ALTER TABLE jobs ADD COLUMN seed INTEGER;
+"""
+
 # Final models and screening predictions (issue 18). ``final_models``: an experiment's final model,
 # ``ensemble`` (the fold models of every repeat, averaged) or ``refit`` (one job retrained on all
 # cross-validation patients; ``job_id`` names it, and the model is usable once that job finished);
@@ -212,7 +233,7 @@ CREATE TABLE predictions (
 CREATE INDEX predictions_image ON predictions(image_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_PREDICTIONS)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

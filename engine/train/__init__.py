@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from engine.train._orientation import ORIENTATIONS, OrientationPlan, orientation_plan
 from engine.train._outputs import (
     CONFIG,
     EVENTS,
@@ -19,6 +20,7 @@ from engine.train._outputs import (
     read_predictions,
     read_run_config,
 )
+from engine.train._recipes import RECIPE_CHOICES, Recipe, apply_recipe, family_recipe
 from engine.train._sized_cache import SizedCache, letterbox
 from engine.train._spec import (
     BALANCE_MODES,
@@ -49,6 +51,13 @@ _LAZY = {
 
 __all__ = [
     "BALANCE_MODES",
+    "ORIENTATIONS",
+    "RECIPE_CHOICES",
+    "Recipe",
+    "apply_recipe",
+    "family_recipe",
+    "OrientationPlan",
+    "orientation_plan",
     "CONFIG",
     "EVENTS",
     "EXECUTION_FIELDS",

@@ -28,6 +28,7 @@ class AugmentLimits:
 
 
 LIMITS = AugmentLimits()
+NO_FLIP = AugmentLimits(flip=0.0)  # canonical orientation: a flip would move the lateral cortex
 
 
 def normalise(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:

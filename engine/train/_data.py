@@ -39,10 +39,10 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
     except KeyError as exc:
         raise SpecError(str(exc.args[0])) from None
     try:
-        train_ids, val_ids = split.train_val(spec.fold)
+        train_ids, val_ids = split.train_val(spec.fold, spec.repeat)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    plan = split.plan
+    plan = split.plan  # image ids, patients and labels are the same in every repeat
     label = dict(zip(plan.image_ids.tolist(), plan.labels.tolist()))
     patient = dict(zip(plan.image_ids.tolist(), plan.patients.tolist()))
     data = FoldData(
@@ -52,7 +52,8 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
         np.array([patient[i] for i in val_ids.tolist()], dtype=object),
         train_patients=np.array([patient[i] for i in train_ids.tolist()], dtype=object),
     )
-    where = f"fold {spec.fold} of split {spec.split} v{split.version}"
+    where = (f"fold {spec.fold} of split {spec.split} v{split.version}"
+             + (f" repeat {spec.repeat}" if spec.repeat else ""))
     if len(np.unique(data.train_labels)) < 2:
         raise SpecError(f"{where}: the training side needs both AFF and NFF images "
                         f"(has {len(data.train_ids)} images, {int(data.train_labels.sum())} AFF)")
@@ -62,8 +63,12 @@ def load_fold(project: Project, spec: RunSpec) -> FoldData:
 
 
 def prepare_images(project: Project, image_ids: Sequence[int], size: int, device: str | torch.device,
-                   progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                   progress: Callable[[int, int], None] | None = None,
+                   mirror: np.ndarray | None = None) -> torch.Tensor:
     """``(N, 1, size, size)`` uint8 tensor of the letterboxed images, on ``device``.
+
+    ``mirror`` (one bool per image, e.g. :func:`~engine.train.orientation_plan`'s) flips those
+    images left-right: canonical orientation.
 
     Squares come from the project's sized cache (``cache/sized_<size>.u8``); missing ones
     are made from the cached full images first, so later runs at the same size only read.
@@ -76,7 +81,14 @@ def prepare_images(project: Project, image_ids: Sequence[int], size: int, device
     shas = [sha[i] for i in ids]
     cache = SizedCache(project.cache_dir, size)
     cache.ensure(np.array(ids, np.int64), shas, project.cache.load_full, progress=progress)
-    pixels = torch.from_numpy(cache.read(ids)).unsqueeze(1)
+    squares = cache.read(ids)
+    if mirror is not None:
+        mirror = np.asarray(mirror, dtype=bool)
+        if len(mirror) != len(ids):
+            raise ValueError(f"mirror has {len(mirror)} entries for {len(ids)} images")
+        squares = np.array(squares, copy=True)
+        squares[mirror] = squares[mirror][:, :, ::-1]
+    pixels = torch.from_numpy(np.ascontiguousarray(squares)).unsqueeze(1)
     device = torch.device(device)
     if device.type == "cuda":
         pixels = pixels.pin_memory()

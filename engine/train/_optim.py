@@ -8,9 +8,20 @@ import torch
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
-                    fused: bool = False) -> torch.optim.AdamW:
-    """AdamW; 1-D parameters (norms, biases) and the model's ``no_weight_decay`` set get no decay."""
+                    fused: bool = False, layer_decay: float | None = None) -> torch.optim.AdamW:
+    """AdamW; 1-D parameters (norms, biases) and the model's ``no_weight_decay`` set get no decay.
+
+    ``layer_decay`` (e.g. 0.75, BEiT) scales each layer's rate by ``layer_decay ** depth from the
+    head`` through timm's layer grouping; the scale is kept as ``lr_scale`` in every group.
+    """
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    kwargs = {"fused": True} if fused else {}
+    if layer_decay is not None:
+        from timm.optim import param_groups_layer_decay
+
+        groups = param_groups_layer_decay(model, weight_decay=weight_decay, no_weight_decay_list=skip,
+                                          layer_decay=layer_decay)
+        return torch.optim.AdamW(groups, lr=lr, **kwargs)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -18,7 +29,6 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
         (no_decay if p.ndim <= 1 or name in skip else decay).append(p)
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    kwargs = {"fused": True} if fused else {}
     return torch.optim.AdamW(groups, lr=lr, **kwargs)
 
 
@@ -52,7 +62,7 @@ class WarmupCosine:
         """Set the rate for the coming optimiser step; returns it."""
         lr = self.lr_at(self.step_count)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr
 
     def advance(self) -> None:

@@ -16,6 +16,7 @@ from engine.store import Project, utc_now
 from engine.train._checkpoint import load_checkpoint, save_checkpoint
 from engine.train._compute import PeakMemory, forward_flops, latency
 from engine.train._data import load_fold, prepare_images
+from engine.train._orientation import orientation_plan
 from engine.train._outputs import (
     BEST,
     CONFIG,
@@ -96,8 +97,11 @@ class _Run:
             spec = spec.replace(split_version=checkpoint["split_version"])
         with Project.open(spec.project) as project:
             fold = load_fold(project, spec)
-            images = prepare_images(project, np.concatenate([fold.train_ids, fold.val_ids]),
-                                    self.resolved.image_size, self.device)
+            ids = np.concatenate([fold.train_ids, fold.val_ids])
+            plan = orientation_plan(project, ids) if spec.orientation == "canonical" else None
+            images = prepare_images(project, ids, self.resolved.image_size, self.device,
+                                    mirror=None if plan is None else plan.mirror)
+        self.orientation = {"mode": spec.orientation} | ({} if plan is None else plan.counts())
         n_train = len(fold.train_ids)
         trainer = Trainer(self.spec, self.resolved, images[:n_train], fold.train_labels,
                           images[n_train:], fold.val_labels, self.log)
@@ -108,8 +112,9 @@ class _Run:
             self.wall_before = float(checkpoint["wall_seconds"])
             self.log(f"resumed from {LAST} at epoch {trainer.epoch + 1}, step {trainer.step}")
             del checkpoint
-        self.events.emit("started", spec=self.spec.to_json(), device=self.resolved.device,
-                         device_name=self.resolved.device_name, image_size=self.resolved.image_size,
+        self.events.emit("started", spec=self.spec.to_json(), run=self.spec.label(),
+                         device=self.resolved.device, device_name=self.resolved.device_name,
+                         image_size=self.resolved.image_size,
                          precision=self.resolved.precision, split_version=fold.split_version,
                          **fold.counts(), steps_per_epoch=trainer.steps_per_epoch,
                          total_steps=trainer.steps_per_epoch * spec.epochs,
@@ -175,7 +180,8 @@ class _Run:
         resolved.update(split_version=self.fold.split_version, mean=trainer.mean, std=trainer.std,
                         steps_per_epoch=trainer.steps_per_epoch, effective_batch=self.spec.batch_size)
         write_json(self.dir / CONFIG, {"spec": self.spec.to_json(), "resolved": resolved,
-                                       "data": self.fold.counts(), "versions": versions(),
+                                       "data": self.fold.counts(), "orientation": self.orientation,
+                                       "versions": versions(),
                                        "device": self.resolved.device_name, "written_at": utc_now()})
         self.events.emit("artifact", kind="config", name="config", path=CONFIG)
 

@@ -37,6 +37,7 @@ class RunSpec:
     fold: int
     model: str
     split_version: int | None = None
+    repeat: int = 0  # which of the split's repeated partitions ``fold`` is in (0 for one-repeat splits)
     pretrained: bool = True
     weights_file: str | None = None
     image_size: int | None = None
@@ -48,6 +49,12 @@ class RunSpec:
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     augment: float = 0.5
+    orientation: str = "canonical"  # lateral cortex on the image left, no random flips; "as-is": neither
+    drop_path: float = 0.0  # stochastic depth rate (timm drop_path_rate)
+    layer_decay: float | None = None  # layer-wise lr decay for fine-tuning (BEiT); None: one rate
+    recipe: str | None = None  # the family recipe these values came from (engine.train.apply_recipe)
+    tune_trials: int = 0  # Optuna trials on inner folds before training (engine.tune); 0: no tuning
+    tune_inner_folds: int = 2
     balance: str = "class_weights"
     precision: str = "auto"
     channels_last: bool | None = None
@@ -65,7 +72,7 @@ class RunSpec:
             value = getattr(self, name)
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
-        for name in ("lr", "weight_decay", "warmup_epochs", "augment", "checkpoint_every_s"):
+        for name in ("lr", "weight_decay", "warmup_epochs", "augment", "checkpoint_every_s", "drop_path"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
@@ -94,6 +101,8 @@ class RunSpec:
                    if f.default is dataclasses.MISSING and f.name not in data]
         if missing:
             raise SpecError(f"run spec lacks required field(s) {', '.join(missing)}")
+        if "orientation" not in data:  # written before canonical orientation: it trained as-is
+            data = {**data, "orientation": "as-is"}
         return cls(**data)
 
     # -- variants -------------------------------------------------------------------------
@@ -101,14 +110,25 @@ class RunSpec:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
-    def for_fold(self, fold: int) -> RunSpec:
-        """The same experiment on another fold: an experiment is one spec per fold."""
-        return dataclasses.replace(self, fold=fold)
+    def for_fold(self, fold: int, repeat: int | None = None, seed: int | None = None) -> RunSpec:
+        """The same experiment on another fold (of another repeat, with another training seed)."""
+        changes: dict = {"fold": fold}
+        if repeat is not None:
+            changes["repeat"] = repeat
+        if seed is not None:
+            changes["seed"] = seed
+        return dataclasses.replace(self, **changes)
+
+    def label(self) -> str:
+        """``r<repeat>f<fold>s<seed>``, the one way a run is named to a person."""
+        from engine.runs import run_label
+
+        return run_label(self.repeat, self.fold, self.seed)
 
     def run_name(self) -> str:
-        """A readable folder name, e.g. ``resnet50-default_v2-f0-s0``."""
+        """A readable folder name, e.g. ``resnet50-default_v2-r0f0s0``."""
         version = "latest" if self.split_version is None else str(self.split_version)
-        return f"{self.model}-{self.split}_v{version}-f{self.fold}-s{self.seed}"
+        return f"{self.model}-{self.split}_v{version}-{self.label()}"
 
     def differences(self, other: RunSpec, ignore: tuple[str, ...] = ()) -> list[str]:
         """``field: mine != theirs`` for every field that differs (except ``ignore``)."""
@@ -142,6 +162,8 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append(f"split_version must be a version number >= 1 or null, not {s.split_version!r}")
     if not (_is_int(s.fold) and s.fold >= 0):
         p.append(f"fold must be an integer >= 0, not {s.fold!r}")
+    if not (_is_int(s.repeat) and s.repeat >= 0):
+        p.append(f"repeat must be an integer >= 0, not {s.repeat!r}")
     entry = None
     try:
         entry = get_entry(s.model)
@@ -179,6 +201,15 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append(f"warmup_epochs ({s.warmup_epochs:g}) is longer than the run ({s.epochs} epochs)")
     if not (_is_num(s.augment) and 0 <= s.augment <= 1):
         p.append(f"augment (strength) must be a number from 0 to 1, not {s.augment!r}")
+    _choice(p, "orientation", s.orientation, ("canonical", "as-is"))
+    if not (_is_num(s.drop_path) and 0 <= s.drop_path < 1):
+        p.append(f"drop_path must be a number in [0, 1), not {s.drop_path!r}")
+    if not (_is_int(s.tune_trials) and 0 <= s.tune_trials <= 1000):
+        p.append(f"tune_trials must be an integer from 0 to 1000, not {s.tune_trials!r}")
+    if not (_is_int(s.tune_inner_folds) and 2 <= s.tune_inner_folds <= 10):
+        p.append(f"tune_inner_folds must be an integer from 2 to 10, not {s.tune_inner_folds!r}")
+    if s.layer_decay is not None and not (_is_num(s.layer_decay) and 0 < s.layer_decay <= 1):
+        p.append(f"layer_decay must be a number in (0, 1] or null, not {s.layer_decay!r}")
     _choice(p, "balance", s.balance, BALANCE_MODES)
     _choice(p, "precision", s.precision, PRECISIONS)
     if s.channels_last not in (None, True, False):

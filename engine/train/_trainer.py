@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.models import create_model
-from engine.train._augment import augment
+from engine.train._augment import LIMITS, NO_FLIP, augment
 from engine.train._checkpoint import CHECKPOINT_FORMAT, rng_state, set_rng_state
 from engine.train._evaluate import better, validation_metrics
 from engine.train._optim import WarmupCosine, build_optimizer
@@ -45,8 +45,9 @@ class Trainer:
         self.loss_weights = sample_weights(self.train_labels, spec.balance)
 
         torch.manual_seed(spec.seed)  # weight init draws from torch's global generator
+        extra = {"drop_path_rate": spec.drop_path} if spec.drop_path else {}
         model = create_model(spec.model, pretrained=spec.pretrained, num_classes=2, in_chans=1,
-                             img_size=resolved.image_size, weights_file=spec.weights_file)
+                             img_size=resolved.image_size, weights_file=spec.weights_file, **extra)
         model = model.to(device)
         if resolved.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -57,7 +58,8 @@ class Trainer:
         self.forward = torch.compile(model) if resolved.compile else model
 
         self.steps_per_epoch = steps_per_epoch(len(train_labels), spec.batch_size)
-        self.optimizer = build_optimizer(model, spec.lr, spec.weight_decay, resolved.fused_optimizer)
+        self.optimizer = build_optimizer(model, spec.lr, spec.weight_decay, resolved.fused_optimizer,
+                                         layer_decay=spec.layer_decay)
         self.schedule = WarmupCosine(self.optimizer, spec.lr, self.steps_per_epoch * spec.epochs,
                                      round(spec.warmup_epochs * self.steps_per_epoch), spec.schedule)
         self.scaler = torch.amp.GradScaler("cuda") if resolved.precision == "fp16" else None
@@ -96,7 +98,8 @@ class Trainer:
                 self.train_seconds += time.perf_counter() - t0
                 return False
             idx = order[s * b:(s + 1) * b]
-            x = augment(self.train_images[idx], self.generators["augment"], spec.augment, self.mean, self.std)
+            x = augment(self.train_images[idx], self.generators["augment"], spec.augment, self.mean, self.std,
+                        limits=NO_FLIP if spec.orientation == "canonical" else LIMITS)
             if self.resolved.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             self.schedule.apply()

@@ -35,7 +35,8 @@ def test_spec_round_trips_through_json_text():
     assert RunSpec.from_json(json.loads(text)) == spec
     assert spec.for_fold(3) == spec.replace(fold=3) and spec.for_fold(3).fold == 3
     assert [s.fold for s in map(spec.for_fold, range(5))] == [0, 1, 2, 3, 4]
-    assert spec.run_name() == "resnet10t-default_vlatest-f0-s0"
+    assert spec.run_name() == "resnet10t-default_vlatest-r0f0s0"
+    assert spec.for_fold(2, repeat=1, seed=3).run_name() == "resnet10t-default_vlatest-r1f2s3"
 
 
 def test_spec_defaults_are_the_study_defaults():
@@ -219,3 +220,33 @@ def test_best_epoch_is_higher_auc_then_lower_loss():
     # 3 of 4 NFF and 1 of 2 AFF right at 0.5: (0.75 + 0.5) / 2
     assert balanced_accuracy([0, 0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.5, 0.4]) == 0.625
     assert balanced_accuracy([1, 1], [0.9, 0.2]) == 0.5
+
+
+def test_family_recipes_and_layer_decay():
+    import torch
+
+    from engine.models import create_model
+    from engine.train import apply_recipe
+    from engine.train._optim import WarmupCosine, build_optimizer
+    from tests.engine._train_factory import tiny_spec
+
+    cnn = apply_recipe(tiny_spec("/p", "resnet10t", epochs=20, batch_size=64, pretrained=True))
+    assert (cnn.recipe, cnn.lr, cnn.weight_decay, cnn.warmup_epochs, cnn.drop_path, cnn.layer_decay) == (
+        "cnn-finetune", pytest.approx(6e-4), 0.02, 2.0, 0.05, None)  # lr x 64/32; warm-up 10% of 20
+    vit = apply_recipe(tiny_spec("/p", "vit_tiny_patch16_224", epochs=100, batch_size=32, pretrained=True))
+    assert (vit.recipe, vit.lr, vit.warmup_epochs, vit.layer_decay, vit.drop_path) == (
+        "vit-finetune", pytest.approx(4e-3 * 32 / 1024), 5.0, 0.75, 0.1)
+    deit = apply_recipe(tiny_spec("/p", "vit_tiny_patch16_224", epochs=100, batch_size=512))
+    assert (deit.recipe, deit.lr, deit.augment) == ("vit-scratch", pytest.approx(5e-4), 0.8)  # DeiT at 512
+    assert apply_recipe(cnn, "none") is cnn
+    with pytest.raises(ValueError, match="layer_decay"):
+        cnn.replace(layer_decay=1.5)
+
+    model = create_model("vit_tiny_patch16_224", img_size=64, in_chans=1)
+    opt = build_optimizer(model, 1e-3, 0.05, layer_decay=0.5)
+    scales = sorted({g["lr_scale"] for g in opt.param_groups})
+    assert scales[-1] == 1.0 and scales[0] == pytest.approx(0.5 ** (len(model.blocks) + 1))
+    sched = WarmupCosine(opt, 1e-3, total_steps=10, warmup_steps=0, schedule="constant")
+    sched.apply()
+    assert sorted({g["lr"] for g in opt.param_groups}) == pytest.approx([1e-3 * s for s in scales])
+    assert isinstance(opt, torch.optim.AdamW)

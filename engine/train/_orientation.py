@@ -1,0 +1,80 @@
+"""Canonical orientation: every femur shown with its lateral cortex on the image left.
+
+An AFF starts in the lateral cortex, so a model should always find it on the same side; random
+horizontal flips then throw that away and are off. The side comes from, in this order:
+
+1. the image's laterality in the project (``images.laterality``: DICOM ImageLaterality, else
+   Laterality, else the manifest's ``laterality`` column; see docs/import.md). Radiographs are
+   displayed with the patient's right on the image left (AP) and the same hanging convention for
+   the lateral view, so a **right** femur already has its lateral (AP) / anterior (lateral view)
+   cortex on the image left and is kept; a **left** femur is mirrored.
+2. otherwise the image is left as it is and counted as "orientation unknown" (run config,
+   report). An image-based fallback (which side of the shaft the femoral head lies on) was tried
+   and decided wrongly on 2-3 of 16 phantom AP images, so it is not used: a wrong mirror is worse
+   than none. docs/training.md says how to supply the side (manifest ``laterality`` column).
+
+``orientation="as-is"`` (RunSpec) keeps every image as stored and the random flips on: the
+behaviour before canonical orientation existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from engine.store import Project
+
+ORIENTATIONS = ("canonical", "as-is")
+
+
+@dataclass(frozen=True)
+class OrientationPlan:
+    """Per image: mirror it or not, and how its side was decided.
+
+    ``source`` is ``laterality`` or ``unknown``.
+    """
+
+    image_ids: np.ndarray
+    mirror: np.ndarray
+    source: np.ndarray
+
+    def counts(self) -> dict:
+        return {"images": int(len(self.image_ids)), "mirrored": int(self.mirror.sum()),
+                "from_laterality": int((self.source == "laterality").sum()),
+                "unknown": int((self.source == "unknown").sum())}
+
+
+def orientation_plan(project: Project, image_ids) -> OrientationPlan:
+    """Which of ``image_ids`` to mirror for canonical orientation, and why (see the module notes)."""
+    ids = np.asarray(image_ids, dtype=np.int64)
+    rows = {r.id: r for r in project.images.list(order="id")}
+    mirror = np.zeros(len(ids), dtype=bool)
+    source = np.full(len(ids), "unknown", dtype=object)
+    for k, i in enumerate(ids.tolist()):
+        row = rows[i]
+        if row.laterality in ("L", "R"):
+            mirror[k], source[k] = row.laterality == "L", "laterality"
+    return OrientationPlan(ids, mirror, source.astype(str))
+
+
+def run_mirror(project: Project, spec, image_ids) -> np.ndarray | None:
+    """The mirror flags a run with ``spec`` (a RunSpec) used for ``image_ids``; None for ``as-is`` runs.
+
+    Explanations feed the model its canonical images and flip the maps of mirrored images back,
+    so heatmaps stay in the stored image's coordinates (ROIs and overlays need no change).
+    """
+    if getattr(spec, "orientation", "as-is") != "canonical":
+        return None
+    return orientation_plan(project, image_ids).mirror
+
+
+def unmirror_maps(maps: np.ndarray, mirror: np.ndarray | None) -> np.ndarray:
+    """``maps`` (N, h, w) with the mirrored images' maps flipped back left-right."""
+    if mirror is None or not np.any(mirror):
+        return maps
+    out = np.array(maps, copy=True)
+    out[mirror] = out[mirror][..., ::-1]
+    return out
