@@ -7,6 +7,7 @@ import time
 
 from engine.cli._common import open_project
 from engine.jobs import JobQueue, get_experiment
+from engine.runs import RunFolder
 from engine.slurm import (
     ClusterSettings,
     SettingsError,
@@ -101,7 +102,7 @@ def run_submit(args) -> int:
             ClusterSettings.load(project).check()
             for job_id in ids:
                 job = queue.get(job_id)
-                if job.backend == "local" and (project.runs_dir / job.run_id / "checkpoints").is_dir():
+                if job.backend == "local" and RunFolder.of(project, job.run_id).checkpoints.is_dir():
                     raise CliError(f"job {job_id} has a checkpoint from a local worker; resume it "
                                    f"locally (affengine jobs retry {job_id}) or start a new experiment")
                 if job.state in ("failed", "cancelled"):

@@ -72,8 +72,9 @@ def explain_batches(model, model_name: str, pixels, mean: float, std: float, met
 def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
     """``(fold, run folder)`` of each training job of experiment ``name``."""
     from engine.jobs import experiment_jobs
+    from engine.runs import RunFolder
 
-    return sorted((int(j.fold), project.runs_dir / j.run_id)
+    return sorted((int(j.fold), RunFolder.of(project, j.run_id).path)
                   for j in experiment_jobs(project, name) if j.kind == "train")
 
 
