@@ -109,7 +109,7 @@ class Worker:
     def _reap(self) -> None:
         dead = self.workers.reap_dead(self.stale_after_s)
         for job_id in self.queue.reap_stale(self.stale_after_s, workers=tuple(dead)):
-            self.log(f"job {job_id}: its worker is gone or silent for {self.stale_after_s:g} s; "
+            self.log(f"job {job_id}: its worker is gone (or silent for {self.stale_after_s:g} s); "
                      "marked interrupted to resume")
 
     def _others_in_doubt(self) -> bool:
