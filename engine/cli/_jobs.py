@@ -22,7 +22,8 @@ def check_device(device: str) -> str:
     count, index = len(visible_gpus()), int(m.group(1) or 0)
     if index >= count:
         seen = f"cuda:0..cuda:{count - 1}" if count else "no GPU"
-        raise InvalidInput(f"--device {device}: this machine shows {seen} (nvidia-smi / CUDA_VISIBLE_DEVICES)")
+        raise InvalidInput(f"--device {device}: this machine shows {seen} "
+                           "(nvidia-smi / CUDA_VISIBLE_DEVICES)")
     return device
 
 

@@ -65,7 +65,8 @@ def test_exit_when_idle_waits_for_a_silent_job_on_another_host_to_go_stale(proje
 def test_exit_when_idle_leaves_a_healthy_workers_job_alone(project):
     q = JobQueue(project)
     job_id = q.submit("quick", {})
-    _held_by(project, job_id, "live-worker", socket.gethostname(), os.getpid(), beat_age=0.0, started=utc_now())
+    _held_by(project, job_id, "live-worker", socket.gethostname(), os.getpid(), beat_age=0.0,
+             started=utc_now())
     assert Worker(project.path, heartbeat_s=0.1, stale_after_s=60).run(exit_when_idle=True) == 0
     assert q.get(job_id).state == "running" and WorkerTable(project).get("live-worker").state == "busy"
 
