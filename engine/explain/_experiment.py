@@ -167,10 +167,10 @@ def submit_explain(project: Project, experiment: str, method: str = "gradcam",
 def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Callable[[], bool],
                     device: str, progress: Callable[[dict], None] | None = None) -> str:
     """Run an ``explain`` job spec; its events go to the job's own ``events.jsonl``."""
-    from engine.runs import EventWriter
+    from engine.runs import EventWriter, RunFolder
 
     device = device if device and device != "auto" else "cpu"
-    with EventWriter(Path(run_dir) / "events.jsonl") as events:
+    with EventWriter(Path(run_dir) / RunFolder.EVENTS) as events:
         events.emit("started", kind="explain", **spec)
 
         def relay(event: dict) -> None:

@@ -33,7 +33,7 @@ from engine.jobs._queue import (
     check_priority,
     check_stale_after,
 )
-from engine.jobs._worker import Worker
+from engine.jobs._worker import Worker, one_line
 from engine.jobs._workers_table import WorkerRow, WorkerTable
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "gpu_names",
     "kill_process_tree",
     "list_experiments",
+    "one_line",
     "register_backend",
     "register_job_kind",
     "runner_for",

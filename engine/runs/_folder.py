@@ -40,6 +40,11 @@ OWNER = ".owner"
 class RunFolder:
     """The folder of run ``run_id`` under ``runs_dir`` (a project's ``runs/``)."""
 
+    # the file names, for code that only has a run folder's path
+    EVENTS, CONFIG, METRICS, PREDICTIONS = EVENTS, CONFIG, METRICS, PREDICTIONS
+    CHECKPOINTS, LAST, BEST = CHECKPOINTS, f"{CHECKPOINTS}/last.pt", f"{CHECKPOINTS}/best.pt"
+    HEATMAPS, ERROR, SLURM, OWNER = HEATMAPS, ERROR, SLURM, OWNER
+
     def __init__(self, runs_dir: str | Path, run_id: str):
         self.run_id = safe_name(run_id, "run id")
         self.runs_dir = Path(runs_dir)
@@ -93,11 +98,11 @@ class RunFolder:
 
     @property
     def last_checkpoint(self) -> Path:
-        return self.checkpoints / "last.pt"
+        return self.path / self.LAST
 
     @property
     def best_checkpoint(self) -> Path:
-        return self.checkpoints / "best.pt"
+        return self.path / self.BEST
 
     @property
     def heatmaps(self) -> Path:

@@ -12,15 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.runs import RunFolder
 from engine.train._spec import RunSpec, SpecError
 
-CONFIG = "config.json"
-EVENTS = "events.jsonl"
-METRICS = "metrics.json"
-PREDICTIONS = "predictions.csv"
-CHECKPOINTS = "checkpoints"
-LAST = "checkpoints/last.pt"
-BEST = "checkpoints/best.pt"
+# the run folder's layout is engine.runs.RunFolder's
+CONFIG, EVENTS, METRICS, PREDICTIONS = RunFolder.CONFIG, RunFolder.EVENTS, RunFolder.METRICS, RunFolder.PREDICTIONS  # noqa: E501
+CHECKPOINTS, LAST, BEST = RunFolder.CHECKPOINTS, RunFolder.LAST, RunFolder.BEST
 PREDICTION_COLUMNS = ("image_id", "patient_id", "fold", "probability", "label")
 RUN_STATES = ("finished", "cancelled")
 
