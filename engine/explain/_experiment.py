@@ -184,3 +184,16 @@ def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Ca
             events.emit("artifact", path=str(path))
         events.emit(result.state, images=result.images, seconds=round(result.seconds, 3))
     return result.state
+
+
+def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> str:
+    return run_explain_job(job.spec, project, run_dir, should_stop, device, progress)
+
+
+def _register() -> None:
+    from engine.jobs import register_job_kind
+
+    register_job_kind("explain", _run_explain)
+
+
+_register()  # engine.jobs.runner_for("explain") imports this module

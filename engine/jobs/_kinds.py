@@ -1,7 +1,11 @@
-"""What each job kind runs. A runner gets the job, the open project and its run folder."""
+"""What each job kind runs. A runner gets the job, the open project and its run folder.
+
+``train`` is registered here; ``explain`` by :mod:`engine.explain` (above jobs in the layers).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +24,13 @@ def register_job_kind(kind: str, runner: Runner) -> None:
     _KINDS[kind] = runner
 
 
+# kinds whose runner a package above jobs registers when imported (kept as text: jobs sits below it)
+_PROVIDERS = {"explain": "engine.explain._experiment"}
+
+
 def runner_for(kind: str) -> Runner:
+    if kind not in _KINDS and kind in _PROVIDERS:
+        importlib.import_module(_PROVIDERS[kind])
     if kind not in _KINDS:
         raise KeyError(f"unknown job kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
     return _KINDS[kind]
@@ -39,12 +49,3 @@ def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str
 
 
 register_job_kind("train", _run_train)
-
-
-def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> str:
-    from engine.explain import run_explain_job
-
-    return run_explain_job(job.spec, project, run_dir, should_stop, device, progress)
-
-
-register_job_kind("explain", _run_explain)
