@@ -97,7 +97,7 @@ def run_list(args) -> int:
 
 
 def _job_or_error(project, job_id):
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     try:
         return JobQueue(project).get(job_id)
@@ -114,7 +114,7 @@ def run_cancel(args) -> int:
 
 
 def run_retry(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         _job_or_error(project, args.job_id)

@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
 
 
 def run_settings(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:
@@ -83,7 +83,7 @@ def run_settings(args) -> int:
 
 
 def run_submit(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         queue = JobQueue(project)
@@ -115,7 +115,7 @@ def run_submit(args) -> int:
 
 
 def run_sync(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     if args.watch is not None and not args.watch > 0:
         raise CliError(f"--watch {args.watch:g}: seconds between syncs, more than 0")
@@ -138,7 +138,7 @@ def _print_report(report) -> int:
 
 
 def run_log(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:
