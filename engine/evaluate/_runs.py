@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.errors import InvalidInput
 from engine.evaluate._predictions import Predictions
 from engine.runs import RunFolder
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from engine.store import Project
 
 
-class ExperimentNotReady(ValueError):
+class ExperimentNotReady(InvalidInput):
     """An experiment whose folds have not all finished, or whose outputs are missing or inconsistent."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.errors import EngineError
 from engine.runs import safe_name
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 EPOCH_KEYS = ("train_loss", "val_loss", "val_auc", "val_bal_acc", "lr", "epoch_seconds", "train_images_per_s")
 
 
-class TrackingUnavailable(ImportError):
+class TrackingUnavailable(EngineError, ImportError):
     """The optional tracking package is not installed; the message says how to install it."""
 
 

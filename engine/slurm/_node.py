@@ -36,12 +36,16 @@ class _Job:
 
 def run_on_node(run_dir: str | Path) -> int:
     """Run the job prepared in ``run_dir``; exit code 0 unless it failed."""
+    from engine.errors import InvalidInput
     from engine.jobs import one_line, runner_for
     from engine.runs import EventWriter, RunFolder
     from engine.store import Project
 
-    run_dir = Path(run_dir).resolve()
+    run_dir = RunFolder.at(Path(run_dir).resolve()).path  # InvalidInput for a name that is no run id
     folder = slurm_dir(run_dir)
+    if not folder.is_dir():
+        raise InvalidInput(f"{run_dir}: no {folder.name}/ folder here; not a run folder prepared for Slurm "
+                           "(the submitting side writes it: affengine slurm submit)")
     try:
         data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -71,3 +71,25 @@ def test_run_folder_is_the_one_layout():
     assert f.heatmap("gradcam") == Path("/p/runs/r1/heatmaps/gradcam.npz")
     with pytest.raises(ValueError, match="heatmap method"):
         f.heatmap("../x")
+
+
+def test_every_engine_exception_derives_from_engine_error():
+    import ast
+    import importlib
+
+    from engine.errors import EngineError
+
+    found = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(
+                    ast.unparse(b).endswith(("Error", "Exception", "NotFound", "InvalidInput", "NotReady"))
+                    for b in node.bases):
+                module = ".".join(path.relative_to(ENGINE.parent).with_suffix("").parts)
+                module = module.removesuffix(".__init__")
+                found.append((module, node.name))
+    assert len(found) > 15
+    bad = [f"{m}.{n}" for m, n in found
+           if not issubclass(getattr(importlib.import_module(m), n), (EngineError, Warning))]
+    assert bad == []

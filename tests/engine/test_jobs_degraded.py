@@ -98,3 +98,10 @@ def test_a_gpu_the_machine_does_not_have_is_refused(project, capsys, monkeypatch
     assert "use cpu, auto, mps, cuda or cuda:N" in capsys.readouterr().err
     assert main(["worker", str(project.path), "--stale-after", "10", "--exit-when-idle"]) == 2
     assert "at least 3 x the heartbeat interval" in capsys.readouterr().err
+
+
+def test_slurm_exec_outside_a_prepared_run_folder_is_a_message(tmp_path, capsys):
+    assert main(["slurm", "exec", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "not a run folder prepared for Slurm" in err and "Traceback" not in err
+    assert not (tmp_path / "nothing").exists()
