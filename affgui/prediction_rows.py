@@ -98,7 +98,7 @@ class Annotations:
 
 def _stamp(project: Project, name: str) -> tuple:
     """What changes when the experiment's outputs change: its finished jobs and predictions' mtimes."""
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
     from engine.train import PREDICTIONS
 
     try:

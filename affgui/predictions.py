@@ -27,7 +27,7 @@ CACHE = PredictionCache()
 
 
 def experiment_names(project: Project) -> list[str]:
-    from engine.jobs import list_experiments
+    from engine.experiments import list_experiments
 
     return [e.name for e in list_experiments(project)]
 

@@ -115,7 +115,7 @@ def open_in_window(app, path: Path, n_images: int, timeout_s: float):
 
 
 def queue_training(path: Path) -> int:
-    from engine.jobs import create_experiment
+    from engine.experiments import create_experiment
     from engine.splits import create_split
     from engine.store import Project
     from engine.train import RunSpec

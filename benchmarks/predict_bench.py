@@ -73,8 +73,9 @@ def main() -> int:
 
     import torch
 
+    from engine.experiments import create_experiment
     from engine.final import finalize, predict_images, predict_job_spec
-    from engine.jobs import Worker, create_experiment
+    from engine.jobs import Worker
     from engine.store import Project
     from engine.train import RunSpec
 

@@ -88,7 +88,7 @@ def build_specs(project: Project, plans: list[PlannedExperiment], settings: dict
 def create_experiments(project: Project, plans: list[PlannedExperiment], specs: list[RunSpec],
                        backend: str = "local", priority: int = 0) -> list[str]:
     """Create each planned experiment (one job per fold); returns the names created."""
-    from engine.jobs import create_experiment
+    from engine.experiments import create_experiment
 
     created = []
     for plan, spec in zip(plans, specs, strict=True):

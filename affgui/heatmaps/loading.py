@@ -43,7 +43,7 @@ class ExperimentMaps:
 
 def fold_run_dirs(project: Project, experiment: str) -> list[Path]:
     """The run folders of an experiment's training jobs."""
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
 
     return [project.runs_dir / j.run_id for j in experiment_jobs(project, experiment)
             if j.kind == "train"]
@@ -122,6 +122,6 @@ def job_states(project: Project, job_ids: list[int]) -> dict[int, tuple[str, str
 
 
 def experiment_names(project: Project) -> list[str]:
-    from engine.jobs import list_experiments
+    from engine.experiments import list_experiments
 
     return [e.name for e in list_experiments(project)]

@@ -53,7 +53,7 @@ class ResultsData:
 def list_status(project: Project) -> list[ExperimentStatus]:
     """Every experiment of ``project`` with its finished/total fold count and readiness."""
     from engine.evaluate import ExperimentNotReady, experiment_runs
-    from engine.jobs import experiment_jobs, list_experiments
+    from engine.experiments import experiment_jobs, list_experiments
 
     out = []
     for exp in list_experiments(project):

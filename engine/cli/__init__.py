@@ -13,13 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
+from engine.cli._errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CliError
 from engine.errors import EngineError
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
-
-
-class CliError(EngineError):
-    """An error a user can fix; printed as ``affengine: error: ...`` with exit code 2."""
 
 
 def _command_modules():

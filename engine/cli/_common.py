@@ -10,7 +10,7 @@ from engine.store import Project, ProjectError
 
 def open_project(path: str) -> Project:
     """Open a project or raise :class:`CliError` with the reason."""
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     try:
         return Project.open(path)

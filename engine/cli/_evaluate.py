@@ -37,7 +37,7 @@ def auto_device(device: str) -> str:
 
 
 def run_evaluate(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.cli._common import open_project
     from engine.final import evaluate_final_models, write_evaluation
     from engine.report import write_evaluation_report

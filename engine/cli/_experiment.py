@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
 
 
 def run_create(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.experiments import create_experiment, experiment_jobs
     from engine.models import WeightsNotFoundError, find_weights, hub_reachable
     from engine.train import SpecError
@@ -85,7 +85,7 @@ def run_list(args) -> int:
 def run_show(args) -> int:
     import json
 
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.experiments import experiment_jobs, get_experiment
 
     with open_project(args.project) as project:
@@ -101,7 +101,7 @@ def run_show(args) -> int:
 
 
 def run_run(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.experiments import experiment_jobs, get_experiment
     from engine.jobs import Worker
 

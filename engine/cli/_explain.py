@@ -26,8 +26,8 @@ def add_parser(sub) -> None:
 
 
 def run_explain(args) -> int:
-    from engine.cli import CliError
     from engine.cli._common import open_project
+    from engine.cli._errors import CliError
     from engine.explain import (
         explain_experiment,
         explain_job_spec,

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 
 
 def run_export(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.report import TrackingUnavailable, experiment_record, export_mlflow, export_tensorboard
 
     if not (args.mlflow or args.tensorboard):

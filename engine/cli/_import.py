@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from engine.cli import EXIT_OK, EXIT_PARTIAL, CliError
+    from engine.cli._errors import EXIT_OK, EXIT_PARTIAL, CliError
     from engine.io import ImportSetupError, import_sources
 
     if not args.sources and not args.manifest:

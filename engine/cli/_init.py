@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     try:
         project = Project.create(args.path)

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from engine.cli._common import open_project
-from engine.jobs import STATES, JobQueue, Worker, cancel_job
+from engine.errors import InvalidInput
+from engine.jobs import HEARTBEAT_S, STATES, JobQueue, Worker, cancel_job, check_priority, check_stale_after
+
+
+def check_device(device: str) -> str:
+    """``cpu``, ``auto``, ``mps``, ``cuda`` or ``cuda:N`` for a GPU this process can see."""
+    if device in ("cpu", "auto", "mps"):
+        return device
+    m = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if m is None:
+        raise InvalidInput(f"--device {device!r}: use cpu, auto, mps, cuda or cuda:N")
+    from engine.jobs import visible_gpus
+
+    # CUDA numbers the GPUs this process sees from 0 (CUDA_VISIBLE_DEVICES=7 shows one: cuda:0)
+    count, index = len(visible_gpus()), int(m.group(1) or 0)
+    if index >= count:
+        seen = f"cuda:0..cuda:{count - 1}" if count else "no GPU"
+        raise InvalidInput(f"--device {device}: this machine shows {seen} "
+                           "(nvidia-smi / CUDA_VISIBLE_DEVICES)")
+    return device
 
 
 def add_parser(sub) -> None:
@@ -34,13 +55,14 @@ def add_parser(sub) -> None:
     pr = verbs.add_parser("priority", help="set a job's priority (higher runs first)")
     pr.add_argument("project")
     pr.add_argument("job_id", type=int)
-    pr.add_argument("priority", type=int)
+    pr.add_argument("priority", type=_priority)
     pr.set_defaults(func=run_priority)
 
 
 def run_worker(args) -> int:
+    check_stale_after(args.stale_after, HEARTBEAT_S)
+    device = check_device(args.device)
     open_project(args.project).close()  # a clear error for a wrong path
-    device = args.device
     if device == "auto":
         import torch
 
@@ -51,6 +73,16 @@ def run_worker(args) -> int:
     n = worker.run(exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)
     print(f"worker {worker.id}: ran {n} job(s)")
     return 0
+
+
+def _priority(text: str) -> int:
+    import argparse
+
+    try:
+        return check_priority(int(text))
+    except (ValueError, InvalidInput) as exc:
+        why = str(exc) if isinstance(exc, InvalidInput) else f"{text!r} is not a whole number"
+        raise argparse.ArgumentTypeError(why) from None
 
 
 def run_list(args) -> int:
@@ -64,7 +96,7 @@ def run_list(args) -> int:
 
 
 def _job_or_error(project, job_id):
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     try:
         return JobQueue(project).get(job_id)
@@ -81,7 +113,7 @@ def run_cancel(args) -> int:
 
 
 def run_retry(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         _job_or_error(project, args.job_id)

@@ -56,7 +56,7 @@ def run_export(args) -> int:
     with open_project(args.project) as project:
         if args.history:
             if not args.out:
-                from engine.cli import CliError
+                from engine.cli._errors import CliError
 
                 raise CliError("--history needs --out FILE")
             n = project.labels.export_history_csv(args.out)
@@ -83,7 +83,7 @@ def read_label_csv(project, csv_path: Path) -> tuple[dict[int, str | None], list
 
     An empty label cell leaves the image unchanged; ``none`` clears its label.
     """
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     try:
         fh = open(csv_path, newline="", encoding="utf-8-sig")
@@ -144,7 +144,7 @@ def run_import(args) -> int:
 
 
 def run_review(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.evaluate import review_experiments
 
     if args.top < 0:

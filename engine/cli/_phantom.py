@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.phantom import FULL_HEIGHT, FULL_WIDTH, PhantomConfig, PhantomError, generate
 
     height, width = args.size or (FULL_HEIGHT, FULL_WIDTH)

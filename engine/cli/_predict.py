@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 
 
 def parse_filters(items: list[str]) -> dict:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     out = {}
     for item in items:

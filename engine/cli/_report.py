@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 
 def run_report(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.report import build_report
 
     if args.n_boot < 100:

@@ -8,6 +8,7 @@ import time
 from engine.cli._common import open_project
 from engine.experiments import get_experiment
 from engine.jobs import JobQueue
+from engine.runs import RunFolder
 from engine.slurm import (
     ClusterSettings,
     SettingsError,
@@ -60,7 +61,7 @@ def add_parser(sub) -> None:
 
 
 def run_settings(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:
@@ -83,7 +84,7 @@ def run_settings(args) -> int:
 
 
 def run_submit(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         queue = JobQueue(project)
@@ -102,7 +103,7 @@ def run_submit(args) -> int:
             ClusterSettings.load(project).check()
             for job_id in ids:
                 job = queue.get(job_id)
-                if job.backend == "local" and (project.runs_dir / job.run_id / "checkpoints").is_dir():
+                if job.backend == "local" and RunFolder.of(project, job.run_id).checkpoints.is_dir():
                     raise CliError(f"job {job_id} has a checkpoint from a local worker; resume it "
                                    f"locally (affengine jobs retry {job_id}) or start a new experiment")
                 if job.state in ("failed", "cancelled"):
@@ -115,7 +116,7 @@ def run_submit(args) -> int:
 
 
 def run_sync(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     if args.watch is not None and not args.watch > 0:
         raise CliError(f"--watch {args.watch:g}: seconds between syncs, more than 0")
@@ -138,7 +139,7 @@ def _print_report(report) -> int:
 
 
 def run_log(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:

@@ -46,7 +46,7 @@ def _print_balance(split) -> None:
 
 
 def run_create(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:
@@ -67,7 +67,7 @@ def run_list(args) -> int:
 
 
 def run_show(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         try:

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run_create(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.experiments import create_study
     from engine.train import SpecError
 

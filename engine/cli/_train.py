@@ -112,7 +112,7 @@ def spec_from_args(args, fold: int):
 
 
 def run_train(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
     from engine.models import WeightsNotFoundError
     from engine.store import ProjectError
     from engine.train import SpecError, train_run

@@ -45,7 +45,7 @@ def run_status(args) -> int:
 
 
 def _fail(exc) -> None:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     raise CliError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
 

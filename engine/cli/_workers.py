@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run_workers(args) -> int:
-    from engine.cli import CliError
+    from engine.cli._errors import CliError
 
     with open_project(args.project) as project:
         path = project.path

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.errors import InvalidInput
 from engine.evaluate._predictions import Predictions
+from engine.runs import RunFolder
 
 if TYPE_CHECKING:
     from engine.store import Project
 
 
-class ExperimentNotReady(ValueError):
+class ExperimentNotReady(InvalidInput):
     """An experiment whose folds have not all finished, or whose outputs are missing or inconsistent."""
 
 
@@ -77,7 +79,7 @@ def experiment_runs(project: Project, name: str) -> ExperimentRuns:
             problems.append(f"fold {fold} has not finished ({states})")
             continue
         job = finished[-1]
-        run_dir = project.runs_dir / job.run_id
+        run_dir = RunFolder.of(project, job.run_id).path  # run id checked: no path out of runs/
         for needed in (PREDICTIONS, METRICS):
             if not (run_dir / needed).is_file():
                 problems.append(f"fold {fold}: {run_dir / needed} is missing")

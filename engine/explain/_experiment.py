@@ -72,8 +72,9 @@ def explain_batches(model, model_name: str, pixels, mean: float, std: float, met
 def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
     """``(fold, run folder)`` of each training job of experiment ``name``."""
     from engine.experiments import experiment_jobs
+    from engine.runs import RunFolder
 
-    return sorted((int(j.fold), project.runs_dir / j.run_id)
+    return sorted((int(j.fold), RunFolder.of(project, j.run_id).path)
                   for j in experiment_jobs(project, name) if j.kind == "train")
 
 
@@ -170,10 +171,10 @@ def submit_explain(project: Project, experiment: str, method: str = "gradcam",
 def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Callable[[], bool],
                     device: str, progress: Callable[[dict], None] | None = None) -> str:
     """Run an ``explain`` job spec; its events go to the job's own ``events.jsonl``."""
-    from engine.runs import EventWriter
+    from engine.runs import EventWriter, RunFolder
 
     device = device if device and device != "auto" else "cpu"
-    with EventWriter(Path(run_dir) / "events.jsonl") as events:
+    with EventWriter(Path(run_dir) / RunFolder.EVENTS) as events:
         events.emit("started", kind="explain", **spec)
 
         def relay(event: dict) -> None:
@@ -187,3 +188,16 @@ def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Ca
             events.emit("artifact", path=str(path))
         events.emit(result.state, images=result.images, seconds=round(result.seconds, 3))
     return result.state
+
+
+def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> str:
+    return run_explain_job(job.spec, project, run_dir, should_stop, device, progress)
+
+
+def _register() -> None:
+    from engine.jobs import register_job_kind
+
+    register_job_kind("explain", _run_explain)
+
+
+_register()  # engine.jobs.runner_for("explain") imports this module

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-HEATMAP_DIR = "heatmaps"
+from engine.runs import RunFolder
+
+HEATMAP_DIR = RunFolder.HEATMAPS
 
 
 @dataclass(frozen=True)

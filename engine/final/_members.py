@@ -38,7 +38,7 @@ def _repeat(spec: dict) -> int:
 
 def experiment_members(project: Project, name: str) -> list[Member]:
     """Every (repeat, fold) model of experiment ``name``; refuses while a fold has not finished."""
-    from engine.jobs import experiment_jobs, get_experiment
+    from engine.experiments import experiment_jobs, get_experiment
     from engine.splits import load_split
 
     try:

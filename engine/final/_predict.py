@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from engine.final._members import FinalModelError
 from engine.final._store import get_final_model, latest_final_model
+from engine.jobs import register_job_kind
 
 if TYPE_CHECKING:
     from engine.jobs import Job
@@ -185,3 +186,6 @@ def likely_aff_unlabelled(project: Project, experiment: str,
     labelled = set(project.labels.all())
     keep = [p for p in preds.values() if p.image_id not in labelled and p.probability >= t]
     return sorted(keep, key=lambda p: (-p.probability, p.image_id))
+
+
+register_job_kind("predict", run_predict_job)  # found through engine.jobs._kinds._PROVIDERS

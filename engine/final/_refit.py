@@ -27,6 +27,7 @@ from engine.final._store import (
     file_sha256,
     get_final_model,
 )
+from engine.jobs import register_job_kind
 
 if TYPE_CHECKING:
     from engine.jobs import Job
@@ -39,7 +40,8 @@ _PER_RUN = {"fold", "seed", "repeat", "project", "split_version", "device", "num
 
 def refit_recipe(project: Project, name: str) -> tuple[dict, dict]:
     """``(run spec JSON, what was derived)`` for the refit of experiment ``name``."""
-    from engine.jobs import JobQueue, get_experiment
+    from engine.experiments import get_experiment
+    from engine.jobs import JobQueue
 
     members = experiment_members(project, name)
     queue = JobQueue(project)
@@ -162,3 +164,6 @@ def run_refit_job(job: Job, project: Project, run_dir: Path, should_stop: Callab
     with EventWriter(run_dir / "events.jsonl") as events:
         events.emit("finished", epochs=spec.epochs, seconds=round(time.perf_counter() - t0, 3))
     return "finished"
+
+
+register_job_kind("refit", run_refit_job)  # found through engine.jobs._kinds._PROVIDERS

@@ -146,7 +146,7 @@ _SELECT = ("SELECT f.id, f.experiment_id, f.mode, f.job_id, f.provenance, f.crea
 
 def ensemble_provenance(project: Project, name: str, how: str = "mean") -> dict:
     """Provenance of the ensemble of every fold model of every repeat of experiment ``name``."""
-    from engine.jobs import get_experiment
+    from engine.experiments import get_experiment
     from engine.splits import load_split
     from engine.train import read_run_config
 

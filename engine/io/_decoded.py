@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import InvalidInput
 from engine.io._window import Display, Window
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InvalidInput):
     """A file that cannot be imported; ``str(exc)`` is the reason shown to the user."""
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from engine.errors import InvalidInput
 from engine.store import LABELS
 
 LABEL_FOLDERS = {"aff": "AFF", "nff": "NFF"}
@@ -14,7 +15,7 @@ _VIEWS = {"AP": "AP", "PA": "AP", "LL": "lateral", "RL": "lateral", "LAT": "late
 _SIDES = {"L": "L", "R": "R", "LEFT": "L", "RIGHT": "R"}
 
 
-class ImportSetupError(ValueError):
+class ImportSetupError(InvalidInput):
     """Bad import arguments (a source that does not exist, a bad patient rule, ...)."""
 
 

@@ -1,5 +1,6 @@
 """Durable jobs: the queue in the project database and the worker that runs them."""
 
+from engine.jobs._backends import register_backend
 from engine.jobs._control import (
     cancel_job,
     engine_command,
@@ -12,32 +13,39 @@ from engine.jobs._control import (
 )
 from engine.jobs._gpus import gpu_names, visible_gpus
 from engine.jobs._kinds import register_job_kind, runner_for
-from engine.jobs._queue import ACTIVE, BACKENDS, STATES, TERMINAL_STATES, Job, JobQueue
-from engine.jobs._worker import Worker
-
-# Experiments moved to ``engine.experiments`` (which imports this package); the old names are
-# still served from here, loaded on first use so that the two packages do not import each other.
-_MOVED = ("Experiment", "create_experiment", "experiment_jobs", "get_experiment", "list_experiments")
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import engine.experiments
-
-        return getattr(engine.experiments, name)
-    raise AttributeError(f"module 'engine.jobs' has no attribute {name!r}")
-
+from engine.jobs._queue import (
+    ACTIVE,
+    BACKENDS,
+    HEARTBEAT_S,
+    STATES,
+    TERMINAL_STATES,
+    Job,
+    JobLost,
+    JobNotFound,
+    JobQueue,
+    check_priority,
+    check_stale_after,
+)
+from engine.jobs._worker import Worker, one_line
+from engine.jobs._workers_table import WorkerRow, WorkerTable
 
 __all__ = [
     "ACTIVE",
     "BACKENDS",
+    "HEARTBEAT_S",
     "STATES",
     "TERMINAL_STATES",
     "Experiment",
     "Job",
+    "JobLost",
+    "JobNotFound",
     "JobQueue",
     "Worker",
+    "WorkerRow",
+    "WorkerTable",
     "cancel_job",
+    "check_priority",
+    "check_stale_after",
     "create_experiment",
     "engine_command",
     "experiment_jobs",
@@ -45,6 +53,8 @@ __all__ = [
     "gpu_names",
     "kill_process_tree",
     "list_experiments",
+    "one_line",
+    "register_backend",
     "register_job_kind",
     "runner_for",
     "start_worker",

@@ -11,7 +11,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from engine.jobs._queue import JobQueue
+from engine.jobs._backends import backend, register_backend
+from engine.jobs._queue import JobLost, JobQueue
+from engine.jobs._workers_table import WorkerTable, started_after
 from engine.store import Project
 
 
@@ -149,32 +151,20 @@ def kill_process_tree(pid: int, sig: int = getattr(signal, "SIGKILL", 9)) -> boo
         return False
 
 
-def _started_after(pid: int, when: float) -> bool:
-    """Whether process ``pid`` started after ``when`` (so it is not the worker that registered then).
-
-    Read from ``/proc``; False where that cannot tell (no such process, not Linux).
-    """
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return False
-    return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2.0  # btime has whole seconds
-
-
 def cancel_job(project: Project, job_id: int, grace_s: float = 10.0, poll_s: float = 0.2) -> str:
-    """Cancel a job; a running one gets ``grace_s`` to stop, then its worker is killed.
+    """Cancel a job on whatever backend runs it; returns the job's state afterwards.
 
-    Returns the job's final state. The hard kill only reaches workers on this host.
-    A ``slurm`` job is cancelled with ``scancel`` instead (see :mod:`engine.slurm`); its state
-    becomes ``cancelled`` once ``engine.slurm.sync`` sees Slurm end it.
+    A ``local`` job that is running gets ``grace_s`` to stop, then its worker is killed (only
+    workers on this host). Other backends cancel their own way: a ``slurm`` job with
+    ``scancel`` (see :mod:`engine.slurm`); its state becomes ``cancelled`` once
+    ``engine.slurm.sync`` sees Slurm end it.
     """
-    queue = JobQueue(project)
-    if queue.get(job_id).backend == "slurm":
-        from engine.slurm import cancel_slurm_job
+    job = JobQueue(project).get(job_id)
+    return backend(job.backend).cancel(project, job_id, grace_s=grace_s, poll_s=poll_s)
 
-        return cancel_slurm_job(project, job_id)
+
+def _cancel_local(project: Project, job_id: int, grace_s: float = 10.0, poll_s: float = 0.2) -> str:
+    queue = JobQueue(project)
     state = queue.request_cancel(job_id)
     if state != "running":
         return queue.get(job_id).state
@@ -187,15 +177,24 @@ def cancel_job(project: Project, job_id: int, grace_s: float = 10.0, poll_s: flo
     job = queue.get(job_id)
     if job.state != "running":
         return job.state
-    rows = project.query("SELECT host, pid, started_at FROM workers WHERE id = ?", (job.worker,))
-    if rows and rows[0]["host"] == socket.gethostname() and _started_after(
-            rows[0]["pid"], datetime.fromisoformat(rows[0]["started_at"]).timestamp()):
-        # its worker died (OOM killer, SIGKILL) and the pid now belongs to another process
-        queue.finish(job_id, "cancelled", f"cancelled; its worker (pid {rows[0]['pid']}) is gone")
-        return "cancelled"
-    if rows and rows[0]["host"] == socket.gethostname():
-        kill_process_tree(rows[0]["pid"])
-        with project.transaction() as conn:
-            conn.execute("UPDATE workers SET state = 'killed' WHERE id = ?", (job.worker,))
-    queue.finish(job_id, "cancelled", f"killed after not stopping within {grace_s:.0f} s")
+    workers = WorkerTable(project)
+    row = workers.get(job.worker)
+    here = row is not None and row.host == socket.gethostname()
+    try:
+        if here and started_after(row.pid, datetime.fromisoformat(row.started_at).timestamp()):
+            # its worker died (OOM killer, SIGKILL) and the pid now belongs to another process
+            queue.finish(job_id, "cancelled", f"cancelled; its worker (pid {row.pid}) is gone",
+                         token=job.claim_token)
+            workers.set_state(row.id, "dead")
+            return "cancelled"
+        if here:
+            kill_process_tree(row.pid)
+            workers.set_state(row.id, "killed")
+        queue.finish(job_id, "cancelled", f"killed after not stopping within {grace_s:.0f} s",
+                     token=job.claim_token)
+    except JobLost:  # it ended, or was reclaimed, while we waited: leave the new owner alone
+        return queue.get(job_id).state
     return "cancelled"
+
+
+register_backend("local", cancel=_cancel_local)

@@ -1,7 +1,12 @@
-"""What each job kind runs. A runner gets the job, the open project and its run folder."""
+"""What each job kind runs. A runner gets the job, the open project and its run folder.
+
+``train`` is registered here; ``explain`` by :mod:`engine.explain`, ``predict`` and ``refit`` by
+:mod:`engine.final` (above jobs in the layers).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +25,17 @@ def register_job_kind(kind: str, runner: Runner) -> None:
     _KINDS[kind] = runner
 
 
+# kinds whose runner a package above jobs registers when imported (kept as text: jobs sits below it)
+_PROVIDERS = {
+    "explain": "engine.explain._experiment",
+    "predict": "engine.final._predict",
+    "refit": "engine.final._refit",
+}
+
+
 def runner_for(kind: str) -> Runner:
+    if kind not in _KINDS and kind in _PROVIDERS:
+        importlib.import_module(_PROVIDERS[kind])
     if kind not in _KINDS:
         raise KeyError(f"unknown job kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
     return _KINDS[kind]
@@ -45,30 +60,3 @@ def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str
 
 
 register_job_kind("train", _run_train)
-
-
-def _run_explain(job, project, run_dir, should_stop, device, progress=None) -> str:
-    from engine.explain import run_explain_job
-
-    return run_explain_job(job.spec, project, run_dir, should_stop, device, progress)
-
-
-register_job_kind("explain", _run_explain)
-
-
-def _run_predict(job, project, run_dir, should_stop, device, progress=None) -> str:
-    from engine.final import run_predict_job
-
-    return run_predict_job(job, project, run_dir, should_stop, device, progress)
-
-
-register_job_kind("predict", _run_predict)
-
-
-def _run_refit(job, project, run_dir, should_stop, device, progress=None) -> str:
-    from engine.final import run_refit_job
-
-    return run_refit_job(job, project, run_dir, should_stop, device, progress)
-
-
-register_job_kind("refit", _run_refit)

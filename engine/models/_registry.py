@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass
 
+from engine.errors import NotFound
+
 FAMILIES = ("cnn", "vit", "hybrid")
 RESHAPES = ("none", "vit", "swin")
 
@@ -36,7 +38,7 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(NotFound, KeyError):
     """A model name the registry does not know; the message suggests close names."""
 
     def __str__(self) -> str:

@@ -11,13 +11,14 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import NotFound
 from engine.models._registry import ModelEntry, get_entry
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 _HF_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(NotFound, FileNotFoundError):
     """Pretrained weights were asked for but are not on this machine."""
 
 

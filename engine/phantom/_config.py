@@ -6,12 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import InvalidInput
+
 FULL_HEIGHT, FULL_WIDTH = 2500, 2000
 TRANSFER_SYNTAXES = ("explicit", "implicit", "rle", "jpeg2000")
 MIN_SIDE, MAX_SIDE = 128, 8192
 
 
-class PhantomError(ValueError):
+class PhantomError(InvalidInput):
     """A phantom request that cannot be carried out (bad config, existing output)."""
 
 

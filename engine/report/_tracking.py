@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.errors import EngineError
+from engine.runs import safe_name
+
 if TYPE_CHECKING:
     from engine.store import Project
 
@@ -15,7 +18,7 @@ if TYPE_CHECKING:
 EPOCH_KEYS = ("train_loss", "val_loss", "val_auc", "val_bal_acc", "lr", "epoch_seconds", "train_images_per_s")
 
 
-class TrackingUnavailable(ImportError):
+class TrackingUnavailable(EngineError, ImportError):
     """The optional tracking package is not installed; the message says how to install it."""
 
 
@@ -119,6 +122,7 @@ def export_mlflow(record: ExperimentRecord, target: str | Path) -> str:
     """
     import os
 
+    safe_name(record.name, "experiment name")
     _require("mlflow", "mlflow")
     uri = _tracking_uri(target)
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
@@ -161,10 +165,11 @@ def _export_mlflow(record: ExperimentRecord, uri: str) -> str:
 
 def export_tensorboard(record: ExperimentRecord, log_dir: str | Path) -> list[Path]:
     """Write TensorBoard event files: ``<log_dir>/<experiment>/fold<k>`` per fold and ``.../summary``."""
+    name = safe_name(record.name, "experiment name")  # a crafted name never leads out of log_dir
     _require("tensorboard", "tensorboard")
     from torch.utils.tensorboard import SummaryWriter
 
-    root = Path(log_dir) / record.name
+    root = Path(log_dir) / name
     written = []
     for f in record.folds:
         with SummaryWriter(log_dir=str(root / f"fold{f.fold}")) as w:

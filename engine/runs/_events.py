@@ -12,6 +12,9 @@ import os
 import time
 from pathlib import Path
 
+from engine.errors import InvalidInput
+from engine.runs import _fence
+
 EVENT_TYPES = ("started", "progress", "metric", "log", "artifact", "finished", "failed", "cancelled")
 
 
@@ -22,12 +25,17 @@ class EventWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
+        self._fence_key = _fence.fence_key(self.path.parent)
+        if _fence._CHECKS:
+            _fence.check_fence(self.path.parent, self._fence_key)
         self.seq = _last_seq(self.path)
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def emit(self, type: str, **payload) -> dict:
         if type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type!r}: use one of {', '.join(EVENT_TYPES)}")
+            raise InvalidInput(f"unknown event type {type!r}: use one of {', '.join(EVENT_TYPES)}")
+        if _fence._CHECKS:  # a worker that lost its job writes nothing more (engine.runs.fence)
+            _fence.check_fence(self.path.parent, self._fence_key)
         self.seq += 1
         event = {"seq": self.seq, "t": round(time.time(), 3), "type": type, **payload}
         self._fh.write(json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n")

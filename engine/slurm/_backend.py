@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.jobs import JobQueue, engine_command
+from engine.errors import InvalidInput, NotFound
+from engine.jobs import JobLost, JobQueue, engine_command, register_backend
+from engine.runs import RunFolder
 from engine.slurm import _commands as cmd
 from engine.slurm._inputs import SCRIPT, batch_script, log_path, prepare_inputs, read_status, write_atomic
 from engine.slurm._settings import ClusterSettings
@@ -24,6 +26,10 @@ RESUMABLE = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVO
 # How long an ended submission may lack its final status.json before it counts as failed: on
 # NFS the submitter can see the old file for a while after the node replaced it.
 STATUS_WAIT_S = 90.0
+
+
+class SubmissionRaced(InvalidInput):
+    """A job changed (cancelled, submitted by another sync) while ``sbatch`` ran."""
 
 
 @dataclass
@@ -77,10 +83,10 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
     queue = JobQueue(project)
     job = queue.get(job_id)
     if job.backend != "slurm":
-        raise ValueError(f"job {job_id} runs on the {job.backend} workers, not on Slurm")
+        raise InvalidInput(f"job {job_id} runs on the {job.backend} workers, not on Slurm")
     if job.state not in ("queued", "interrupted"):
-        raise ValueError(f"job {job_id} is {job.state}; only queued or interrupted jobs are submitted")
-    run_dir = project.runs_dir / job.run_id
+        raise InvalidInput(f"job {job_id} is {job.state}; only queued or interrupted jobs are submitted")
+    run_dir = RunFolder.of(project, job.run_id).path
     folder = prepare_inputs(project, job, "cuda:0" if settings.gpus else "cpu")
     write_atomic(folder / SCRIPT, batch_script(settings, run_dir, job, engine_command([])))
     previous = _latest(project, job_id)
@@ -88,17 +94,16 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
     slurm_id = cmd.sbatch(folder / SCRIPT, cwd=run_dir)
     now = utc_now()
     log = str(log_path(run_dir, slurm_id).relative_to(project.path))
+    why = None
     try:
         with project.transaction() as conn:
             # while sbatch ran the job may have been cancelled (GUI, CLI) or submitted by another
-            # sync (a lock file that does not lock): check again, in the write
-            current = conn.execute("SELECT state, cancel_requested, worker FROM jobs WHERE id = ?",
-                                   (job_id,)).fetchone()
-            taken = (current is not None and current[0] in ("queued", "interrupted") and not current[1]
-                     and current[2] == job.worker)
-            if taken:
-                conn.execute("UPDATE jobs SET state = 'queued', worker = ?, attempts = attempts + 1, "
-                             "error = NULL, heartbeat_at = NULL WHERE id = ?", (f"slurm:{slurm_id}", job_id))
+            # sync (a lock file that does not lock): the queue checks again, in the write
+            try:
+                queue.mark_submitted(job_id, job.claim_token, f"slurm:{slurm_id}", conn)
+            except JobLost as exc:
+                why = str(exc)
+            else:
                 number = conn.execute("SELECT COALESCE(MAX(submission), 0) + 1 FROM slurm_jobs "
                                       "WHERE job_id = ?", (job_id,)).fetchone()[0]
                 conn.execute("INSERT INTO slurm_jobs(job_id, submission, slurm_id, state, log_path, "
@@ -108,13 +113,10 @@ def submit_job(project, job_id: int, settings: ClusterSettings | None = None, re
         with contextlib.suppress(cmd.SlurmError):
             cmd.scancel(slurm_id)
         raise
-    if not taken:
+    if why is not None:
         with contextlib.suppress(cmd.SlurmError):
             cmd.scancel(slurm_id)
-        why = ("was cancelled" if current is not None and current[1] else
-               "was submitted by another sync" if current is not None and current[2] != job.worker
-               else "changed")
-        raise ValueError(f"job {job_id} {why} while it was submitted; Slurm job {slurm_id} cancelled")
+        raise SubmissionRaced(f"{why} while it was submitted; Slurm job {slurm_id} cancelled")
     return slurm_id
 
 
@@ -132,24 +134,33 @@ def cancel_slurm_job(project, job_id: int) -> str:
     if (sub is None or sub.state in cmd.TERMINAL or job.state not in ("queued", "running")
             or job.worker != f"slurm:{sub.slurm_id}"):
         return queue.request_cancel(job_id)  # nothing on the cluster: cancelled at once
-    with project.transaction() as conn:
-        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+    queue.flag_cancel(job_id)
     try:
         cmd.scancel(sub.slurm_id)
     except cmd.SlurmError:
         return queue.get(job_id).state
     if job.state != "running":  # still waiting in Slurm's queue: it never started
-        queue.finish(job_id, "cancelled", "cancelled before it started (scancel)")
-        _set_sub_state(project, sub, "CANCELLED")
+        try:
+            queue.finish(job_id, "cancelled", "cancelled before it started (scancel)", token=job.claim_token)
+            _set_sub_state(project, sub, "CANCELLED")
+        except JobLost:  # a sync saw it start meanwhile: it ends at the next sync, as cancelled
+            pass
     return queue.get(job_id).state
+
+
+def _cancel(project, job_id: int, grace_s: float = 0.0, poll_s: float = 0.0) -> str:
+    return cancel_slurm_job(project, job_id)
+
+
+register_backend("slurm", cancel=_cancel)
 
 
 def slurm_log(project, job_id: int, every: bool = False) -> str:
     """The Slurm log of a job's last submission (of every submission with ``every``)."""
     subs = submissions(project, job_id)
     if not subs:
-        JobQueue(project).get(job_id)  # KeyError for an unknown job
-        raise LookupError(f"job {job_id} was never submitted to Slurm")
+        JobQueue(project).get(job_id)  # JobNotFound (a KeyError) for an unknown job
+        raise NotFound(f"job {job_id} was never submitted to Slurm")
     parts = []
     for sub in subs if every else subs[-1:]:
         path = project.path / sub.log_path
@@ -233,12 +244,12 @@ def _submit_waiting(project, queue: JobQueue, jobs, settings, report: SyncReport
         previous = _latest(project, job.id)
         if resume and previous is not None and previous.resumes + 1 >= settings.max_submissions:
             queue.finish(job.id, "failed", f"stopped after {previous.resumes + 1} Slurm submissions in a "
-                         "row (cluster settings: max_submissions)")
+                         "row (cluster settings: max_submissions)", token=job.claim_token)
             report.failed.append(job.id)
             continue
         try:
             slurm_id = submit_job(project, job.id, settings, resume=resume)
-        except (cmd.SlurmError, ValueError, OSError) as exc:
+        except (cmd.SlurmError, ValueError, OSError, JobLost) as exc:
             report.errors.append(f"job {job.id}: {exc}")
             continue
         (report.resubmitted if previous else report.submitted).append(job.id)
@@ -253,7 +264,16 @@ def _set_sub_state(project, sub: Submission, state: str) -> None:
 
 def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: SyncReport) -> bool:
     """Bring one submission's state into the job; True when the job should be submitted again."""
-    run_dir = project.runs_dir / job.run_id
+    try:
+        return _follow_owned(project, queue, job, sub, state, report)
+    except JobLost as exc:  # changed since this sync read it (a cancel, a retry): the next sync sees it
+        report.errors.append(str(exc))
+        return False
+
+
+def _follow_owned(project, queue: JobQueue, job, sub: Submission, state: str, report: SyncReport) -> bool:
+    run_dir = RunFolder.of(project, job.run_id).path
+    token = job.claim_token
     status = read_status(run_dir)
     if status.get("slurm_id") not in (None, sub.slurm_id):
         status = {}  # an older submission's word
@@ -270,9 +290,7 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
         return False
     if state in ("RUNNING", "COMPLETING") or (state in cmd.WAITING and status.get("state") == "running"):
         if job.state != "running":
-            with project.transaction() as conn:
-                conn.execute("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?) "
-                             "WHERE id = ?", (utc_now(), job.id))
+            queue.mark_running(job.id, token)
             report.note(job.id, f"running (Slurm job {sub.slurm_id})")
         return False
     if state in cmd.WAITING:
@@ -280,23 +298,25 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
     # The submission has ended (or Slurm forgot it): decide from the status file and Slurm's word.
     word = status.get("state")
     if job.cancel_requested:
-        queue.finish(job.id, "cancelled", "cancelled (scancel)")
+        queue.finish(job.id, "cancelled", "cancelled (scancel)", token=token)
         report.cancelled.append(job.id)
         report.note(job.id, "cancelled")
     elif word == "finished":
-        queue.finish(job.id, "finished")
+        queue.finish(job.id, "finished", token=token)
         report.finished.append(job.id)
         report.note(job.id, "finished")
     elif word == "failed":
-        queue.finish(job.id, "failed", status.get("error") or f"Slurm job {sub.slurm_id} failed")
+        queue.finish(job.id, "failed", status.get("error") or f"Slurm job {sub.slurm_id} failed",
+                     token=token)
         report.failed.append(job.id)
         report.note(job.id, "failed")
     elif state == "CANCELLED":
-        queue.finish(job.id, "cancelled", f"Slurm job {sub.slurm_id} was cancelled outside the workbench")
+        queue.finish(job.id, "cancelled", f"Slurm job {sub.slurm_id} was cancelled outside the workbench",
+                     token=token)
         report.cancelled.append(job.id)
         report.note(job.id, "cancelled outside the workbench")
     elif state in RESUMABLE or word == "interrupted" or (state == cmd.GONE and word == "running"):
-        queue.finish(job.id, "interrupted", f"Slurm job {sub.slurm_id}: {state}; resubmitting")
+        queue.finish(job.id, "interrupted", f"Slurm job {sub.slurm_id}: {state}; resubmitting", token=token)
         report.note(job.id, f"{state.lower()}: submitting again to resume from its checkpoint")
         return True
     elif time.time() - seen_since < STATUS_WAIT_S:
@@ -304,7 +324,8 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
     else:
         why = (f"{_last_line(project.path / sub.log_path)} (affengine slurm log)" if run_dir.is_dir()
                else f"its run folder {run_dir} is missing (deleted by hand?)")
-        queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: {why}")
+        queue.finish(job.id, "failed", f"Slurm job {sub.slurm_id} ended {state} without a result: {why}",
+                     token=token)
         report.failed.append(job.id)
         report.note(job.id, f"failed ({state})")
     return False

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from engine.errors import EngineError
+
 TIMEOUT_S = 60.0
 # Slurm states after which a job no longer runs (squeue --states=all and sacct spell them so).
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL",
@@ -16,7 +18,7 @@ WAITING = ("PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"
 GONE = "GONE"  # Slurm no longer knows the job (purged, no accounting)
 
 
-class SlurmError(RuntimeError):
+class SlurmError(EngineError, RuntimeError):
     """A Slurm command failed or is missing; the message says which and why."""
 
 

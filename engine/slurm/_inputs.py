@@ -23,6 +23,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from engine.runs import RunFolder
 from engine.slurm._settings import ClusterSettings
 from engine.store import utc_now
 
@@ -73,7 +74,7 @@ def prepare_inputs(project, job, device: str) -> Path:
 
     A resubmission keeps the snapshot but runs on ``device``, what the current settings ask for.
     """
-    run_dir = project.runs_dir / job.run_id
+    run_dir = RunFolder.of(project, job.run_id).path
     folder = slurm_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     snapshot = folder / SNAPSHOT

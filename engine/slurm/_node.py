@@ -36,12 +36,16 @@ class _Job:
 
 def run_on_node(run_dir: str | Path) -> int:
     """Run the job prepared in ``run_dir``; exit code 0 unless it failed."""
-    from engine.jobs import runner_for
-    from engine.runs import EventWriter
+    from engine.errors import InvalidInput
+    from engine.jobs import one_line, runner_for
+    from engine.runs import EventWriter, RunFolder
     from engine.store import Project
 
-    run_dir = Path(run_dir).resolve()
+    run_dir = RunFolder.at(Path(run_dir).resolve()).path  # InvalidInput for a name that is no run id
     folder = slurm_dir(run_dir)
+    if not folder.is_dir():
+        raise InvalidInput(f"{run_dir}: no {folder.name}/ folder here; not a run folder prepared for Slurm "
+                           "(the submitting side writes it: affengine slurm submit)")
     try:
         data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -72,9 +76,9 @@ def run_on_node(run_dir: str | Path) -> int:
         if state == "cancelled":
             state = "interrupted"  # stopped by a signal: cancel, time limit or pre-emption
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        (run_dir / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        with EventWriter(run_dir / "events.jsonl") as events:
+        error = one_line(exc)  # the job's error: one line; the traceback goes to error.txt
+        (run_dir / RunFolder.ERROR).write_text(traceback.format_exc(), encoding="utf-8")
+        with EventWriter(run_dir / RunFolder.EVENTS) as events:
             events.emit("failed", error=error, worker=f"slurm:{slurm_id}")
         print(f"affwb: failed: {error}", flush=True)
     write_status(run_dir, state=state, error=error, slurm_id=slurm_id, signals=signals)

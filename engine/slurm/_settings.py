@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from engine.errors import InvalidInput
+
 SETTINGS_FILE = "slurm.json"
 _NAME = re.compile(r"^[A-Za-z0-9_.,-]*$")
 _TIME = re.compile(r"^\d+(-\d+)?(:\d+){0,2}$")
@@ -16,7 +18,7 @@ _MEM = re.compile(r"^\d+[KMGT]?$")
 _OWN_OPTIONS = ("--output", "--error", "-o", "-e", "--chdir", "-D", "--job-name", "-J", "--open-mode")
 
 
-class SettingsError(ValueError):
+class SettingsError(InvalidInput):
     """Cluster settings that cannot be used; the message names every problem."""
 
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import InvalidInput
+
 TEST_FOLD = -1
 
 
-class LeakageError(ValueError):
+class LeakageError(InvalidInput):
     """A patient's images fall on both sides of a split."""
 
 

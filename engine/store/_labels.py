@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.errors import NotFound
 from engine.store._images import check_label
 from engine.store._project import utc_now
 
@@ -33,7 +34,7 @@ class LabelChange:
     undoes: int | None = None
 
 
-class NothingToUndo(LookupError):
+class NothingToUndo(NotFound):
     """Raised by :meth:`LabelBook.undo` when there is no change left to undo."""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.errors import EngineError
 from engine.store._schema import SCHEMA_VERSION, migrate, schema_version
 
 DB_NAME = "project.sqlite"
@@ -16,7 +17,7 @@ SUFFIX = ".affproj"
 BUSY_TIMEOUT_MS = 30_000
 
 
-class ProjectError(Exception):
+class ProjectError(EngineError):
     """A project folder that cannot be created or opened, with the reason."""
 
 

@@ -233,7 +233,15 @@ CREATE TABLE predictions (
 CREATE INDEX predictions_image ON predictions(image_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS)
+# fencing: a counter on each job, raised by every claim (a local worker) and every Slurm submission.
+# Every write a job's owner makes (heartbeat, finish, mark_running) names the token it was given and
+# changes nothing when the job has since been claimed again: a worker paused past --stale-after (laptop
+# suspend, SIGSTOP, an NFS stall) cannot overwrite the state of the worker that took the job over.
+_V_FENCING = """
+ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS, _V_FENCING)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,17 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.runs import RunFolder
 from engine.train._spec import RunSpec, SpecError
 
-CONFIG = "config.json"
-EVENTS = "events.jsonl"
-METRICS = "metrics.json"
-PREDICTIONS = "predictions.csv"
+# the run folder's layout is engine.runs.RunFolder's
+CONFIG, EVENTS, METRICS, PREDICTIONS = RunFolder.CONFIG, RunFolder.EVENTS, RunFolder.METRICS, RunFolder.PREDICTIONS  # noqa: E501
+CHECKPOINTS, LAST, BEST = RunFolder.CHECKPOINTS, RunFolder.LAST, RunFolder.BEST
 # The best epoch's model on its own training images: for thresholds chosen on training data only.
 TRAIN_PREDICTIONS = "train_predictions.csv"
-CHECKPOINTS = "checkpoints"
-LAST = "checkpoints/last.pt"
-BEST = "checkpoints/best.pt"
 PREDICTION_COLUMNS = ("image_id", "patient_id", "fold", "probability", "label")
 RUN_STATES = ("finished", "cancelled")
 

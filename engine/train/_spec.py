@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from engine.errors import InvalidInput
+
 OPTIMIZERS = ("adamw",)
 SCHEDULES = ("cosine", "constant")
 BALANCE_MODES = ("class_weights", "sampler", "none")
@@ -20,7 +22,7 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _PATCH = re.compile(r"patch(\d+)")
 
 
-class SpecError(ValueError):
+class SpecError(InvalidInput):
     """A run spec that cannot run as given; the message names every problem."""
 
 

@@ -12,7 +12,8 @@ import socket
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.jobs import JobQueue, kill_process_tree, list_experiments
+from engine.experiments import list_experiments
+from engine.jobs import JobQueue, kill_process_tree
 from engine.store import Project
 from tests.affgui.conftest import open_in
 from tests.engine._train_factory import make_project

@@ -7,7 +7,8 @@ import pytest
 from affgui.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
 from affgui.experiments.plan import plan_experiments, short_name
 from affgui.tasks import TaskRunner
-from engine.jobs import JobQueue, list_experiments
+from engine.experiments import list_experiments
+from engine.jobs import JobQueue
 from engine.models import list_models
 from engine.splits import fold_balance, load_split
 from engine.store import Project

@@ -9,7 +9,8 @@ import pytest
 
 from affgui.experiments.curves import REDRAW_HZ, TrainingCurvesWidget
 from affgui.experiments.job_monitor import JobMonitor, JobTailer
-from engine.jobs import JobQueue, create_experiment
+from engine.experiments import create_experiment
+from engine.jobs import JobQueue
 from engine.runs import EventWriter
 from engine.store import Project
 from tests.engine._train_factory import make_project, tiny_spec

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from affgui.experiments.job_queue import COLUMNS, format_eta
-from engine.jobs import JobQueue, create_experiment
+from engine.experiments import create_experiment
+from engine.jobs import JobQueue
 from engine.runs import EventWriter
 from engine.store import Project
 from tests.affgui.conftest import open_in

@@ -7,7 +7,7 @@ import pytest
 from affgui.experiments.job_monitor import JobMonitor
 from affgui.experiments.workers import LOG_FOLDER, WorkerManager
 from affgui.tasks import TaskRunner
-from engine.jobs import create_experiment
+from engine.experiments import create_experiment
 from engine.store import Project
 from tests.engine._train_factory import make_project, tiny_spec
 

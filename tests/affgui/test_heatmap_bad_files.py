@@ -8,8 +8,8 @@ import pytest
 
 from affgui.heatmaps import loading
 from affgui.heatmaps.pane import HeatmapPaneWidget
+from engine.experiments import experiment_jobs
 from engine.explain import heatmap_paths
-from engine.jobs import experiment_jobs
 from engine.store import Project
 from tests.affgui.test_heatmap_compare import study  # noqa: F401 - the fixture
 

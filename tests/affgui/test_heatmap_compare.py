@@ -12,8 +12,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
+from engine.experiments import create_experiment, experiment_jobs
 from engine.explain import write_heatmaps
-from engine.jobs import JobQueue, create_experiment, experiment_jobs
+from engine.jobs import JobQueue
 from engine.splits import create_split
 from engine.store import Project
 from tests.affgui.conftest import N_IMAGES, make_project, open_in

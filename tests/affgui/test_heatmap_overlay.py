@@ -104,8 +104,8 @@ print(len(h), 'torch' in sys.modules, 'timm' in sys.modules)
 
 def test_maps_without_an_input_size_are_refused_with_a_reason(tmp_path):
     from affgui.heatmaps.loading import FAILED, load_maps
+    from engine.experiments import create_experiment, experiment_jobs
     from engine.explain import write_heatmaps
-    from engine.jobs import create_experiment, experiment_jobs
     from engine.store import Project
     from tests.engine._train_factory import make_project, tiny_spec
 

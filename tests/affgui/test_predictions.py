@@ -34,7 +34,8 @@ def vit_score(k: int) -> float:
 
 def write_experiment(project: Project, name: str, model: str, score, k_of: dict[int, int]) -> None:
     """A finished experiment whose fold runs predicted ``score(k)`` for the k-th image."""
-    from engine.jobs import JobQueue, create_experiment, experiment_jobs
+    from engine.experiments import create_experiment, experiment_jobs
+    from engine.jobs import JobQueue
     from engine.splits import load_split
     from tests.engine._train_factory import tiny_spec
 
@@ -209,7 +210,7 @@ def test_scores_are_read_once_per_state_of_the_run_folders(study):
         cache.apply(project, rows, PredictionQuery("cnn", "nff", 0.4))
         assert cache.reads == 1  # re-filtering reads no file
         # a fold's predictions rewritten (as a re-run would): read again, new scores used
-        from engine.jobs import experiment_jobs
+        from engine.experiments import experiment_jobs
 
         job = experiment_jobs(project, "cnn")[0]
         csv_path = project.runs_dir / job.run_id / "predictions.csv"
@@ -227,7 +228,7 @@ def test_scores_are_read_once_per_state_of_the_run_folders(study):
 
 def test_unfinished_and_unknown_experiments_say_why(study):
     path, _ = study
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
 
     cache = PredictionCache()
     with Project.open(path) as project:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from affgui.results import compute_results
-from engine.jobs import experiment_jobs
+from engine.experiments import experiment_jobs
 from engine.store import Project
 from tests.affgui.test_results_view import CNN, PENDING, VIT, finish_experiment, study  # noqa: F401
 

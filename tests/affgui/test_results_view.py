@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.evaluate import compare_experiments, compute_cost, experiment_results, load_experiment_predictions
-from engine.jobs import create_experiment, experiment_jobs
+from engine.experiments import create_experiment, experiment_jobs
 from engine.splits import load_split
 from engine.store import Project
 from tests.affgui.conftest import open_in

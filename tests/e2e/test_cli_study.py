@@ -71,7 +71,7 @@ def test_cnn_and_vit_cross_validation_on_a_phantom_project(tmp_path):
         out = _affengine("run", proj, name, "--device", "cpu").stdout
         assert out.count(": finished") == 2, out
 
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
     from engine.train import read_predictions
 
     with Project.open(proj) as p:

@@ -19,7 +19,8 @@ TEST_SHARE = 0.2
 @functools.cache
 def held_out_study(base: Path) -> Path:
     """``base/Held.affproj`` with split ``default`` v2 (k = 2, 20 % test) and experiments a, b."""
-    from engine.jobs import Worker, create_experiment
+    from engine.experiments import create_experiment
+    from engine.jobs import Worker
     from engine.splits import create_split
     from engine.store import Project
 
@@ -63,7 +64,8 @@ def phantom_sites(base: Path) -> tuple[Path, Path]:
     The external site is another seed with other acquisition settings: larger detector, more
     MONOCHROME1 files, RLE only, harder cases and a higher AFF share.
     """
-    from engine.jobs import Worker, create_experiment
+    from engine.experiments import create_experiment
+    from engine.jobs import Worker
     from engine.phantom import PhantomConfig
     from engine.splits import create_split
     from engine.store import Project

@@ -18,7 +18,8 @@ CNN, VIT = "cnn", "vit"
 @functools.cache
 def tiny_study(base: Path) -> Path:
     """``base/Study.affproj``: finished experiments ``cnn`` (resnet10t), ``vit`` (vit_tiny), 64 px."""
-    from engine.jobs import Worker, create_experiment
+    from engine.experiments import create_experiment
+    from engine.jobs import Worker
     from engine.store import Project
 
     Path(base).mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ def study_copy(src: Path, dest: Path) -> Path:
 
 def pooled_prediction_rows(project, name: str) -> list[dict]:
     """Every fold's ``predictions.csv`` rows of experiment ``name``, read straight from the files."""
-    from engine.jobs import experiment_jobs
+    from engine.experiments import experiment_jobs
 
     rows = []
     for job in experiment_jobs(project, name):

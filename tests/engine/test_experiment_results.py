@@ -14,7 +14,7 @@ from engine.evaluate import (
     experiment_runs,
     load_experiment_predictions,
 )
-from engine.jobs import create_experiment, experiment_jobs
+from engine.experiments import create_experiment, experiment_jobs
 from engine.store import Project
 from tests.engine._results_factory import (
     CNN,

@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from engine.cli import _evaluate, _report
+from engine.experiments import experiment_jobs
 from engine.final import (
     FinalModelError,
     Target,
@@ -17,7 +18,6 @@ from engine.final import (
     recalibration,
     score_images,
 )
-from engine.jobs import experiment_jobs
 from engine.splits import load_split
 from engine.store import Project
 from engine.train import read_predictions, read_run_config

@@ -9,6 +9,7 @@ import pytest
 
 from engine.cli import _finalize
 from engine.evaluate import operating_points
+from engine.experiments import experiment_jobs
 from engine.final import (
     FinalModelError,
     experiment_members,
@@ -18,7 +19,7 @@ from engine.final import (
     list_final_models,
     score_images,
 )
-from engine.jobs import JobQueue, experiment_jobs
+from engine.jobs import JobQueue
 from engine.splits import load_split
 from engine.store import Project
 from engine.train import read_predictions

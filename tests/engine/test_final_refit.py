@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.experiments import experiment_jobs
 from engine.final import (
     FinalModelError,
     get_final_model,
@@ -15,7 +16,7 @@ from engine.final import (
     refit_recipe,
     score_images,
 )
-from engine.jobs import JobQueue, Worker, experiment_jobs
+from engine.jobs import JobQueue, Worker
 from engine.splits import load_split
 from engine.store import Project
 from tests.engine._final_factory import A, copy_study, held_out_study, shared_base

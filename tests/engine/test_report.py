@@ -13,7 +13,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from engine.cli import _report
 from engine.evaluate import ExperimentRuns, Predictions
-from engine.jobs import experiment_jobs
+from engine.experiments import experiment_jobs
 from engine.report import (
     DataSummary,
     assemble_report,

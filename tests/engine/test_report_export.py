@@ -8,7 +8,7 @@ import pytest
 
 from engine.cli import CliError, _export
 from engine.evaluate import experiment_results
-from engine.jobs import experiment_jobs
+from engine.experiments import experiment_jobs
 from engine.report import experiment_record
 from engine.store import Project
 from tests.engine._results_factory import VIT, shared_base, tiny_study

@@ -8,7 +8,7 @@ import pytest
 
 from engine.cli import _labels
 from engine.evaluate import Predictions, review_labels
-from engine.jobs import experiment_jobs
+from engine.experiments import experiment_jobs
 from engine.store import Project
 from tests.engine._results_factory import CNN, VIT, shared_base, tiny_study
 

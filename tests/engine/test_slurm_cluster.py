@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.jobs import JobQueue, Worker, cancel_job, create_experiment, experiment_jobs
+from engine.experiments import create_experiment, experiment_jobs
+from engine.jobs import JobQueue, Worker, cancel_job
 from engine.runs import read_events
 from engine.slurm import ClusterSettings, slurm_log, submissions, sync
 from engine.store import Project

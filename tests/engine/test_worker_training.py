@@ -9,7 +9,8 @@ import time
 import pytest
 
 from engine.cli import main
-from engine.jobs import JobQueue, cancel_job, create_experiment
+from engine.experiments import create_experiment
+from engine.jobs import JobQueue, cancel_job
 from engine.runs import read_events
 from engine.store import Project
 from tests.engine._results_factory import pooled_prediction_rows
@@ -90,8 +91,9 @@ def test_killed_worker_leaves_job_interrupted_and_next_worker_resumes_it(project
     w.wait(30)
     with Project.open(project_path) as project:
         assert JobQueue(project).get(job.id).state == "running"  # nobody has noticed yet
-    time.sleep(2.5)  # longer than --stale-after below, counted from the dead worker's last heartbeat
-    w2 = _worker(project_path, "--exit-when-idle", "--stale-after", "1")
+    # no waiting for --stale-after (at least 3 heartbeats, 15 s): the next worker sees that the
+    # dead worker's process on this host is gone, marks it dead and resumes its job at once
+    w2 = _worker(project_path, "--exit-when-idle")
     assert w2.wait(600) == 0, _log(w2)
     with Project.open(project_path) as project:
         done = JobQueue(project).get(job.id)

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from engine.cli import main
-from engine.jobs import create_experiment, experiment_jobs, worker_devices, worker_env
+from engine.experiments import create_experiment, experiment_jobs
+from engine.jobs import worker_devices, worker_env
 from engine.store import Project
 from tests.engine._train_factory import make_project, tiny_spec
 
