@@ -1,6 +1,7 @@
 """Project folders: the SQLite store (images, patients, labels, ROIs) and the pixel cache."""
 
 from engine.store._cache import CACHE_SIDE, THUMB_SIDE, ImageCache
+from engine.store._health import DamagedProject
 from engine.store._images import (
     LABELS,
     LATERALITIES,
@@ -25,6 +26,7 @@ __all__ = [
     "THUMB_SIDE",
     "UNLABELLED",
     "VIEWS",
+    "DamagedProject",
     "ImageCache",
     "ImageFilter",
     "ImageRecord",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.errors import EngineError
 from engine.store._schema import SCHEMA_VERSION, migrate, schema_version
 
 DB_NAME = "project.sqlite"
@@ -16,7 +17,7 @@ SUFFIX = ".affproj"
 BUSY_TIMEOUT_MS = 30_000
 
 
-class ProjectError(Exception):
+class ProjectError(EngineError):
     """A project folder that cannot be created or opened, with the reason."""
 
 
@@ -89,9 +90,12 @@ class Project:
     @classmethod
     def create(cls, path: str | Path, exist_ok: bool = False) -> Project:
         """Create a new project folder (``.affproj`` is appended when missing)."""
+        from engine.store._health import check_before_open
+
         path = Path(path).expanduser().resolve()
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
+        check_before_open(path, path / DB_NAME)
         if (path / DB_NAME).exists():
             if exist_ok:
                 return cls.open(path)
@@ -109,7 +113,15 @@ class Project:
 
     @classmethod
     def open(cls, path: str | Path) -> Project:
-        """Open an existing project, migrating an older schema in place."""
+        """Open an existing project, migrating an older schema in place.
+
+        A damaged folder (empty or schema-less database, or a missing one beside a
+        non-empty ``cache/``/``runs/``, or a corrupt page) raises
+        :class:`~engine.store.DamagedProject` saying how to recover. Before a schema
+        migration the database is backed up into ``backups/``.
+        """
+        from engine.store import _health
+
         path = Path(path).expanduser().resolve()
         if path.is_file() and path.name == DB_NAME:
             path = path.parent
@@ -118,17 +130,40 @@ class Project:
             if (alt / DB_NAME).is_file():
                 path = alt
             else:
+                _health.check_before_open(path, path / DB_NAME)
                 raise ProjectError(f"{path}: not an AFF Workbench project (no {DB_NAME})")
+        db = path / DB_NAME
+        _health.check_before_open(path, db)
         try:
-            conn = connect(path / DB_NAME)
-            migrate(conn)
+            conn = connect(db)
+            try:
+                cls._check_and_migrate(path, conn)
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path / DB_NAME}: cannot open database: {exc}") from exc
+            raise _health.diagnose(path, db, exc) from None
         except RuntimeError as exc:
             raise ProjectError(f"{path}: {exc}") from exc
         for sub in ("cache", "runs", "reports"):
             (path / sub).mkdir(exist_ok=True)
         return cls(path, conn)
+
+    @staticmethod
+    def _check_and_migrate(path: Path, conn: sqlite3.Connection) -> None:
+        from engine.store import _health
+
+        if _health.quick_check_due(conn):
+            problems = _health.quick_check(conn)
+            if problems:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('last_quick_check', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (utc_now(),))
+        version = schema_version(conn)
+        if 0 < version < SCHEMA_VERSION:
+            _health.backup(conn, path / "backups" / _health.backup_name(f"v{version}"))
+        migrate(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -142,6 +177,14 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({str(self.path)!r})"
+
+    def backup(self, dest: str | Path | None = None) -> Path:
+        """Copy the database (online backup API) to ``dest`` or ``backups/project-<time>.sqlite``."""
+        from engine.store import _health
+
+        target = Path(dest) if dest else self.path / "backups" / _health.backup_name("manual")
+        with self._lock:
+            return _health.backup(self.conn, target)
 
     @property
     def schema_version(self) -> int:
