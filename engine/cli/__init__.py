@@ -35,6 +35,7 @@ def _command_modules():
         _labels,
         _models,
         _phantom,
+        _project,
         _report,
         _slurm,
         _split,
@@ -43,7 +44,8 @@ def _command_modules():
     )
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
-            _explain, _report, _export, _cache, _workers, _slurm)
+            _explain, _report, _export, _cache, _workers, _slurm,
+            _project)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ from engine.store._project import ProjectError
 
 RECOVERY_HINT = (
     "restore a backup from {backups} (see `affengine project backup`), or run "
-    "`affengine project recover {path}` to copy what can still be read into a new project "
+    "`affengine project recover {path}` to keep what can still be read "
     "(docs/recovery.md)"
 )
 QUICK_CHECK_EVERY = timedelta(days=7)
@@ -133,6 +133,7 @@ def recover(src: Path, dest: Path, use_cli: bool = True) -> tuple[str, dict[str,
         raise EngineError(f"{dest}: already exists; choose another destination")
     dest.parent.mkdir(parents=True, exist_ok=True)
     cli = shutil.which("sqlite3") if use_cli else None
+    note = ""
     if cli:
         dump = subprocess.run([cli, str(src), ".recover"], capture_output=True, timeout=3600)
         if dump.returncode == 0 and dump.stdout:
@@ -140,8 +141,11 @@ def recover(src: Path, dest: Path, use_cli: bool = True) -> tuple[str, dict[str,
                                   timeout=3600)
             if load.returncode == 0:
                 return "sqlite3 .recover", _counts(dest)
+            dump = load
+        reason = dump.stderr.decode(errors="replace").strip().splitlines()
+        note = f" (sqlite3 .recover failed: {reason[-1] if reason else dump.returncode})"
         dest.unlink(missing_ok=True)
-    return "row copy", _copy_readable(src, dest)
+    return "row copy" + note, _copy_readable(src, dest)
 
 
 def _counts(db: Path) -> dict[str, int]:
@@ -220,4 +224,34 @@ def _cols(conn, name: str) -> str:
     return ",".join(f'"{r[1]}"' for r in conn.execute(f'PRAGMA table_info("{name}")'))
 
 
-__all__ = ["DamagedProject", "backup", "check_before_open", "diagnose", "quick_check", "recover"]
+
+
+
+def recover_project(path: Path, use_cli: bool = True) -> tuple[str, dict[str, int], Path]:
+    """Replace ``path/project.sqlite`` with what can be read of it.
+
+    The damaged file (and its ``-wal``) is kept in ``backups/``. Returns the
+    method, rows copied per table and where the damaged file went.
+    """
+    db = path / "project.sqlite"
+    if not db.is_file() or db.stat().st_size == 0:
+        raise DamagedProject(f"{path}: nothing to recover ({db.name} is missing or empty); "
+                             f"restore a backup from {path / 'backups'} (docs/recovery.md)")
+    fresh = path / "project.sqlite.recovered"
+    fresh.unlink(missing_ok=True)
+    method, counts = recover(db, fresh, use_cli=use_cli)
+    if not counts.get("meta"):
+        fresh.unlink(missing_ok=True)
+        raise DamagedProject(f"{path}: the project tables cannot be read from {db.name}; "
+                             f"restore a backup from {path / 'backups'} (docs/recovery.md)")
+    kept = path / "backups" / backup_name("damaged")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    db.replace(kept)
+    for suffix in ("-wal", "-shm"):
+        side = path / f"project.sqlite{suffix}"
+        if side.exists():
+            side.replace(kept.with_name(kept.name + suffix))
+    fresh.replace(db)
+    return method, counts, kept
+__all__ = ["DamagedProject", "backup", "check_before_open", "diagnose", "quick_check", "recover",
+           "recover_project"]
