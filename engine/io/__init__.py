@@ -14,6 +14,7 @@ from engine.io._report import ImportReport
 from engine.io._resample import cache_pixels, target_shape, thumbnail
 from engine.io._rules import ImportSetupError, PatientRule
 from engine.io._window import Display, Modality, VoiTable, Window
+from engine.store import fs_path, safe_text, stored_path
 
 __all__ = [
     "SUFFIXES",
@@ -32,10 +33,13 @@ __all__ = [
     "VoiTable",
     "Window",
     "cache_pixels",
+    "fs_path",
     "import_sources",
     "read_image",
     "read_manifest",
     "rebuild_cache",
+    "safe_text",
+    "stored_path",
     "target_shape",
     "thumbnail",
 ]

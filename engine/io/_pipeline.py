@@ -16,7 +16,7 @@ from engine.io._rules import ImportSetupError, PatientRule, folder_label
 from engine.io._scan import Candidate, scan
 from engine.io._worker import Job, Outcome
 from engine.io._writer import Unit, Writer
-from engine.store import Project
+from engine.store import Project, fs_path, stored_path
 
 Progress = Callable[[int, int, str], None]
 CHANGED = "content changed since the last import: imported as a new image (the old row keeps " \
@@ -43,7 +43,7 @@ class _Known:
         self.by_path: dict[str, _Row] = {}
         self.by_sha: dict[str, _Row] = {}
         for r in rows:  # the newest row wins a path (a file whose content changed)
-            row = _Row(r["id"], r["path"], r["bytes"], r["mtime"], r["sha256"], r["width"],
+            row = _Row(r["id"], fs_path(r["path"]), r["bytes"], r["mtime"], r["sha256"], r["width"],
                        r["height"])
             self.by_path[row.path] = self.by_sha[row.sha] = row
         # An import label goes only to images nobody has labelled, ever (not even cleared).
@@ -234,7 +234,7 @@ def _store_errors(project: Project, report: ImportReport, man: Manifest | None,
     """Keep the project's error list current: clear what imported fine, record the rest."""
     stale = list(stored)
     if man is not None:  # rows of this manifest are checked afresh each time
-        prefix = f"{man.path}:"
+        prefix = stored_path(f"{man.path}:")
         stale += [p for p, _, _ in project.images.errors() if p.startswith(prefix)]
     if stale:
         project.images.clear_errors(stale)

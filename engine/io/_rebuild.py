@@ -14,7 +14,7 @@ from engine.io._decoded import ImageReadError
 from engine.io._parallel import _context, default_workers
 from engine.io._reader import decode_bytes, kind_by_name
 from engine.io._resample import cache_pixels, thumbnail
-from engine.store import THUMB_SIDE, ImageCache, Project
+from engine.store import THUMB_SIDE, ImageCache, Project, fs_path
 
 
 @dataclass
@@ -64,11 +64,11 @@ def rebuild_cache(project: Project, *, everything: bool = False, workers: int | 
     workers = max(1, min(workers or default_workers(), len(todo) or 1))
     root = str(project.cache.root)
     if workers == 1:
-        results = (_rebuild_one(r.path, r.sha256, root) for r in todo)
+        results = (_rebuild_one(fs_path(r.path), r.sha256, root) for r in todo)
         pool = None
     else:
         pool = ProcessPoolExecutor(workers, mp_context=_context())
-        results = pool.map(_rebuild_one, [r.path for r in todo], [r.sha256 for r in todo],
+        results = pool.map(_rebuild_one, [fs_path(r.path) for r in todo], [r.sha256 for r in todo],
                            [root] * len(todo))
     try:
         for done, (row, (thumb, error)) in enumerate(zip(todo, results), start=1):

@@ -14,6 +14,7 @@ from engine.store._images import (
     check_label,
 )
 from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo
+from engine.store._names import fs_path, safe_text, stored_path
 from engine.store._project import SCHEMA_VERSION, Project, ProjectError, utc_now
 from engine.store._rois import Roi, RoiTable
 
@@ -40,5 +41,8 @@ __all__ = [
     "Roi",
     "RoiTable",
     "check_label",
+    "fs_path",
+    "safe_text",
+    "stored_path",
     "utc_now",
 ]

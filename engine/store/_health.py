@@ -169,7 +169,7 @@ def _copy_readable(src: Path, dest: Path, chunk: int = 512) -> dict[str, int]:
                 "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
                 "AND name NOT LIKE 'sqlite_%' ORDER BY type = 'table' DESC").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise EngineError(f"{src}: even the schema cannot be read ({exc}); restore a backup")
+            raise EngineError(f"{src}: even the schema cannot be read ({exc}); restore a backup") from None
         new.execute("BEGIN")
         tables = [name for kind, name, sql in schema if kind == "table"]
         for kind, _name, sql in schema:

@@ -8,8 +8,7 @@ import sqlite3
 import pytest
 
 from engine.cli import main
-from engine.store import SCHEMA_VERSION, DamagedProject, Project
-from engine.store import _schema
+from engine.store import SCHEMA_VERSION, DamagedProject, Project, _schema
 
 N_KEYS = 3000
 
