@@ -50,6 +50,8 @@ def run(args) -> int:
     print(f"import: {report.summary()}")
     for path, stored in report.duplicates:
         print(safe_text(f"  duplicate: {path} (same content as {stored})"))
+    for warning in report.warnings:
+        print(safe_text(f"  warning: {warning}"), file=sys.stderr)
     for path, note in report.notes:
         print(safe_text(f"  note: {path}: {note}"))
     if report.errors:

@@ -5,6 +5,7 @@ cores into the project's pixel cache, and stores its metadata; ``read_image``
 decodes one file with the same display chain a DICOM viewer uses.
 """
 
+from engine.io._csv import CsvError, CsvTable, read_csv
 from engine.io._decoded import DecodedImage, ImageMeta, ImageReadError
 from engine.io._manifest import Manifest, ManifestEntry, ManifestError, read_manifest
 from engine.io._pipeline import import_sources
@@ -18,6 +19,8 @@ from engine.store import fs_path, safe_text, stored_path
 
 __all__ = [
     "SUFFIXES",
+    "CsvError",
+    "CsvTable",
     "DecodedImage",
     "Display",
     "ImageMeta",
@@ -35,6 +38,7 @@ __all__ = [
     "cache_pixels",
     "fs_path",
     "import_sources",
+    "read_csv",
     "read_image",
     "read_manifest",
     "rebuild_cache",

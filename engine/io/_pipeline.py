@@ -203,6 +203,7 @@ def import_sources(project: Project, sources: Iterable[str | Path] | str | Path,
         files = [f for f in files if f.path not in man.blocked]
     report = ImportReport(total=len(files))
     report.errors += man.errors if man else []
+    report.warnings += man.warnings if man else []
     imp = _Importer(project, man, folder_labels, rule, reader.strip(), report)
     notify = progress or (lambda done, total, path: None)
     jobs, candidates, done = [], {}, 0
