@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from engine.io._decoded import ImageReadError
 from engine.io._parallel import _context, default_workers
 from engine.io._reader import decode_bytes, kind_by_name
 from engine.io._resample import cache_pixels, thumbnail
+from engine.io._worker import watch_parent
 from engine.store import THUMB_SIDE, ImageCache, Project, fs_path
 
 
@@ -67,7 +69,8 @@ def rebuild_cache(project: Project, *, everything: bool = False, workers: int | 
         results = (_rebuild_one(fs_path(r.path), r.sha256, root) for r in todo)
         pool = None
     else:
-        pool = ProcessPoolExecutor(workers, mp_context=_context())
+        pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=watch_parent,
+                                   initargs=(os.getpid(),))
         results = pool.map(_rebuild_one, [fs_path(r.path) for r in todo], [r.sha256 for r in todo],
                            [root] * len(todo))
     try:

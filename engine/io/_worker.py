@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +57,45 @@ class _State:
     known: frozenset[str] = frozenset()
 
 
-def init_worker(cache_root: str, known: frozenset[str]) -> None:
-    """Process initialiser: where the cache is and which hashes the project already has."""
+def init_worker(cache_root: str, known: frozenset[str], parent: int | None = None) -> None:
+    """Process initialiser: where the cache is and which hashes the project already has.
+
+    With ``parent`` (the importing process's pid) a daemon thread ends this worker
+    within :data:`PARENT_POLL_S` once that process is gone (killed, crashed): an
+    idle worker blocked on the job pipe would otherwise wait forever, because it
+    holds the pipe's other end itself and never sees end-of-file.
+    """
     _State.cache = ImageCache(Path(cache_root))
     _State.known = known
+    if parent is not None:
+        watch_parent(parent)
+
+
+def watch_parent(parent: int) -> None:
+    """Start the daemon thread that ends this process once ``parent`` has died."""
+    if parent != os.getpid():
+        threading.Thread(target=_watch_parent, args=(parent, os.getppid()), daemon=True,
+                         name="parent-watch").start()
+
+
+PARENT_POLL_S = 0.5
+
+
+def _parent_alive(parent: int) -> bool:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch_parent(parent: int, ppid: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != ppid or not _parent_alive(parent):
+            os._exit(3)  # nothing of ours is half-written: the cache copy is written last
 
 
 def process(job: Job) -> Outcome:
