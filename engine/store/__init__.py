@@ -13,7 +13,7 @@ from engine.store._images import (
     ImageTable,
     check_label,
 )
-from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo
+from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo, UndoConflict
 from engine.store._names import fs_path, safe_text, stored_path
 from engine.store._project import SCHEMA_VERSION, Project, ProjectError, utc_now
 from engine.store._rois import Roi, RoiTable
@@ -27,6 +27,7 @@ __all__ = [
     "THUMB_SIDE",
     "UNLABELLED",
     "VIEWS",
+    "UndoConflict",
     "DamagedProject",
     "ImageCache",
     "ImageFilter",
