@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.cli._common import open_project
 from engine.io import CsvError, read_csv
-from engine.store import LABELS
+from engine.store import LABELS, csv_cell
 
 EXPORT_COLUMNS = ("image_id", "path", "sha256", "patient_id", "view", "laterality", "label")
 _CANONICAL = {name.lower(): name for name in LABELS} | {"none": None}
@@ -69,8 +69,8 @@ def run_export(args) -> int:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            writer.writerow([r.id, r.path, r.sha256, r.patient_key, r.view or "",
-                             r.laterality or "", r.label or ""])
+            writer.writerow([csv_cell(v) for v in (r.id, r.path, r.sha256, r.patient_key,
+                                                    r.view or "", r.laterality or "", r.label or "")])
     finally:
         if args.out:
             out.close()

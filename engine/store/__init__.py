@@ -14,7 +14,7 @@ from engine.store._images import (
     check_label,
 )
 from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo, UndoConflict
-from engine.store._names import fs_path, safe_text, stored_path
+from engine.store._names import csv_cell, fs_path, safe_text, stored_path
 from engine.store._project import SCHEMA_VERSION, Project, ProjectError, utc_now
 from engine.store._rois import Roi, RoiTable
 
@@ -42,6 +42,7 @@ __all__ = [
     "Roi",
     "RoiTable",
     "check_label",
+    "csv_cell",
     "fs_path",
     "safe_text",
     "stored_path",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import EngineError
 from engine.store._images import check_label
+from engine.store._names import csv_cell
 from engine.store._project import utc_now
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class LabelBook:
             out = csv.writer(fh)
             out.writerow(["change_id", "at", "patient_id", "path", "image_id", "old_label",
                           "new_label", "reader", "source", "undoes"])
-            out.writerows(tuple(r) for r in rows)
+            out.writerows(tuple(csv_cell(v) for v in r) for r in rows)
         return len(rows)
 
     # -- internals ---------------------------------------------------------------

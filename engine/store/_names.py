@@ -50,4 +50,20 @@ def safe_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-__all__ = ["fs_path", "safe_text", "stored_path"]
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection rule).
+
+    Text starting with ``= + - @``, tab or carriage return gets a leading ``'``;
+    numbers and ``None`` are returned unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+__all__ = ["FORMULA_PREFIXES", "csv_cell", "fs_path", "safe_text", "stored_path"]
