@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.io._decoded import ImageReadError
+from engine.io._limits import check_patient_id
 from engine.io._reader import decode_bytes
 from engine.io._resample import cache_pixels, thumbnail
 from engine.store import ImageCache, ImageRecord
@@ -128,6 +129,7 @@ def _decode(job: Job, data: bytes, found: dict) -> Outcome:
     patient = job.manifest_patient or meta.patient_id or job.rule_patient
     if not patient:
         raise ImageReadError(job.rule_error or "no patient id (no PatientID, manifest or rule)")
+    check_patient_id(patient)
     if job.manifest_patient and meta.patient_id and job.manifest_patient != meta.patient_id:
         notes.append(f"manifest patient {job.manifest_patient!r} used; the file says "
                      f"{meta.patient_id!r}")
