@@ -8,6 +8,7 @@ file comes back as an ``Outcome`` with ``error`` set.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -51,6 +52,12 @@ class Outcome:
     thumb: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     error: str | None = None
+
+
+def disk_full(exc: OSError, where) -> str:
+    """The message for a full disk or exhausted quota while writing under ``where``."""
+    return (f"disk full: {exc.strerror or exc} while writing to {where}; free space there "
+            "and import again (what was stored so far is kept)")
 
 
 class _State:
@@ -117,6 +124,11 @@ def process(job: Job) -> Outcome:
         return _decode(job, data, found)
     except ImageReadError as exc:
         return Outcome(**found, error=str(exc))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return Outcome(**found, error=disk_full(exc, _State.cache.root))
+        return Outcome(**found, error=f"cannot write the cache copy to {_State.cache.root}: "
+                                      f"{exc.strerror or exc}")
     except Exception as exc:  # never let one file stop the import
         return Outcome(**found, error=f"unexpected {type(exc).__name__} while decoding: {exc}")
 
