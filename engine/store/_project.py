@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -42,6 +43,12 @@ def connect(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
+def writable(path: Path) -> bool:
+    """True when the project folder and its database can be written by this process."""
+    db = path / DB_NAME
+    return os.access(path, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
 class Project:
     """An open project folder.
 
@@ -54,6 +61,7 @@ class Project:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self.conn = conn
+        self.read_only: str | None = None  # the note saying why, when opened read-only
         self._lock = threading.RLock()
         from engine.store._cache import ImageCache
         from engine.store._images import ImageTable
@@ -134,6 +142,8 @@ class Project:
                 raise ProjectError(f"{path}: not an AFF Workbench project (no {DB_NAME})")
         db = path / DB_NAME
         _health.check_before_open(path, db)
+        if not writable(path):
+            return cls._open_read_only(path, db)
         try:
             conn = connect(db)
             try:
@@ -148,6 +158,34 @@ class Project:
         for sub in ("cache", "runs", "reports"):
             (path / sub).mkdir(exist_ok=True)
         return cls(path, conn)
+
+    @classmethod
+    def _open_read_only(cls, path: Path, db: Path) -> Project:
+        """Open a project whose folder cannot be written, for inspection only."""
+        from engine.store import _health
+
+        note = f"{path}: opened read-only (the folder or {DB_NAME} is not writable)"
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+            except sqlite3.OperationalError:  # WAL without a readable -shm: read the file alone
+                conn.close()
+                conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+                note += "; changes not yet checkpointed from the -wal file are not shown"
+            conn.row_factory = sqlite3.Row
+            version = schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise _health.diagnose(path, db, exc) from None
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise ProjectError(f"{path}: read-only project has schema v{version}, this release "
+                               f"needs v{SCHEMA_VERSION}; copy it to a writable folder to open it")
+        project = cls(path, conn)
+        project.read_only = note
+        return project
 
     @staticmethod
     def _check_and_migrate(path: Path, conn: sqlite3.Connection) -> None:
