@@ -216,7 +216,10 @@ def import_sources(project: Project, sources: Iterable[str | Path] | str | Path,
         else:
             candidates[cand.path] = cand
             jobs.append(imp.job(cand))
-    outcomes = run_jobs(jobs, workers, str(project.cache_dir), frozenset(imp.known.by_sha))
+    legacy = frozenset(r[0] for r in project.query(
+        "SELECT DISTINCT bytes FROM images WHERE hash_algo = 'sha256'"))
+    outcomes = run_jobs(jobs, workers, str(project.cache_dir), frozenset(imp.known.by_sha),
+                        legacy)
     try:
         for out in outcomes:
             imp.outcome(candidates[out.path], out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +15,7 @@ from engine.io._parallel import _context, default_workers
 from engine.io._reader import decode_bytes, kind_by_name
 from engine.io._resample import cache_pixels, thumbnail
 from engine.io._worker import watch_parent
-from engine.store import THUMB_SIDE, ImageCache, Project, fs_path
+from engine.store import THUMB_SIDE, ImageCache, Project, fs_path, hash_matches
 
 
 @dataclass
@@ -39,7 +38,7 @@ def _rebuild_one(path: str, sha256: str, cache_root: str) -> tuple[np.ndarray | 
         data = Path(path).read_bytes()
     except OSError as exc:
         return None, f"cannot read the source file: {exc.strerror or exc} (moved? import its new folder)"
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if not hash_matches(data, sha256):
         return None, "the source file changed since it was imported; import it again"
     try:
         full = cache_pixels(decode_bytes(data, kind_by_name(Path(path)), Path(path).suffix))

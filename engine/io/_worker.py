@@ -9,7 +9,6 @@ file comes back as an ``Outcome`` with ``error`` set.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import threading
 import time
@@ -22,7 +21,7 @@ from engine.io._decoded import ImageReadError
 from engine.io._limits import check_patient_id
 from engine.io._reader import decode_bytes
 from engine.io._resample import cache_pixels, thumbnail
-from engine.store import ImageCache, ImageRecord
+from engine.store import ImageCache, ImageRecord, content_hash, legacy_hash
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,11 @@ def disk_full(exc: OSError, where) -> str:
 class _State:
     cache: ImageCache | None = None
     known: frozenset[str] = frozenset()
+    legacy_sizes: frozenset[int] = frozenset()
 
 
-def init_worker(cache_root: str, known: frozenset[str], parent: int | None = None) -> None:
+def init_worker(cache_root: str, known: frozenset[str], parent: int | None = None,
+                legacy_sizes: frozenset[int] = frozenset()) -> None:
     """Process initialiser: where the cache is and which hashes the project already has.
 
     With ``parent`` (the importing process's pid) a daemon thread ends this worker
@@ -75,6 +76,7 @@ def init_worker(cache_root: str, known: frozenset[str], parent: int | None = Non
     """
     _State.cache = ImageCache(Path(cache_root))
     _State.known = known
+    _State.legacy_sizes = legacy_sizes
     if parent is not None:
         watch_parent(parent)
 
@@ -116,7 +118,11 @@ def process(job: Job) -> Outcome:
         return Outcome(job.path, error=f"cannot read file: {exc.strerror or exc}")
     if not data:
         return Outcome(job.path, size=0, mtime=st.st_mtime, error="empty file (0 bytes)")
-    sha = hashlib.sha256(data).hexdigest()
+    sha = content_hash(data)
+    if sha not in _State.known and len(data) in _State.legacy_sizes:
+        legacy = legacy_hash(data)  # a project from before xxh3: same file, old identity?
+        if legacy in _State.known:
+            sha = legacy
     found = {"path": job.path, "sha": sha, "size": len(data), "mtime": st.st_mtime}
     if sha in _State.known:
         return Outcome(**found, known=True)

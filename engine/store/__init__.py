@@ -1,6 +1,7 @@
 """Project folders: the SQLite store (images, patients, labels, ROIs) and the pixel cache."""
 
 from engine.store._cache import CACHE_SIDE, THUMB_SIDE, ImageCache
+from engine.store._hash import HASH_ALGO, content_hash, hash_matches, legacy_hash
 from engine.store._health import DamagedProject
 from engine.store._images import (
     LABELS,
@@ -20,6 +21,7 @@ from engine.store._rois import Roi, RoiTable
 
 __all__ = [
     "CACHE_SIDE",
+    "HASH_ALGO",
     "LABELS",
     "LATERALITIES",
     "SCHEMA_VERSION",
@@ -42,8 +44,11 @@ __all__ = [
     "Roi",
     "RoiTable",
     "check_label",
+    "content_hash",
     "csv_cell",
     "fs_path",
+    "hash_matches",
+    "legacy_hash",
     "safe_text",
     "stored_path",
     "utc_now",

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from engine.store._hash import hash_algo
 from engine.store._names import safe_text, stored_path
 from engine.store._project import utc_now
 
@@ -147,8 +148,10 @@ class ImageTable:
         cols = ", ".join(_RECORD_COLUMNS)
         marks = ", ".join("?" for _ in _RECORD_COLUMNS)
         cur = conn.execute(
-            f"INSERT INTO images(patient_id, imported_at, {cols}) VALUES (?, ?, {marks})",
+            f"INSERT INTO images(patient_id, imported_at, hash_algo, {cols}) "
+            f"VALUES (?, ?, ?, {marks})",
             (self.patient_id(conn, safe_text(record.patient_key)), utc_now(),
+             hash_algo(record.sha256),
              *(values[c] for c in _RECORD_COLUMNS)),
         )
         return cur.lastrowid

@@ -186,7 +186,15 @@ CREATE TABLE slurm_jobs (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Content identity: new rows are hashed with xxh3-128 (issue 16, import speed); rows
+# imported before keep their SHA-256. The partial index finds the sizes of those rows,
+# the only files an import must also hash with SHA-256.
+_V_HASH = """
+ALTER TABLE images ADD COLUMN hash_algo TEXT NOT NULL DEFAULT 'sha256';
+CREATE INDEX images_legacy_bytes ON images(bytes) WHERE hash_algo = 'sha256';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_HASH)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
