@@ -37,3 +37,4 @@ def test_read_only_project_opens_for_inspection(read_only, tmp_path, capsys):
     out = tmp_path / "labels.csv"
     assert main(["labels", "export", str(read_only), "--out", str(out)]) == 0
     assert out.read_text().count("AFF") == 1
+    assert main(["jobs", "list", str(read_only)]) == 0
