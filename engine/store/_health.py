@@ -57,16 +57,23 @@ def check_before_open(path: Path, db_path: Path) -> None:
     if db_path.stat().st_size == 0:
         raise damaged(path, f"{db_path.name} is empty (0 bytes)")
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        finally:
-            conn.close()
+        version, tables = _peek(db_path, "mode=ro")
     except sqlite3.DatabaseError as exc:
-        raise damaged(path, f"cannot open database {db_path.name} ({exc})") from None
+        try:  # a WAL database in a read-only folder without its -shm: read the file alone
+            version, tables = _peek(db_path, "mode=ro&immutable=1")
+        except sqlite3.DatabaseError:
+            raise damaged(path, f"cannot open database {db_path.name} ({exc})") from None
     if version == 0 or "meta" not in tables:
         raise damaged(path, f"{db_path.name} has no schema (no AFF Workbench tables)")
+
+
+def _peek(db_path: Path, flags: str) -> tuple[int, set[str]]:
+    conn = sqlite3.connect(f"file:{db_path}?{flags}", uri=True)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version, {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
 
 
 def quick_check(conn: sqlite3.Connection) -> list[str]:
