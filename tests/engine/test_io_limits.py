@@ -59,3 +59,11 @@ def test_deflated_bomb_is_refused_before_inflating(project, tmp_path, monkeypatc
     report = import_sources(project, [src], workers=1)
     (reason,) = _errors(report).values()
     assert "deflated DICOM inflates to more than 4,000 bytes" in reason
+
+
+def test_manifest_patient_id_with_newline_is_refused(project, tmp_path):
+    write_dicom(tmp_path / "a.dcm", femur_like(20, 16, 12), patient_id=None)
+    (tmp_path / "m.csv").write_text('path,patient_id\na.dcm,"P1\nP2"\n')
+    report = import_sources(project, [], tmp_path / "m.csv", workers=1)
+    (reason,) = _errors(report).values()
+    assert "U+000A" in reason and project.images.count() == 0
