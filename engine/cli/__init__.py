@@ -34,6 +34,7 @@ def _command_modules():
         _models,
         _phantom,
         _predict,
+        _project,
         _report,
         _slurm,
         _split,
@@ -45,7 +46,7 @@ def _command_modules():
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
             _explain, _report, _export, _cache, _workers, _slurm, _weights, _study,
-            _finalize, _evaluate, _predict, _export_model)
+            _finalize, _evaluate, _predict, _export_model, _project)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,9 +13,12 @@ def open_project(path: str) -> Project:
     from engine.cli._errors import CliError
 
     try:
-        return Project.open(path)
+        project = Project.open(path)
     except ProjectError as exc:
         raise CliError(str(exc)) from None
+    if project.read_only:
+        print(f"affengine: note: {project.read_only}; nothing can be changed", file=sys.stderr)
+    return project
 
 
 class ProgressPrinter:

@@ -37,8 +37,8 @@ def auto_device(device: str) -> str:
 
 
 def run_evaluate(args) -> int:
-    from engine.cli._errors import CliError
     from engine.cli._common import open_project
+    from engine.cli._errors import CliError
     from engine.final import evaluate_final_models, write_evaluation
     from engine.report import write_evaluation_report
 

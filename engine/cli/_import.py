@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from engine.cli._errors import EXIT_OK, EXIT_PARTIAL, CliError
-    from engine.io import ImportSetupError, import_sources
+    from engine.io import ImportSetupError, import_sources, safe_text
 
     if not args.sources and not args.manifest:
         raise CliError("nothing to import: give at least one SOURCE or --manifest")
@@ -49,12 +49,14 @@ def run(args) -> int:
             raise CliError(str(exc)) from None
     print(f"import: {report.summary()}")
     for path, stored in report.duplicates:
-        print(f"  duplicate: {path} (same content as {stored})")
+        print(safe_text(f"  duplicate: {path} (same content as {stored})"))
+    for warning in report.warnings:
+        print(safe_text(f"  warning: {warning}"), file=sys.stderr)
     for path, note in report.notes:
-        print(f"  note: {path}: {note}")
+        print(safe_text(f"  note: {path}: {note}"))
     if report.errors:
         print(f"import: {len(report.errors)} file(s) or manifest row(s) skipped:", file=sys.stderr)
         for path, reason in report.errors:
-            print(f"{path}: {reason}", file=sys.stderr)
+            print(safe_text(f"{path}: {reason}"), file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK

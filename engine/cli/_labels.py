@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from engine.cli._common import open_project
-from engine.store import LABELS
+from engine.io import CsvError, read_csv
+from engine.store import LABELS, csv_cell
 
 EXPORT_COLUMNS = ("image_id", "path", "sha256", "patient_id", "view", "laterality", "label")
 _CANONICAL = {name.lower(): name for name in LABELS} | {"none": None}
@@ -68,8 +69,8 @@ def run_export(args) -> int:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            writer.writerow([r.id, r.path, r.sha256, r.patient_key, r.view or "",
-                             r.laterality or "", r.label or ""])
+            writer.writerow([csv_cell(v) for v in (r.id, r.path, r.sha256, r.patient_key,
+                                                    r.view or "", r.laterality or "", r.label or "")])
     finally:
         if args.out:
             out.close()
@@ -86,18 +87,17 @@ def read_label_csv(project, csv_path: Path) -> tuple[dict[int, str | None], list
     from engine.cli._errors import CliError
 
     try:
-        fh = open(csv_path, newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise CliError(f"{csv_path}: {exc.strerror}") from None
-    with fh:
-        reader = csv.DictReader(fh)
-        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-        reader.fieldnames = fields
-        keys = [k for k in ("image_id", "sha256", "path") if k in fields]
-        if "label" not in fields or not keys:
-            raise CliError(f"{csv_path}: needs a 'label' column and one of image_id, sha256, path "
-                           f"(found: {', '.join(fields) or 'no header'})")
-        rows = list(enumerate(reader, start=2))
+        table = read_csv(csv_path, "label file")
+    except CsvError as exc:
+        raise CliError(str(exc)) from None
+    for warning in table.warnings:
+        print(f"affengine: warning: {warning}", file=sys.stderr)
+    fields = table.header
+    keys = [k for k in ("image_id", "sha256", "path") if k in fields]
+    if "label" not in fields or not keys:
+        raise CliError(f"{csv_path}: needs a 'label' column and one of image_id, sha256, path "
+                       f"(found: {', '.join(fields) or 'no header'})")
+    rows = list(table.dicts())
     images = project.images.list(order="id")
     lookup = {
         "image_id": {str(r.id): r.id for r in images},

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.evaluate._predictions import Predictions, align_predictions
 from engine.evaluate._results import to_jsonable
+from engine.store import csv_cell
 
 _NAMES = {1: "AFF", 0: "NFF"}
 REVIEW_COLUMNS = ("rank", "image_id", "patient_id", "label", "current_label", "quality", "flagged",
@@ -64,7 +65,7 @@ class ReviewQueue:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(list(REVIEW_COLUMNS) + [f"p_aff_{e}" for e in self.experiments])
             for it in self.top(top):
-                w.writerow([it.rank, it.image_id, it.patient_id, it.label, it.current_label or "",
+                w.writerow([it.rank, it.image_id, csv_cell(it.patient_id), it.label, it.current_label or "",
                             f"{it.quality:.6f}", int(it.flagged), f"{it.p_aff_mean:.6f}",
                             it.models_disagreeing, it.reason]
                            + [f"{it.p_aff[e]:.6f}" for e in self.experiments])

@@ -31,6 +31,7 @@ from engine.io._decoded import (
     integer_range,
     luminance,
 )
+from engine.io._limits import check_inflated_size, check_pixels
 from engine.io._rules import dicom_side, dicom_view
 from engine.io._window import Display, Modality, VoiTable, Window, percentile_window
 
@@ -56,6 +57,7 @@ def decode_dicom(buf: bytes, name: str = "") -> DecodedImage:
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        check_inflated_size(buf)
         ds = _parse(buf)
         image = _decode(ds, buf, notes, caught)
     extra = sorted({str(w.message) for w in caught})[:3]
@@ -130,6 +132,7 @@ def _decode(ds, buf, notes, caught) -> DecodedImage:
         raise ImageReadError(f"unsupported Bits Allocated {allocated} / Bits Stored {stored}")
     if frames < 1:
         raise ImageReadError(f"invalid Number of Frames {frames}")
+    check_pixels(rows, cols, samples, frames)
     if not photometric:
         photometric = "MONOCHROME2" if samples == 1 else "RGB"
         notes.append(f"no Photometric Interpretation; assumed {photometric}")

@@ -3,17 +3,18 @@
 Columns: ``path`` (required; relative to the manifest's folder, or absolute),
 ``patient_id``, ``label``, ``view``, ``laterality``, ``roi_x0``, ``roi_y0``,
 ``roi_x1``, ``roi_y1`` (source pixels). Other columns are ignored; header
-names are matched without regard to case or surrounding spaces.
+names are matched without regard to case or surrounding spaces. The file is
+read by :func:`engine.io.read_csv` (encodings, delimiters, quoting: docs/import.md).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.io._csv import CsvError, read_csv
 from engine.io._rules import ImportSetupError, parse_label, parse_side, parse_view
 
 ROI_COLUMNS = ("roi_x0", "roi_y0", "roi_x1", "roi_y1")
@@ -48,6 +49,7 @@ class Manifest:
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _roi(row: dict[str, str]) -> tuple[float, float, float, float] | None:
@@ -70,36 +72,17 @@ def _roi(row: dict[str, str]) -> tuple[float, float, float, float] | None:
     return x0, y0, x1, y1
 
 
-def _rows(path: Path):
+def _rows(path: Path, manifest: Manifest):
     """(line number, row dict with lower-case keys) of every data row."""
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot open manifest: {exc.strerror or exc}") from None
-    with fh:
-        try:
-            head = fh.read(64 * 1024)
-            fh.seek(0)
-            if not head.strip():
-                raise ManifestError(f"{path}: manifest is empty (no header row)")
-            try:
-                dialect = csv.Sniffer().sniff(head.splitlines()[0], delimiters=",;\t")
-            except csv.Error:
-                dialect = csv.excel
-            reader = csv.reader(fh, dialect, strict=True)
-            header = [h.strip().lower() for h in next(reader)]
-            if "path" not in header:
-                raise ManifestError(
-                    f"{path}: manifest has no 'path' column (columns: {', '.join(header)})")
-            for values in reader:
-                if not any(v.strip() for v in values):
-                    continue
-                row = {h: v for h, v in zip(header, values, strict=False) if h}
-                yield reader.line_num, row
-        except UnicodeDecodeError:
-            raise ManifestError(f"{path}: manifest is not UTF-8 text") from None
-        except csv.Error as exc:
-            raise ManifestError(f"{path}: line {reader.line_num}: {exc}") from None
+        table = read_csv(path, "manifest")
+    except CsvError as exc:
+        raise ManifestError(str(exc)) from None
+    if "path" not in table.header:
+        raise ManifestError(
+            f"{path}: manifest has no 'path' column (columns: {', '.join(table.header)})")
+    manifest.warnings += table.warnings
+    return list(table.dicts())
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -111,7 +94,7 @@ def read_manifest(path: str | Path) -> Manifest:
     path = Path(os.path.abspath(Path(path).expanduser()))
     manifest = Manifest(path)
     first_row: dict[str, int] = {}
-    for line, row in list(_rows(path)):
+    for line, row in _rows(path, manifest):
         where = f"{path}:{line}"
         text = row.get("path", "").strip()
         if not text:

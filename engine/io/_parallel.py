@@ -40,11 +40,12 @@ def _context():
 
 
 def run_jobs(jobs: list[Job], workers: int, cache_root: str,
-             known: frozenset[str]) -> Iterator[Outcome]:
+             known: frozenset[str], legacy_sizes: frozenset[int] = frozenset()
+             ) -> Iterator[Outcome]:
     """Outcomes of ``jobs`` in order; in this process when ``workers`` is 1."""
-    initargs = (cache_root, known)
+    initargs = (cache_root, known, os.getpid(), legacy_sizes)
     if workers <= 1 or len(jobs) <= 1:
-        init_worker(*initargs)
+        init_worker(cache_root, known, None, legacy_sizes)
         for job in jobs:
             yield process(job)
         return

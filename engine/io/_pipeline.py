@@ -16,7 +16,7 @@ from engine.io._rules import ImportSetupError, PatientRule, folder_label
 from engine.io._scan import Candidate, scan
 from engine.io._worker import Job, Outcome
 from engine.io._writer import Unit, Writer
-from engine.store import Project
+from engine.store import Project, fs_path, stored_path
 
 Progress = Callable[[int, int, str], None]
 CHANGED = "content changed since the last import: imported as a new image (the old row keeps " \
@@ -43,7 +43,7 @@ class _Known:
         self.by_path: dict[str, _Row] = {}
         self.by_sha: dict[str, _Row] = {}
         for r in rows:  # the newest row wins a path (a file whose content changed)
-            row = _Row(r["id"], r["path"], r["bytes"], r["mtime"], r["sha256"], r["width"],
+            row = _Row(r["id"], fs_path(r["path"]), r["bytes"], r["mtime"], r["sha256"], r["width"],
                        r["height"])
             self.by_path[row.path] = self.by_sha[row.sha] = row
         # An import label goes only to images nobody has labelled, ever (not even cleared).
@@ -203,6 +203,7 @@ def import_sources(project: Project, sources: Iterable[str | Path] | str | Path,
         files = [f for f in files if f.path not in man.blocked]
     report = ImportReport(total=len(files))
     report.errors += man.errors if man else []
+    report.warnings += man.warnings if man else []
     imp = _Importer(project, man, folder_labels, rule, reader.strip(), report)
     notify = progress or (lambda done, total, path: None)
     jobs, candidates, done = [], {}, 0
@@ -215,7 +216,10 @@ def import_sources(project: Project, sources: Iterable[str | Path] | str | Path,
         else:
             candidates[cand.path] = cand
             jobs.append(imp.job(cand))
-    outcomes = run_jobs(jobs, workers, str(project.cache_dir), frozenset(imp.known.by_sha))
+    legacy = frozenset(r[0] for r in project.query(
+        "SELECT DISTINCT bytes FROM images WHERE hash_algo = 'sha256'"))
+    outcomes = run_jobs(jobs, workers, str(project.cache_dir), frozenset(imp.known.by_sha),
+                        legacy)
     try:
         for out in outcomes:
             imp.outcome(candidates[out.path], out)
@@ -234,7 +238,7 @@ def _store_errors(project: Project, report: ImportReport, man: Manifest | None,
     """Keep the project's error list current: clear what imported fine, record the rest."""
     stale = list(stored)
     if man is not None:  # rows of this manifest are checked afresh each time
-        prefix = f"{man.path}:"
+        prefix = stored_path(f"{man.path}:")
         stale += [p for p, _, _ in project.images.errors() if p.startswith(prefix)]
     if stale:
         project.images.clear_errors(stale)

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from engine.io._decoded import DecodedImage, ImageMeta, ImageReadError, integer_range, luminance
+from engine.io._limits import check_pixels
 from engine.io._window import Display, Modality, full_range_window, percentile_window
 
 _PIL_NAMES = {"png": "PNG", "jpeg": "JPEG"}
@@ -29,6 +30,7 @@ def decode_raster(buf: bytes, kind: str) -> DecodedImage:
     notes += sorted({str(w.message) for w in caught})[:3]
     if codes.ndim != 2 or 0 in codes.shape:
         raise ImageReadError(f"unsupported image shape {codes.shape}")
+    check_pixels(*codes.shape)
     if codes.dtype == bool:
         codes = codes.astype(np.uint8) * np.uint8(255)
     code_range = integer_range(codes)
@@ -48,6 +50,7 @@ def _read_pillow(buf: bytes, kind: str, notes: list[str]) -> tuple[np.ndarray, s
         with Image.open(io.BytesIO(buf), formats=[_PIL_NAMES[kind]]) as im:
             if getattr(im, "n_frames", 1) > 1:
                 notes.append(f"{im.n_frames} frames: the first frame was imported")
+            check_pixels(im.size[1], im.size[0])
             im.load()
             return _pillow_array(im, notes)
     except ImageReadError:

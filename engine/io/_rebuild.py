@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -14,7 +14,8 @@ from engine.io._decoded import ImageReadError
 from engine.io._parallel import _context, default_workers
 from engine.io._reader import decode_bytes, kind_by_name
 from engine.io._resample import cache_pixels, thumbnail
-from engine.store import THUMB_SIDE, ImageCache, Project
+from engine.io._worker import watch_parent
+from engine.store import THUMB_SIDE, ImageCache, Project, fs_path, hash_matches
 
 
 @dataclass
@@ -37,7 +38,7 @@ def _rebuild_one(path: str, sha256: str, cache_root: str) -> tuple[np.ndarray | 
         data = Path(path).read_bytes()
     except OSError as exc:
         return None, f"cannot read the source file: {exc.strerror or exc} (moved? import its new folder)"
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if not hash_matches(data, sha256):
         return None, "the source file changed since it was imported; import it again"
     try:
         full = cache_pixels(decode_bytes(data, kind_by_name(Path(path)), Path(path).suffix))
@@ -64,11 +65,12 @@ def rebuild_cache(project: Project, *, everything: bool = False, workers: int | 
     workers = max(1, min(workers or default_workers(), len(todo) or 1))
     root = str(project.cache.root)
     if workers == 1:
-        results = (_rebuild_one(r.path, r.sha256, root) for r in todo)
+        results = (_rebuild_one(fs_path(r.path), r.sha256, root) for r in todo)
         pool = None
     else:
-        pool = ProcessPoolExecutor(workers, mp_context=_context())
-        results = pool.map(_rebuild_one, [r.path for r in todo], [r.sha256 for r in todo],
+        pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=watch_parent,
+                                   initargs=(os.getpid(),))
+        results = pool.map(_rebuild_one, [fs_path(r.path) for r in todo], [r.sha256 for r in todo],
                            [root] * len(todo))
     try:
         for done, (row, (thumb, error)) in enumerate(zip(todo, results), start=1):

@@ -27,6 +27,7 @@ class ImportReport:
     rois: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a manifest read as Latin-1
     seconds: float = 0.0
 
     @property

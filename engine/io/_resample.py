@@ -84,6 +84,8 @@ def cache_pixels(image: DecodedImage, side: int = CACHE_SIDE) -> np.ndarray:
     lo, hi = image.code_range
     sums = block_sum(codes, k, _sum_dtype(lo, hi, k * k))
     s_lo, s_hi = int(sums.min()), int(sums.max())
+    if 0 <= s_lo and s_hi < 1 << 16:  # index the table with the sums as they are (no copy)
+        s_lo = 0
     table = image.display.table(s_lo, s_hi, scale=k * k)
     grey = np.take(table, np.subtract(sums, s_lo, dtype=np.int64) if s_lo else sums)
     return _finish(grey, codes.shape, k, shape)

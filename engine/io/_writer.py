@@ -63,7 +63,7 @@ class Writer:
             with self.project.transaction() as conn:
                 count = unit.fn(conn)
         except Exception as exc:
-            self.report.errors.append((unit.path, f"cannot store in the project: {exc}"))
+            self.report.errors.append((unit.path, _reason(exc, self.project.path)))
             if unit.sha and self.project.images.by_sha(unit.sha) is None:
                 self.project.cache.full_path(unit.sha).unlink(missing_ok=True)
             return
@@ -73,3 +73,17 @@ class Writer:
         self.stored.append(unit.path)
         for key, value in count.items():
             setattr(self.report, key, getattr(self.report, key) + value)
+
+
+def _reason(exc: Exception, where) -> str:
+    """Why a unit could not be stored; a full disk (OS or SQLite) is named as such."""
+    import errno
+    import sqlite3
+
+    from engine.io._worker import disk_full
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full(exc, where)
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
+        return disk_full(OSError(errno.ENOSPC, str(exc)), where)
+    return f"cannot store in the project: {exc}"

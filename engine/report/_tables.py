@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from engine.report._data import ReportData
+from engine.store import csv_cell
 
 Table = tuple[list[str], list[list]]
 
@@ -96,6 +97,8 @@ def _cell(v) -> str:
         return ""
     if isinstance(v, float):
         return repr(v)
+    if isinstance(v, str):
+        return csv_cell(v)  # no spreadsheet formulas from patient IDs (OWASP)
     return str(v)
 
 

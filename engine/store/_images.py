@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from engine.store._hash import hash_algo
+from engine.store._names import safe_text, stored_path
 from engine.store._project import utc_now
 
 if TYPE_CHECKING:
@@ -141,11 +143,16 @@ class ImageTable:
         if record.laterality is not None and record.laterality not in LATERALITIES:
             raise ValueError(f"{record.path}: unknown laterality {record.laterality!r} (use L or R)")
         values = dataclasses.asdict(record)
+        for key in ("path", "source_folder"):
+            values[key] = stored_path(values[key])
         cols = ", ".join(_RECORD_COLUMNS)
         marks = ", ".join("?" for _ in _RECORD_COLUMNS)
         cur = conn.execute(
-            f"INSERT INTO images(patient_id, imported_at, {cols}) VALUES (?, ?, {marks})",
-            (self.patient_id(conn, record.patient_key), utc_now(), *(values[c] for c in _RECORD_COLUMNS)),
+            f"INSERT INTO images(patient_id, imported_at, hash_algo, {cols}) "
+            f"VALUES (?, ?, ?, {marks})",
+            (self.patient_id(conn, safe_text(record.patient_key)), utc_now(),
+             hash_algo(record.sha256),
+             *(values[c] for c in _RECORD_COLUMNS)),
         )
         return cur.lastrowid
 
@@ -154,7 +161,7 @@ class ImageTable:
         """Record a new location for a file found again by its hash."""
         conn.execute(
             "UPDATE images SET path = ?, source_folder = ?, mtime = ? WHERE id = ?",
-            (path, source_folder, mtime, image_id),
+            (stored_path(path), stored_path(source_folder), mtime, image_id),
         )
 
     def get(self, image_id: int) -> ImageRow:
@@ -219,6 +226,7 @@ class ImageTable:
         with self._p.transaction() as conn:
             now = utc_now()
             for path, reason in errors:
+                path, reason = stored_path(path), safe_text(reason)
                 conn.execute("DELETE FROM import_errors WHERE path = ?", (path,))
                 conn.execute(
                     "INSERT INTO import_errors(path, reason, at) VALUES (?, ?, ?)", (path, reason, now)
@@ -226,7 +234,7 @@ class ImageTable:
 
     def clear_errors(self, paths: list[str]) -> None:
         with self._p.transaction() as conn:
-            conn.executemany("DELETE FROM import_errors WHERE path = ?", [(p,) for p in paths])
+            conn.executemany("DELETE FROM import_errors WHERE path = ?", [(stored_path(p),) for p in paths])
 
     def errors(self) -> list[tuple[str, str, str]]:
         """``(path, reason, at)`` of files the imports skipped."""

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import NotFound
+from engine.errors import EngineError, NotFound
 from engine.store._images import check_label
+from engine.store._names import csv_cell
 from engine.store._project import utc_now
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class LabelChange:
 
 class NothingToUndo(NotFound):
     """Raised by :meth:`LabelBook.undo` when there is no change left to undo."""
+
+
+class UndoConflict(NothingToUndo, EngineError):
+    """An undo refused because another reader changed the label after this reader did."""
 
 
 class LabelBook:
@@ -89,13 +94,17 @@ class LabelBook:
         return self._apply(conn, image_id, label, reader, source)
 
     def undo(self, reader: str, image_id: int | None = None) -> LabelChange:
-        """Revert the latest change not yet undone, of one image or (``None``) by ``reader``.
+        """Revert ``reader``'s own latest change not yet undone (of one image, or any).
 
         The revert is a new history row (source ``undo``) pointing at the row it undoes.
+        Raises :class:`UndoConflict` when another reader changed that image's label
+        since: their later label is never overwritten by someone else's undo.
         """
         self._check(reader, "undo")
         with self._p.transaction() as conn:
-            where, params = ("image_id = ?", [image_id]) if image_id is not None else ("reader = ?", [reader])
+            where, params = "reader = ?", [reader]
+            if image_id is not None:
+                where, params = where + " AND image_id = ?", [reader, image_id]
             row = conn.execute(
                 f"SELECT * FROM label_history h WHERE {where} AND source != 'undo' "
                 "AND NOT EXISTS (SELECT 1 FROM label_history u WHERE u.undoes = h.id) "
@@ -103,7 +112,17 @@ class LabelBook:
                 params,
             ).fetchone()
             if row is None:
-                raise NothingToUndo("nothing to undo" + (f" for image {image_id}" if image_id else ""))
+                raise NothingToUndo(f"nothing of {reader}'s to undo"
+                                    + (f" for image {image_id}" if image_id else ""))
+            later = conn.execute(
+                "SELECT reader, at FROM label_history WHERE image_id = ? AND id > ? "
+                "AND reader != ? ORDER BY id DESC LIMIT 1",
+                (row["image_id"], row["id"], reader)).fetchone()
+            if later is not None:
+                raise UndoConflict(
+                    f"cannot undo {reader}'s change of image {row['image_id']}: "
+                    f"{later['reader']} changed its label since (at {later['at']}); "
+                    "set the label you want instead")
             change = self._apply(conn, row["image_id"], row["old_label"], reader, "undo",
                                  undoes=row["id"], force=True)
             assert change is not None
@@ -127,7 +146,7 @@ class LabelBook:
             out = csv.writer(fh)
             out.writerow(["change_id", "at", "patient_id", "path", "image_id", "old_label",
                           "new_label", "reader", "source", "undoes"])
-            out.writerows(tuple(r) for r in rows)
+            out.writerows(tuple(csv_cell(v) for v in r) for r in rows)
         return len(rows)
 
     # -- internals ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -42,6 +43,12 @@ def connect(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
+def writable(path: Path) -> bool:
+    """True when the project folder and its database can be written by this process."""
+    db = path / DB_NAME
+    return os.access(path, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
 class Project:
     """An open project folder.
 
@@ -54,6 +61,7 @@ class Project:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = path
         self.conn = conn
+        self.read_only: str | None = None  # the note saying why, when opened read-only
         self._lock = threading.RLock()
         from engine.store._cache import ImageCache
         from engine.store._images import ImageTable
@@ -90,9 +98,12 @@ class Project:
     @classmethod
     def create(cls, path: str | Path, exist_ok: bool = False) -> Project:
         """Create a new project folder (``.affproj`` is appended when missing)."""
+        from engine.store._health import check_before_open
+
         path = Path(path).expanduser().resolve()
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
+        check_before_open(path, path / DB_NAME)
         if (path / DB_NAME).exists():
             if exist_ok:
                 return cls.open(path)
@@ -110,7 +121,15 @@ class Project:
 
     @classmethod
     def open(cls, path: str | Path) -> Project:
-        """Open an existing project, migrating an older schema in place."""
+        """Open an existing project, migrating an older schema in place.
+
+        A damaged folder (empty or schema-less database, or a missing one beside a
+        non-empty ``cache/``/``runs/``, or a corrupt page) raises
+        :class:`~engine.store.DamagedProject` saying how to recover. Before a schema
+        migration the database is backed up into ``backups/``.
+        """
+        from engine.store import _health
+
         path = Path(path).expanduser().resolve()
         if path.is_file() and path.name == DB_NAME:
             path = path.parent
@@ -119,17 +138,70 @@ class Project:
             if (alt / DB_NAME).is_file():
                 path = alt
             else:
+                _health.check_before_open(path, path / DB_NAME)
                 raise ProjectError(f"{path}: not an AFF Workbench project (no {DB_NAME})")
+        db = path / DB_NAME
+        _health.check_before_open(path, db)
+        if not writable(path):
+            return cls._open_read_only(path, db)
         try:
-            conn = connect(path / DB_NAME)
-            migrate(conn)
+            conn = connect(db)
+            try:
+                cls._check_and_migrate(path, conn)
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{path / DB_NAME}: cannot open database: {exc}") from exc
+            raise _health.diagnose(path, db, exc) from None
         except RuntimeError as exc:
             raise ProjectError(f"{path}: {exc}") from exc
         for sub in ("cache", "runs", "reports"):
             (path / sub).mkdir(exist_ok=True)
         return cls(path, conn)
+
+    @classmethod
+    def _open_read_only(cls, path: Path, db: Path) -> Project:
+        """Open a project whose folder cannot be written, for inspection only."""
+        from engine.store import _health
+
+        note = f"{path}: opened read-only (the folder or {DB_NAME} is not writable)"
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+            except sqlite3.OperationalError:  # WAL without a readable -shm: read the file alone
+                conn.close()
+                conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+                note += "; changes not yet checkpointed from the -wal file are not shown"
+            conn.row_factory = sqlite3.Row
+            version = schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise _health.diagnose(path, db, exc) from None
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise ProjectError(f"{path}: read-only project has schema v{version}, this release "
+                               f"needs v{SCHEMA_VERSION}; copy it to a writable folder to open it")
+        project = cls(path, conn)
+        project.read_only = note
+        return project
+
+    @staticmethod
+    def _check_and_migrate(path: Path, conn: sqlite3.Connection) -> None:
+        from engine.store import _health
+
+        if _health.quick_check_due(conn):
+            problems = _health.quick_check(conn)
+            if problems:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('last_quick_check', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (utc_now(),))
+        version = schema_version(conn)
+        if 0 < version < SCHEMA_VERSION:
+            _health.backup(conn, path / "backups" / _health.backup_name(f"v{version}"))
+        migrate(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -143,6 +215,14 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({str(self.path)!r})"
+
+    def backup(self, dest: str | Path | None = None) -> Path:
+        """Copy the database (online backup API) to ``dest`` or ``backups/project-<time>.sqlite``."""
+        from engine.store import _health
+
+        target = Path(dest) if dest else self.path / "backups" / _health.backup_name("manual")
+        with self._lock:
+            return _health.backup(self.conn, target)
 
     @property
     def schema_version(self) -> int:

@@ -241,7 +241,15 @@ _V_FENCING = """
 ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS, _V_FENCING)
+# Content identity: new rows are hashed with xxh3-128 (issue 16, import speed); rows
+# imported before keep their SHA-256. The partial index finds the sizes of those rows,
+# the only files an import must also hash with SHA-256.
+_V_HASH = """
+ALTER TABLE images ADD COLUMN hash_algo TEXT NOT NULL DEFAULT 'sha256';
+CREATE INDEX images_legacy_bytes ON images(bytes) WHERE hash_algo = 'sha256';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS, _V_FENCING, _V_HASH)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

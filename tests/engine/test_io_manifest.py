@@ -110,5 +110,5 @@ def test_missing_or_binary_manifest(tmp_path):
     with pytest.raises(ManifestError, match="cannot open"):
         read_manifest(tmp_path / "nope.csv")
     (tmp_path / "bin.csv").write_bytes(b"path\n\xff\xfe\x00bad")
-    with pytest.raises(ManifestError, match="not UTF-8"):
+    with pytest.raises(ManifestError, match="not a text file"):
         read_manifest(tmp_path / "bin.csv")

@@ -10,6 +10,7 @@ from engine.store import (
     NothingToUndo,
     Project,
     ProjectError,
+    UndoConflict,
 )
 from engine.store._schema import MIGRATIONS, migrate
 from tests.engine._store_factory import add_images
@@ -84,12 +85,16 @@ def test_label_change_history_and_undo(project):
     project.labels.set(j, "uncertain", "ann")
     assert project.labels.all() == {i: "NFF", j: "uncertain"}
 
-    undo = project.labels.undo("ann", image_id=i)
+    # ann's undo never overwrites bob's later label (issue 16): refused with a reason
+    with pytest.raises(UndoConflict, match="bob changed its label since"):
+        project.labels.undo("ann", image_id=i)
+    assert project.labels.get(i) == "NFF"
+    undo = project.labels.undo("bob", image_id=i)  # bob undoes his own change
     assert (undo.old_label, undo.new_label, undo.source) == ("NFF", "AFF", "undo")
     assert project.labels.get(i) == "AFF"
-    project.labels.undo("ann", image_id=i)
-    assert project.labels.get(i) is None
     with pytest.raises(NothingToUndo):
+        project.labels.undo("bob", image_id=i)
+    with pytest.raises(UndoConflict):  # bob's undo is a change after ann's, too
         project.labels.undo("ann", image_id=i)
 
     # Reader-wide undo takes that reader's latest change.
@@ -97,10 +102,10 @@ def test_label_change_history_and_undo(project):
     assert project.labels.get(j) is None
 
     hist = project.labels.history(i)
-    assert [(h.old_label, h.new_label, h.source) for h in hist] == [
-        (None, "AFF", "gui"), ("AFF", "NFF", "gui"), ("NFF", "AFF", "undo"), ("AFF", None, "undo"),
+    assert [(h.old_label, h.new_label, h.reader, h.source) for h in hist] == [
+        (None, "AFF", "ann", "gui"), ("AFF", "NFF", "bob", "gui"), ("NFF", "AFF", "bob", "undo"),
     ]
-    assert hist[2].undoes == hist[1].id and hist[3].undoes == hist[0].id
+    assert hist[2].undoes == hist[1].id
 
 
 def test_history_is_append_only(project):
