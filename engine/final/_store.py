@@ -75,10 +75,13 @@ def file_sha256(path: str | Path) -> str:
 
 def code_version() -> dict:
     """The engine version and, when it runs from a git checkout, the commit."""
+    from importlib.resources import files
+
     import engine
 
     commit = None
-    root = Path(engine.__file__).resolve().parent.parent
+    # the checkout holding the engine package (a bundle has none: git then fails and commit stays None)
+    root = Path(str(files("engine"))).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=False)
