@@ -73,7 +73,7 @@ def test_affgui_uses_engine_public_names_only():
 def test_what_the_gui_reads_from_the_engine_does_not_load_torch():
     # affgui.predictions lists experiments and reads out-of-fold scores in the GUI process.
     code = ("import sys; import affgui.predictions; "
-            "from engine.jobs import list_experiments; "
+            "from engine.experiments import list_experiments; "
             "from engine.evaluate import load_experiment_predictions; "
             "print('torch' in sys.modules, 'timm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from engine.errors import InvalidInput
+
 _CLIP = 1e-6  # probabilities of exactly 0 or 1 have no logit
 
 
@@ -32,8 +34,8 @@ class Recalibration:
     note: str = ""  # why a fit is missing (NaN), e.g. classes perfectly separated
 
 
-class _NoFit(ValueError):
-    pass
+class _NoFit(InvalidInput):
+    """The calibration model cannot be fitted (perfect separation); the fields stay empty."""
 
 
 def _fit(y: np.ndarray, x: np.ndarray | None, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

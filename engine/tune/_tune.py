@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import EngineError
+
 TUNED = ("lr", "weight_decay", "augment")
 TUNING_DIR = "tuning"
 RESULT = "tuning.json"
 
 
-class _Stop(Exception):
+class _Stop(EngineError):
     """The job was asked to stop in the middle of a trial."""
 
 
