@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.cli._common import open_project
 from engine.jobs import STATES, JobQueue, Worker, cancel_job
+from engine.runs import JobTailer
 
 
 def add_parser(sub) -> None:
@@ -56,12 +57,28 @@ def run_worker(args) -> int:
 def run_list(args) -> int:
     with open_project(args.project) as project:
         jobs = JobQueue(project).list(state=args.state)
-    print(f"{'id':>5} {'state':11} {'kind':8} {'fold':>4} {'prio':>4} {'tries':>5}  run / error")
+        tailed = {r.id: r for r in JobTailer(project.runs_dir).poll(project).jobs}  # the GUI's progress/ETA
+    print(f"{'id':>5} {'state':11} {'kind':8} {'fold':>4} {'prio':>4} {'tries':>5} {'done':>4} "
+          f"{'eta':>9}  run / error")
     for j in jobs:
         fold = "" if j.fold is None else str(j.fold)
         tail = j.run_id + (f"  {j.error}" if j.error else "")
-        print(f"{j.id:>5} {j.state:11} {j.kind:8} {fold:>4} {j.priority:>4} {j.attempts:>5}  {tail}")
+        row = tailed.get(j.id)
+        done = f"{round(100 * row.progress)}%" if row is not None else ""
+        eta = _format_eta(row.eta_s if row is not None else None)
+        print(f"{j.id:>5} {j.state:11} {j.kind:8} {fold:>4} {j.priority:>4} {j.attempts:>5} {done:>4} "
+              f"{eta:>9}  {tail}")
     return 0
+
+
+def _format_eta(seconds: float | None) -> str:
+    """``1h05m``, ``3m07s``, ``42s``; empty when unknown (as the GUI's queue shows it)."""
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 def _job_or_error(project, job_id):
