@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.compare import CompareMode
+from affgui.display import esc
 from affgui.experiments import install as install_experiments
 from affgui.heatmaps import install as install_heatmaps
 from affgui.keymap import KeyMap
@@ -239,10 +240,10 @@ class MainWindow(LabellingMixin, QMainWindow):
             self.info_label.setText("")
         else:
             self.info_label.setText(
-                f"#{image.id} · <b>{image.patient_key}</b> · {image.view or '?'} "
-                f"{image.laterality or '?'} · {theme.badge_html(image.label)} · "
+                f"#{image.id} · <b>{esc(image.patient_key)}</b> · {esc(image.view or '?')} "
+                f"{esc(image.laterality or '?')} · {theme.badge_html(image.label)} · "
                 f"{row + 1} of {model.rowCount()} · "
-                f"<span style='color:{theme.TEXT_DIM}'>{image.path}</span>")
+                f"<span style='color:{theme.TEXT_DIM}'>{esc(image.path)}</span>")
 
     def _update_status(self) -> None:
         if self.project is None:

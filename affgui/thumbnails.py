@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap
 
+from affgui.display import plain_tooltip
 from engine.store import ImageCache, ImageRow
 
 LOADED, DROPPED, MISSING = "loaded", "dropped", "missing"
@@ -218,9 +219,9 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{r.patient_key} {r.view or ''} {r.laterality or ''}".strip()
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"#{r.id}  {r.path}\nPatient {r.patient_key}  ·  {r.view or '?'} "
-                    f"{r.laterality or '?'}  ·  {r.width}×{r.height}\n"
-                    f"Label: {r.label or 'unlabelled'}")
+            return plain_tooltip(f"#{r.id}  {r.path}\nPatient {r.patient_key}  ·  {r.view or '?'} "
+                                 f"{r.laterality or '?'}  ·  {r.width}×{r.height}\n"
+                                 f"Label: {r.label or 'unlabelled'}")
         return None
 
     # -- thumbnails -------------------------------------------------------------

@@ -250,7 +250,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
 
     def _show_message(self, text: str | None) -> None:
         self._message.setVisible(text is not None)
-        self._message.setText((text or "").replace("\n", "<br>"))
+        self._message.setText(display.esc(text or "").replace("\n", "<br>"))
         self._place_overlays()
 
     def _update_overlay(self) -> None:

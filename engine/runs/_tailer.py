@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.runs._events import EventReader
+from engine.runs._label import run_label
 
 if TYPE_CHECKING:
     from engine.store import Project
@@ -55,6 +56,20 @@ class JobRow:
     run_id: str
     worker: str | None
     model: str | None
+    repeat: int | None = None  # from the job's spec; absent (older jobs) reads as 0
+    seed: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``r0f1s0`` for a fold's run, ``""`` for a job of no fold (see :func:`run_label`)."""
+        return run_label(self.repeat, self.fold, self.seed)
+
+    @property
+    def title(self) -> str:
+        """How a person reads the job: ``cnn r0f1s0``, ``cnn explain``, or ``job 7 (explain)``."""
+        if self.experiment:
+            return f"{self.experiment} {self.label or self.kind}"
+        return f"job {self.id} ({self.kind})"
 
 
 @dataclass(frozen=True)
@@ -158,7 +173,8 @@ class JobTailer:
         experiment = r["experiment"] or spec.get("experiment")  # an explain job names it in its spec
         return JobRow(r["id"], experiment, r["fold"], r["kind"], r["state"], r["priority"],
                       r["attempts"], progress, epoch, epochs, eta, device, r["backend"], r["error"],
-                      r["run_id"], r["worker"], spec.get("model"))
+                      r["run_id"], r["worker"], spec.get("model"), _int_or_none(spec.get("repeat")),
+                      _int_or_none(spec.get("seed")))
 
 
 def _eta(eta_s, t, now: float | None = None) -> float | None:
@@ -173,6 +189,10 @@ def _eta(eta_s, t, now: float | None = None) -> float | None:
     now = time.time() if now is None else now
     left = eta_s - (now - t) if _is_number(t) else float(eta_s)
     return left if left > 0.5 else None
+
+
+def _int_or_none(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _is_number(v) -> bool:

@@ -65,3 +65,17 @@ def test_jobs_list_shows_progress_and_eta(project, capsys):
     assert " 50% " in mine and ("2m05s" in mine or "2m04s" in mine)
     other = next(ln for ln in lines[1:] if ln.split()[0] != str(job.id))
     assert "queued" in other and " 0% " in other
+
+
+def test_job_titles_never_say_none(project):
+    queue = JobQueue(project)
+    spec = json.loads(project.query("SELECT spec FROM jobs ORDER BY id LIMIT 1")[0]["spec"])
+    spec.update(repeat=2, seed=7)
+    with project.transaction() as conn:
+        conn.execute("UPDATE jobs SET spec = ? WHERE id = 1", (json.dumps(spec),))
+        conn.execute("UPDATE jobs SET fold = NULL, kind = 'explain' WHERE id = 2")
+    rows = {r.id: r for r in JobTailer(project.runs_dir).poll(project).jobs}
+    assert rows[1].title == "cnn r2f0s7"
+    assert rows[2].title == "cnn explain" and rows[2].label == ""
+    assert all("None" not in r.title for r in rows.values())
+    assert queue.get(1).fold == 0
