@@ -26,8 +26,8 @@ from affgui.tasks import TaskRunner
 from engine.store import ImageRow, Project
 
 MAX_EXPERIMENTS = 4
-NEXT_KEYS = ("Right", "J", "PgDown")
-PREVIOUS_KEYS = ("Left", "K", "PgUp")
+NEXT_KEYS = ("Right", "J", "PgDown", "Space")  # as in the main window (docs/gui.md)
+PREVIOUS_KEYS = ("Left", "K", "PgUp", "Shift+Space")
 
 
 class HeatmapCompareWidget(QWidget):

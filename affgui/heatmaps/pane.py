@@ -48,9 +48,18 @@ class HeatmapPaneWidget(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        # two lines each, however long the text: the panes' images stay level side by side
+        for label in (self.title, self.message):
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            label.setFixedHeight(2 * label.fontMetrics().lineSpacing() + 4)
         self.compute_button = QPushButton("Compute heatmaps")
         self.compute_button.setToolTip("Queue an explain job; a worker computes the maps")
         self.compute_button.clicked.connect(lambda: self.sigComputeRequested.emit(self.experiment))
+        for widget in (self.message, self.compute_button):  # hidden, they still hold their space
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.message, 1)
