@@ -57,7 +57,6 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.project: Project | None = None
         self.tasks = TaskRunner(self)
         self.counts: dict[str, int] = {}
-        self._list_generation = 0
         self.setWindowTitle("AFF Workbench")
         self.resize(1400, 900)
 
@@ -173,7 +172,7 @@ class MainWindow(LabellingMixin, QMainWindow):
     def close_project(self) -> None:
         if self.project is None:
             return
-        self._list_generation += 1
+        self.tasks.supersede("rows")
         self.tasks.wait(10_000)  # listings still reading the old project
         self.grid.set_rows([])
         self.grid.set_cache(None)
@@ -201,17 +200,12 @@ class MainWindow(LabellingMixin, QMainWindow):
         """Re-list the images of the current filter on a worker thread."""
         if self.project is None:
             return
-        self._list_generation += 1
-        generation, project = self._list_generation, self.project
+        project = self.project
         filt, order = self.filter_bar.image_filter(), self.filter_bar.order()
         prediction = self.filter_bar.prediction()
-
-        def done(result: tuple[list, dict, list]) -> None:
-            if generation == self._list_generation:
-                self._show_rows(*result)
-
-        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction), done=done,
-                          failed=partial(self.show_error, "Cannot list the images"))
+        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction),
+                          done=lambda result: self._show_rows(*result),
+                          failed=partial(self.show_error, "Cannot list the images"), key="rows")
 
     def _show_rows(self, rows: list, counts: dict, folders: list) -> None:
         self.counts = dict(counts)

@@ -48,7 +48,7 @@ class JobMonitor(QObject):
         self.polls = 0
         self._metrics: dict[str, list[dict]] = {}
         self._tailer: JobTailer | None = None
-        self._generation = 0
+        self._key = ("job-poll", id(self))  # a newer poll (or a project change) supersedes an older
         self._in_flight = False
         self._finished: set[str] | None = None  # None until the first poll of a project
         self._timer = QTimer(self, interval=interval_ms)
@@ -56,7 +56,7 @@ class JobMonitor(QObject):
 
     def set_project(self, project: Project | None) -> None:
         """Follow ``project`` (``None``: stop polling and forget everything)."""
-        self._generation += 1
+        self.tasks.supersede(self._key)
         self.project = project
         self.jobs, self.workers, self._metrics = [], [], {}
         self._finished = None
@@ -76,10 +76,9 @@ class JobMonitor(QObject):
         if self.project is None or self._in_flight:
             return
         self._in_flight = True
-        project, tailer, generation = self.project, self._tailer, self._generation
-        self.tasks.submit(lambda _progress: tailer.poll(project),
-                          done=lambda snap: self._on_poll(generation, snap),
-                          failed=lambda exc: self._on_failed(generation, exc))
+        project, tailer = self.project, self._tailer
+        self.tasks.submit(lambda _progress: tailer.poll(project), done=self._on_poll,
+                          failed=self._on_failed, key=self._key)
 
     def metrics(self, run_id: str) -> list[dict]:
         """The ``metric`` events (one per epoch) seen so far for ``run_id``."""
@@ -91,18 +90,15 @@ class JobMonitor(QObject):
     def stop(self, timeout_ms: int = 10_000) -> None:
         """Stop polling and wait for a poll in flight (for shutdown)."""
         self._timer.stop()
-        self._generation += 1
+        self.tasks.supersede(self._key)
         self.tasks.shutdown(timeout_ms)
 
     # -- GUI thread ---------------------------------------------------------------
-    def _on_failed(self, generation: int, exc: BaseException) -> None:
-        if generation == self._generation:
-            self._in_flight = False  # a locked database or a closing project: try again next tick
+    def _on_failed(self, exc: BaseException) -> None:
+        self._in_flight = False  # a locked database or a closing project: try again next tick
 
-    def _on_poll(self, generation: int, snap: Snapshot) -> None:
-        if generation != self._generation:
-            return  # a poll of a project no longer open
-        self._in_flight = False
+    def _on_poll(self, snap: Snapshot) -> None:
+        self._in_flight = False  # a poll of a project no longer open was superseded: never here
         self.polls += 1
         for run_id, metrics in snap.metrics.items():
             self._metrics.setdefault(run_id, []).extend(metrics)

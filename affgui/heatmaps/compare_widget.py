@@ -65,6 +65,8 @@ class HeatmapCompareWidget(QWidget):
         self.controls.sigResetLevelsRequested.connect(lambda: self.set_window_level(*display.FILE_WINDOW))
         self.position = QLabel()
         self.status = QLabel()
+        for label in (self.position, self.status):  # patient IDs and names are shown as typed
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.controls.sigMessage.connect(self.status.setText)
         self._pane_box = QHBoxLayout()
