@@ -73,6 +73,16 @@ class LabelEditor(QObject):
             self.stack.push(LabelCommand(self, changes, text))
         return changes
 
+    def confirm(self, image_ids: Iterable[int]) -> list[LabelChange]:
+        """Record a ``confirm`` (same label, source ``gui``) for each labelled image; no undo step."""
+        if self.project is None:
+            return []
+        try:
+            return self.project.labels.confirm(list(image_ids), self._reader(), "gui")
+        except STORE_ERRORS as exc:
+            self.sigFailed.emit("The review was not saved", exc)
+            return []
+
     def revert(self, image_ids: list[int], text: str) -> None:
         """Undo the latest change of each image through the store (linked by ``undoes``)."""
         if self.project is None:
@@ -109,8 +119,11 @@ class LabellingMixin:
         image_id = self.grid.current_image_id()
         if self.project is None or image_id is None:
             return
-        text = f"#{image_id} {label or 'cleared'}"
-        self._apply_changes(self.editor.label([image_id], label, text))
+        if label is not None and label == self.project.labels.get(image_id):
+            self._confirm(image_id)  # "looked at, agrees": a history row, not a no-op
+        else:
+            text = f"#{image_id} {label or 'cleared'}"
+            self._apply_changes(self.editor.label([image_id], label, text))
         if label is not None and self.settings.auto_advance:
             self.grid.select_next()
 
@@ -156,8 +169,16 @@ class LabellingMixin:
             self.grid.select_image(changes[0].image_id)
         self.statusBar().showMessage(text, 3000)
 
+    def _confirm(self, image_id: int) -> None:
+        confirmed = self.editor.confirm([image_id])
+        if confirmed:
+            self.reviewed.add(image_id)
+            self._update_status()
+            self.statusBar().showMessage(f"#{image_id} {confirmed[0].new_label}: confirmed", 3000)
+
     def _apply_changes(self, changes: list[LabelChange]) -> None:
         current = self.grid.current_image_id()
+        self.reviewed.update(c.image_id for c in changes if c.source == "gui")
         for change in changes:
             for key, step in ((change.old_label or UNLABELLED, -1),
                               (change.new_label or UNLABELLED, 1)):

@@ -57,6 +57,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.project: Project | None = None
         self.tasks = TaskRunner(self)
         self.counts: dict[str, int] = {}
+        self.reviewed: set[int] = set()  # images labelled or confirmed in the GUI (label_history)
         self.setWindowTitle("AFF Workbench")
         self.resize(1400, 900)
 
@@ -151,7 +152,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         """Open the project at ``path`` on a worker; the window switches when it is read."""
         self.flows.open_project(Path(path), quiet=quiet)
 
-    def set_project(self, project: Project, rows: list, counts: dict, folders: list) -> None:
+    def set_project(self, project: Project, rows: list, counts: dict, folders: list,
+                    reviewed: set[int] | frozenset = frozenset()) -> None:
         """Show an opened project (called on the GUI thread with its first listing)."""
         self.close_project()
         self.project = project
@@ -164,7 +166,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._set_project_actions_enabled(True)
         self.settings.add_recent(project.path)
         save_settings(self.settings)
-        self._show_rows(rows, counts, folders)
+        self._show_rows(rows, counts, folders, reviewed)
         self.grid.setFocus()
         self.sigProjectChanged.emit(project)
 
@@ -186,6 +188,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.project.close()
         self.project = None
         self.counts = {}
+        self.reviewed = set()
         self.setWindowTitle("AFF Workbench")
         self.stack.setCurrentWidget(self.welcome)
         self._set_project_actions_enabled(False)
@@ -202,13 +205,15 @@ class MainWindow(LabellingMixin, QMainWindow):
             return
         project = self.project
         filt, order = self.filter_bar.image_filter(), self.filter_bar.order()
-        prediction = self.filter_bar.prediction()
-        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction),
+        prediction, reviewed = self.filter_bar.prediction(), self.filter_bar.reviewed()
+        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction, reviewed),
                           done=lambda result: self._show_rows(*result),
                           failed=partial(self.show_error, "Cannot list the images"), key="rows")
 
-    def _show_rows(self, rows: list, counts: dict, folders: list) -> None:
+    def _show_rows(self, rows: list, counts: dict, folders: list,
+                   reviewed: set[int] | frozenset = frozenset()) -> None:
         self.counts = dict(counts)
+        self.reviewed = set(reviewed)
         self.filter_bar.set_folders(folders)
         self.grid.set_rows(rows, current=self.grid.current_image_id())
         self._update_status()
@@ -246,7 +251,9 @@ class MainWindow(LabellingMixin, QMainWindow):
             return
         parts = [f"{theme.badge_html(label)} {self.counts.get(label, 0)}" for label in LABELS]
         parts.append(f"{theme.badge_html(None)} {self.counts.get(UNLABELLED, 0)}")
-        self.counts_label.setText("  ·  ".join(parts) + f"  ·  {sum(self.counts.values())} images")
+        total = sum(self.counts.values())
+        self.counts_label.setText("  ·  ".join(parts) + f"  ·  {total} images"
+                                  f"  ·  {len(self.reviewed)} reviewed")
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
         for action in self.menu_actions.project_actions():
