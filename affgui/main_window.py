@@ -58,6 +58,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.tasks = TaskRunner(self)
         self.counts: dict[str, int] = {}
         self.reviewed: set[int] = set()  # images labelled or confirmed in the GUI (label_history)
+        self.outside_image: ImageRow | None = None  # shown from the patient panel, hidden by the filter
         self.setWindowTitle("AFF Workbench")
         self.resize(1400, 900)
 
@@ -145,6 +146,7 @@ class MainWindow(LabellingMixin, QMainWindow):
             lambda: fill_recent_menu(a.recent_menu, self.settings.recent_projects,
                                      self.open_project))
         self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
+        self.grid.pressed.connect(self._back_to_the_list)  # a click on the current tile, too
         self.filter_bar.sigFilterChanged.connect(self.reload_rows)
 
     # -- project ----------------------------------------------------------------
@@ -220,13 +222,33 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.sigRowsChanged.emit(len(rows))
 
     # -- current image and status -------------------------------------------------
+    def current_image_id(self) -> int | None:
+        """The image shown and labelled: the grid's, or one outside the filter (patient panel)."""
+        return self.outside_image.id if self.outside_image is not None else self.grid.current_image_id()
+
+    def show_outside_filter(self, image: ImageRow) -> None:
+        """Show ``image`` although the filter hides it (another view of the current patient)."""
+        self.outside_image = image
+        self.viewer.show_image(image)
+        self.panels.show_image(image)
+        self.roi_sync.show(image.id)
+        self.info_label.setText(self._info_text(image, f"<span style='color:{theme.WARNING}'>"
+                                                       "outside the current filter</span>"))
+
+    def _back_to_the_list(self, *_args) -> None:
+        if self.outside_image is not None and self.grid.current_image_id() is not None:
+            self._on_current_image_changed(self.grid.current_image_id())
+
     def current_row(self) -> ImageRow | None:
+        if self.outside_image is not None:
+            return self.outside_image
         model = self.grid.model()
         row = model.row_of(self.grid.current_image_id() or -1)
         return model.image_row(row) if row is not None else None
 
     @Slot(int)
     def _on_current_image_changed(self, image_id: int) -> None:
+        self.outside_image = None
         model = self.grid.model()
         row = model.row_of(image_id)
         image = model.image_row(row) if row is not None else None
@@ -238,10 +260,12 @@ class MainWindow(LabellingMixin, QMainWindow):
         if image is None:
             self.info_label.setText("")
         else:
-            self.info_label.setText(
-                f"#{image.id} · <b>{esc(image.patient_key)}</b> · {esc(image.view or '?')} "
-                f"{esc(image.laterality or '?')} · {theme.badge_html(image.label)} · "
-                f"{row + 1} of {model.rowCount()} · "
+            self.info_label.setText(self._info_text(image, f"{row + 1} of {model.rowCount()}"))
+
+    @staticmethod
+    def _info_text(image: ImageRow, where: str) -> str:
+        return (f"#{image.id} · <b>{esc(image.patient_key)}</b> · {esc(image.view or '?')} "
+                f"{esc(image.laterality or '?')} · {theme.badge_html(image.label)} · {where} · "
                 f"<span style='color:{theme.TEXT_DIM}'>{esc(image.path)}</span>")
 
     def _update_status(self) -> None:

@@ -135,6 +135,11 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self._loading.clear()
         self.show_image(None)
 
+    @property
+    def row(self) -> ImageRow | None:
+        """The image shown (``None``: none)."""
+        return self._row
+
     def show_image(self, row: ImageRow | None) -> None:
         """Show ``row`` (its overlay at once, its pixels when read); ``None`` clears."""
         self._row = row
