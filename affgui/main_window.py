@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -85,6 +85,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.experiments_panel = install_experiments(self)
         self.experiments_panel.monitor.sigExperimentFinished.connect(self.results.on_experiment_finished)
         self._connect()
+        self._default_state = self.saveState()  # what View > Reset Layout goes back to
+        self.menu_actions.reset_layout.triggered.connect(self.reset_layout)
         self._restore_layout()
         self._set_project_actions_enabled(False)
 
@@ -310,6 +312,16 @@ class MainWindow(LabellingMixin, QMainWindow):
             self.splitter.setSizes([*s.splitter_sizes, 0])  # the compare viewer starts hidden
         if s.window_state:  # docks: which are shown, where, how large
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+
+    def reset_layout(self) -> None:
+        """Docks and panes as on a first start (the saved layout is replaced when the window closes)."""
+        self.restoreState(self._default_state)
+        QTimer.singleShot(0, self._reset_splitter)  # once the docks have taken their room
+
+    def _reset_splitter(self) -> None:
+        width = max(self.splitter.width(), 2)
+        grid = width * 520 // 1400  # grid : viewer as first laid out; the compare viewer hidden
+        self.splitter.setSizes([grid, width - grid, 0])
 
     def closeEvent(self, event) -> None:
         if self.tasks.is_running():
