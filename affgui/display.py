@@ -16,6 +16,7 @@ viewer works in cached pixels, ``cache_width / width`` times smaller.
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -81,5 +82,15 @@ def metadata_lines(row: ImageRow) -> list[str]:
         spacing = f"{row.pixel_spacing_row:.3g} × {row.pixel_spacing_col:.3g} mm/px"
     else:
         spacing = "pixel spacing ?"
-    return [f"<b>{row.patient_key}</b>", f"{date} · {row.view or 'view ?'} · {side}", spacing,
-            f"#{row.id} · source {row.width}×{row.height}"]
+    return [f"<b>{esc(row.patient_key)}</b>", f"{esc(date)} · {esc(row.view or 'view ?')} · {side}",
+            spacing, f"#{row.id} · source {row.width}×{row.height}"]
+
+
+def esc(value) -> str:
+    """``value`` as text safe inside a rich-text label: a patient ID ``<img src=x>`` reads as typed."""
+    return html.escape(str(value), quote=False)
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip that shows ``text`` literally (Qt renders a tooltip that looks like HTML as HTML)."""
+    return "<qt><p style='white-space:pre'>" + esc(text).replace("\n", "<br>") + "</p></qt>"

@@ -12,6 +12,7 @@ store's history stays append-only and shows every step, undo included.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterable
 
@@ -73,6 +74,16 @@ class LabelEditor(QObject):
             self.stack.push(LabelCommand(self, changes, text))
         return changes
 
+    def confirm(self, image_ids: Iterable[int]) -> list[LabelChange]:
+        """Record a ``confirm`` (same label, source ``gui``) for each labelled image; no undo step."""
+        if self.project is None:
+            return []
+        try:
+            return self.project.labels.confirm(list(image_ids), self._reader(), "gui")
+        except STORE_ERRORS as exc:
+            self.sigFailed.emit("The review was not saved", exc)
+            return []
+
     def revert(self, image_ids: list[int], text: str) -> None:
         """Undo the latest change of each image through the store (linked by ``undoes``)."""
         if self.project is None:
@@ -106,12 +117,15 @@ class LabellingMixin:
 
     def set_label(self, label: str | None) -> None:
         """Store ``label`` (``None`` clears) for the current image; label keys advance."""
-        image_id = self.grid.current_image_id()
+        image_id = self.current_image_id()
         if self.project is None or image_id is None:
             return
-        text = f"#{image_id} {label or 'cleared'}"
-        self._apply_changes(self.editor.label([image_id], label, text))
-        if label is not None and self.settings.auto_advance:
+        if label is not None and label == self.project.labels.get(image_id):
+            self._confirm(image_id)  # "looked at, agrees": a history row, not a no-op
+        else:
+            text = f"#{image_id} {label or 'cleared'}"
+            self._apply_changes(self.editor.label([image_id], label, text))
+        if label is not None and self.settings.auto_advance and self.outside_image is None:
             self.grid.select_next()
 
     def set_patient_label(self, label: str | None) -> None:
@@ -156,15 +170,27 @@ class LabellingMixin:
             self.grid.select_image(changes[0].image_id)
         self.statusBar().showMessage(text, 3000)
 
+    def _confirm(self, image_id: int) -> None:
+        confirmed = self.editor.confirm([image_id])
+        if confirmed:
+            self.reviewed.add(image_id)
+            self._update_status()
+            self.statusBar().showMessage(f"#{image_id} {confirmed[0].new_label}: confirmed", 3000)
+
     def _apply_changes(self, changes: list[LabelChange]) -> None:
         current = self.grid.current_image_id()
+        outside = self.outside_image
+        self.reviewed.update(c.image_id for c in changes if c.source == "gui")
         for change in changes:
             for key, step in ((change.old_label or UNLABELLED, -1),
                               (change.new_label or UNLABELLED, 1)):
                 self.counts[key] = self.counts.get(key, 0) + step
             self.grid.set_label(change.image_id, change.new_label)
         self.panels.labels_changed(changes)
-        if any(c.image_id == current for c in changes):
+        if outside is not None and any(c.image_id == outside.id for c in changes):
+            label = next(c.new_label for c in reversed(changes) if c.image_id == outside.id)
+            self.show_outside_filter(dataclasses.replace(outside, label=label))
+        elif any(c.image_id == current for c in changes):
             self._on_current_image_changed(current)
         self._update_status()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.compare import CompareMode
+from affgui.display import esc
 from affgui.experiments import install as install_experiments
 from affgui.heatmaps import install as install_heatmaps
 from affgui.keymap import KeyMap
@@ -56,7 +57,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.project: Project | None = None
         self.tasks = TaskRunner(self)
         self.counts: dict[str, int] = {}
-        self._list_generation = 0
+        self.reviewed: set[int] = set()  # images labelled or confirmed in the GUI (label_history)
+        self.outside_image: ImageRow | None = None  # shown from the patient panel, hidden by the filter
         self.setWindowTitle("AFF Workbench")
         self.resize(1400, 900)
 
@@ -83,6 +85,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.experiments_panel = install_experiments(self)
         self.experiments_panel.monitor.sigExperimentFinished.connect(self.results.on_experiment_finished)
         self._connect()
+        self._default_state = self.saveState()  # what View > Reset Layout goes back to
+        self.menu_actions.reset_layout.triggered.connect(self.reset_layout)
         self._restore_layout()
         self._set_project_actions_enabled(False)
 
@@ -144,6 +148,7 @@ class MainWindow(LabellingMixin, QMainWindow):
             lambda: fill_recent_menu(a.recent_menu, self.settings.recent_projects,
                                      self.open_project))
         self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
+        self.grid.pressed.connect(self._back_to_the_list)  # a click on the current tile, too
         self.filter_bar.sigFilterChanged.connect(self.reload_rows)
 
     # -- project ----------------------------------------------------------------
@@ -151,7 +156,8 @@ class MainWindow(LabellingMixin, QMainWindow):
         """Open the project at ``path`` on a worker; the window switches when it is read."""
         self.flows.open_project(Path(path), quiet=quiet)
 
-    def set_project(self, project: Project, rows: list, counts: dict, folders: list) -> None:
+    def set_project(self, project: Project, rows: list, counts: dict, folders: list,
+                    reviewed: set[int] | frozenset = frozenset()) -> None:
         """Show an opened project (called on the GUI thread with its first listing)."""
         self.close_project()
         self.project = project
@@ -164,7 +170,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self._set_project_actions_enabled(True)
         self.settings.add_recent(project.path)
         save_settings(self.settings)
-        self._show_rows(rows, counts, folders)
+        self._show_rows(rows, counts, folders, reviewed)
         self.grid.setFocus()
         self.sigProjectChanged.emit(project)
 
@@ -172,7 +178,7 @@ class MainWindow(LabellingMixin, QMainWindow):
     def close_project(self) -> None:
         if self.project is None:
             return
-        self._list_generation += 1
+        self.tasks.supersede("rows")
         self.tasks.wait(10_000)  # listings still reading the old project
         self.grid.set_rows([])
         self.grid.set_cache(None)
@@ -186,6 +192,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.project.close()
         self.project = None
         self.counts = {}
+        self.reviewed = set()
         self.setWindowTitle("AFF Workbench")
         self.stack.setCurrentWidget(self.welcome)
         self._set_project_actions_enabled(False)
@@ -200,33 +207,50 @@ class MainWindow(LabellingMixin, QMainWindow):
         """Re-list the images of the current filter on a worker thread."""
         if self.project is None:
             return
-        self._list_generation += 1
-        generation, project = self._list_generation, self.project
+        project = self.project
         filt, order = self.filter_bar.image_filter(), self.filter_bar.order()
-        prediction = self.filter_bar.prediction()
+        prediction, reviewed = self.filter_bar.prediction(), self.filter_bar.reviewed()
+        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction, reviewed),
+                          done=lambda result: self._show_rows(*result),
+                          failed=partial(self.show_error, "Cannot list the images"), key="rows")
 
-        def done(result: tuple[list, dict, list]) -> None:
-            if generation == self._list_generation:
-                self._show_rows(*result)
-
-        self.tasks.submit(lambda _progress: load_rows(project, filt, order, prediction), done=done,
-                          failed=partial(self.show_error, "Cannot list the images"))
-
-    def _show_rows(self, rows: list, counts: dict, folders: list) -> None:
+    def _show_rows(self, rows: list, counts: dict, folders: list,
+                   reviewed: set[int] | frozenset = frozenset()) -> None:
         self.counts = dict(counts)
+        self.reviewed = set(reviewed)
         self.filter_bar.set_folders(folders)
         self.grid.set_rows(rows, current=self.grid.current_image_id())
         self._update_status()
         self.sigRowsChanged.emit(len(rows))
 
     # -- current image and status -------------------------------------------------
+    def current_image_id(self) -> int | None:
+        """The image shown and labelled: the grid's, or one outside the filter (patient panel)."""
+        return self.outside_image.id if self.outside_image is not None else self.grid.current_image_id()
+
+    def show_outside_filter(self, image: ImageRow) -> None:
+        """Show ``image`` although the filter hides it (another view of the current patient)."""
+        self.outside_image = image
+        self.viewer.show_image(image)
+        self.panels.show_image(image)
+        self.roi_sync.show(image.id)
+        self.info_label.setText(self._info_text(image, f"<span style='color:{theme.WARNING}'>"
+                                                       "outside the current filter</span>"))
+
+    def _back_to_the_list(self, *_args) -> None:
+        if self.outside_image is not None and self.grid.current_image_id() is not None:
+            self._on_current_image_changed(self.grid.current_image_id())
+
     def current_row(self) -> ImageRow | None:
+        if self.outside_image is not None:
+            return self.outside_image
         model = self.grid.model()
         row = model.row_of(self.grid.current_image_id() or -1)
         return model.image_row(row) if row is not None else None
 
     @Slot(int)
     def _on_current_image_changed(self, image_id: int) -> None:
+        self.outside_image = None
         model = self.grid.model()
         row = model.row_of(image_id)
         image = model.image_row(row) if row is not None else None
@@ -238,11 +262,13 @@ class MainWindow(LabellingMixin, QMainWindow):
         if image is None:
             self.info_label.setText("")
         else:
-            self.info_label.setText(
-                f"#{image.id} · <b>{image.patient_key}</b> · {image.view or '?'} "
-                f"{image.laterality or '?'} · {theme.badge_html(image.label)} · "
-                f"{row + 1} of {model.rowCount()} · "
-                f"<span style='color:{theme.TEXT_DIM}'>{image.path}</span>")
+            self.info_label.setText(self._info_text(image, f"{row + 1} of {model.rowCount()}"))
+
+    @staticmethod
+    def _info_text(image: ImageRow, where: str) -> str:
+        return (f"#{image.id} · <b>{esc(image.patient_key)}</b> · {esc(image.view or '?')} "
+                f"{esc(image.laterality or '?')} · {theme.badge_html(image.label)} · {where} · "
+                f"<span style='color:{theme.TEXT_DIM}'>{esc(image.path)}</span>")
 
     def _update_status(self) -> None:
         if self.project is None:
@@ -251,7 +277,9 @@ class MainWindow(LabellingMixin, QMainWindow):
             return
         parts = [f"{theme.badge_html(label)} {self.counts.get(label, 0)}" for label in LABELS]
         parts.append(f"{theme.badge_html(None)} {self.counts.get(UNLABELLED, 0)}")
-        self.counts_label.setText("  ·  ".join(parts) + f"  ·  {sum(self.counts.values())} images")
+        total = sum(self.counts.values())
+        self.counts_label.setText("  ·  ".join(parts) + f"  ·  {total} images"
+                                  f"  ·  {len(self.reviewed)} reviewed")
 
     def _set_project_actions_enabled(self, enabled: bool) -> None:
         for action in self.menu_actions.project_actions():
@@ -284,6 +312,16 @@ class MainWindow(LabellingMixin, QMainWindow):
             self.splitter.setSizes([*s.splitter_sizes, 0])  # the compare viewer starts hidden
         if s.window_state:  # docks: which are shown, where, how large
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+
+    def reset_layout(self) -> None:
+        """Docks and panes as on a first start (the saved layout is replaced when the window closes)."""
+        self.restoreState(self._default_state)
+        QTimer.singleShot(0, self._reset_splitter)  # once the docks have taken their room
+
+    def _reset_splitter(self) -> None:
+        width = max(self.splitter.width(), 2)
+        grid = width * 520 // 1400  # grid : viewer as first laid out; the compare viewer hidden
+        self.splitter.setSizes([grid, width - grid, 0])
 
     def closeEvent(self, event) -> None:
         if self.tasks.is_running():

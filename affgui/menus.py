@@ -46,6 +46,7 @@ class Actions:
     labels: dict[str, QAction] = field(default_factory=dict)
     patient_labels: dict[str, QAction] = field(default_factory=dict)
     view_menu: QMenu | None = None
+    reset_layout: QAction | None = None  # View > Reset Layout (the docks as first shipped)
 
     def project_actions(self) -> list[QAction]:
         """Actions that need an open project."""
@@ -134,6 +135,8 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     view_menu.addActions(view_actions)
     view_menu.addSeparator()
     view_menu.addAction(a.refresh)
+    a.reset_layout = _action(window, "Reset &Layout", tip="Docks and panes back to their first layout")
+    view_menu.addAction(a.reset_layout)
     view_menu.addSeparator()
     a.view_menu = view_menu
 

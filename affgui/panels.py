@@ -78,5 +78,6 @@ class PanelDocks(QObject):
 
     def _activate(self, image_id: int) -> None:
         if not self.window.grid.select_image(image_id):
-            self.window.statusBar().showMessage(
-                f"Image #{image_id} is not in the current filter", 4000)
+            row = self.patient_panel.row(image_id)
+            if row is not None:  # hidden by the filter: shown anyway, and marked so
+                self.window.show_outside_filter(row)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QToolTip
 
+from affgui.display import plain_tooltip
 from affgui.prediction_rows import MODES, Annotations, PredictionCache, PredictionQuery, select_rows
+from affgui.thumbnails import ThumbnailModel
 from engine.store import ImageRow, Project
 
 if TYPE_CHECKING:
@@ -124,8 +126,9 @@ class ExperimentList(QObject):
             index = grid.indexAt(event.pos())
             if index.isValid():
                 row = grid.model().image_row(index.row())
-                base = grid.model().data(index, Qt.ItemDataRole.ToolTipRole)
-                QToolTip.showText(event.globalPos(), f"{base}\n{self.describe(row.id, long=True)}",
+                base = grid.model().data(index, ThumbnailModel.TipTextRole)
+                QToolTip.showText(event.globalPos(),
+                                  plain_tooltip(f"{base}\n{self.describe(row.id, long=True)}"),
                                   grid.viewport())
                 return True
         return super().eventFilter(watched, event)

@@ -28,15 +28,20 @@ STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing imag
 
 
 def load_rows(project: Project, filt: ImageFilter, order: str = "patient",
-              prediction: predictions.PredictionQuery | None = None) -> tuple[list, dict, list]:
-    """The image rows for one filter, the label counts and the import folders (worker thread).
+              prediction: predictions.PredictionQuery | None = None,
+              reviewed: bool | None = None) -> tuple[list, dict, list, set]:
+    """The image rows for one filter, the label counts, the import folders and the ids of
+    reviewed images (worker thread). ``reviewed`` True/False keeps only (not) reviewed rows.
 
     ``prediction`` (the filter bar's :meth:`~affgui.widgets.filter_bar.FilterBarWidget.prediction`)
     keeps and orders the rows by experiments' out-of-fold predictions, read once and cached.
     """
     folders = sorted(f for f in project.images.counts(by="source_folder") if f)
     rows = predictions.filter_rows(project, project.images.list(filt, order=order), prediction)
-    return rows, project.images.counts(by="label"), folders
+    seen = project.labels.reviewed()
+    if reviewed is not None:
+        rows = [r for r in rows if (r.id in seen) == reviewed]
+    return rows, project.images.counts(by="label"), folders, seen
 
 
 class ProjectFlows(QObject):
@@ -52,13 +57,13 @@ class ProjectFlows(QObject):
     def open_project(self, path: Path, quiet: bool = False, create: bool = False) -> None:
         """Open (or create) the project at ``path`` and list its images on a worker."""
         w = self.window
-        filt, order = w.filter_bar.image_filter(), w.filter_bar.order()
+        filt, order, reviewed = w.filter_bar.image_filter(), w.filter_bar.order(), w.filter_bar.reviewed()
         w.statusBar().showMessage(f"{'Creating' if create else 'Opening'} {path}…")
 
         def work(_progress: Progress) -> tuple:
             project = Project.create(path) if create else Project.open(path)
             try:
-                return (project, *load_rows(project, filt, order))
+                return (project, *load_rows(project, filt, order, reviewed=reviewed))
             except BaseException:
                 project.close()
                 raise

@@ -6,6 +6,11 @@ thread as queued signals, at most every :data:`PROGRESS_INTERVAL_S` (plus the
 last one), so a fast loop cannot flood the event queue. Cancelling is
 cooperative: the next ``progress`` call raises :class:`Cancelled` inside the
 task.
+
+``submit(..., key=k)`` supersedes the task still running under the same key ``k``: it is
+cancelled, and its callbacks never run, so a slow read of the image (or project) shown a
+moment ago cannot overwrite the current one. ``supersede(k)`` drops it without a new task.
+This replaces the per-part generation counters.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +84,7 @@ class TaskRunner(QObject):
         self._signals.sigFailed.connect(self._on_failed)
         self._ids = itertools.count(1)
         self._running: dict[int, tuple[_Runnable, _Callbacks]] = {}
+        self._keys: dict[Hashable, int] = {}  # key -> its newest task
 
     def submit(
         self,
@@ -86,14 +92,34 @@ class TaskRunner(QObject):
         done: Callable[[Any], None] | None = None,
         failed: Callable[[BaseException], None] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        key: Hashable | None = None,
     ) -> int:
-        """Start ``fn(progress)`` on the pool; returns a task id for :meth:`cancel`."""
+        """Start ``fn(progress)`` on the pool; returns a task id for :meth:`cancel`.
+
+        With ``key``, an older task of the same key is superseded (see :meth:`supersede`).
+        """
+        if key is not None:
+            self.supersede(key)
         task_id = next(self._ids)
         runnable = _Runnable(task_id, fn, self._signals)
         runnable.setAutoDelete(False)  # Python owns it, kept in _running until reported
         self._running[task_id] = (runnable, _Callbacks(done, failed, progress))
+        if key is not None:
+            self._keys[key] = task_id
         self._pool.start(runnable)
         return task_id
+
+    def supersede(self, key: Hashable) -> None:
+        """Cancel the task running under ``key``, if any; none of its callbacks will run."""
+        task_id = self._keys.pop(key, None)
+        entry = self._running.get(task_id) if task_id is not None else None
+        if entry is not None:
+            entry[0].cancelled.set()
+            self._running[task_id] = (entry[0], _Callbacks(None, _ignore, None))
+
+    def current(self, key: Hashable) -> int | None:
+        """The id of the task running under ``key`` (``None``: none)."""
+        return self._keys.get(key)
 
     def cancel(self, task_id: int | None = None) -> None:
         """Ask one task (or, with ``None``, every task) to stop at its next progress report."""
@@ -114,7 +140,14 @@ class TaskRunner(QObject):
         ok = self.wait(timeout_ms)
         if ok:
             self._running.clear()
+            self._keys.clear()
         return ok
+
+    def _forget(self, task_id: int) -> tuple[_Runnable, _Callbacks] | None:
+        entry = self._running.pop(task_id, None)
+        for key in [k for k, tid in self._keys.items() if tid == task_id]:
+            del self._keys[key]
+        return entry
 
     # -- GUI thread ---------------------------------------------------------------
     @Slot(int, str, int, int)
@@ -125,16 +158,20 @@ class TaskRunner(QObject):
 
     @Slot(int, object)
     def _on_finished(self, task_id: int, result: object) -> None:
-        entry = self._running.pop(task_id, None)
+        entry = self._forget(task_id)
         if entry and entry[1].done:
             entry[1].done(result)
 
     @Slot(int, object)
     def _on_failed(self, task_id: int, exc: object) -> None:
-        entry = self._running.pop(task_id, None)
+        entry = self._forget(task_id)
         if entry is None:
             return
         if entry[1].failed:
             entry[1].failed(exc)
         elif not isinstance(exc, Cancelled):
             raise exc
+
+
+def _ignore(_exc: BaseException) -> None:
+    """The ``failed`` of a superseded task: its end, however it came, is nobody's news."""

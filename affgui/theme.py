@@ -20,6 +20,7 @@ TILE_BACKGROUND = "#23272e"
 TILE_SELECTED = "#3b82c4"
 TEXT = "#d8dde3"
 TEXT_DIM = "#8b949e"
+WARNING = "#e8a317"  # e.g. an image shown although the filter hides it
 
 
 def label_color(label: str | None) -> QColor | None:

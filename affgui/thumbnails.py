@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap
 
+from affgui.display import plain_tooltip
 from engine.store import ImageCache, ImageRow
 
 LOADED, DROPPED, MISSING = "loaded", "dropped", "missing"
@@ -137,6 +138,7 @@ class ThumbnailModel(QAbstractListModel):
     LabelRole = Qt.ItemDataRole.UserRole + 3
     PixmapRole = Qt.ItemDataRole.UserRole + 4  # QPixmap, or None while loading
     ThumbStateRole = Qt.ItemDataRole.UserRole + 5  # "loaded", "loading" or "missing"
+    TipTextRole = Qt.ItemDataRole.UserRole + 6  # the tooltip as plain text (ToolTipRole: escaped)
 
     def __init__(self, parent=None, side: int = 160, capacity: int = 800):
         super().__init__(parent)
@@ -217,10 +219,10 @@ class ThumbnailModel(QAbstractListModel):
             return self.thumb_state(r.id)
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{r.patient_key} {r.view or ''} {r.laterality or ''}".strip()
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"#{r.id}  {r.path}\nPatient {r.patient_key}  ·  {r.view or '?'} "
-                    f"{r.laterality or '?'}  ·  {r.width}×{r.height}\n"
-                    f"Label: {r.label or 'unlabelled'}")
+        if role in (Qt.ItemDataRole.ToolTipRole, self.TipTextRole):
+            text = (f"#{r.id}  {r.path}\nPatient {r.patient_key}  ·  {r.view or '?'} "
+                    f"{r.laterality or '?'}  ·  {r.width}×{r.height}\nLabel: {r.label or 'unlabelled'}")
+            return plain_tooltip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         return None
 
     # -- thumbnails -------------------------------------------------------------

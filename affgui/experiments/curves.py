@@ -26,9 +26,7 @@ def _number(v) -> float:
 
 
 def run_label(job: JobRow) -> str:
-    if job.experiment:
-        return f"{job.experiment} f{job.fold}"
-    return f"job {job.id}"
+    return job.title  # "cnn r0f1s0", never "fNone"
 
 
 class TrainingCurvesWidget(QWidget):

@@ -8,6 +8,7 @@ thread; any refusal is shown in the dialog, which stays open.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from engine.store import Project
 
 FAMILY_TITLES = {"cnn": "CNN", "vit": "ViT", "hybrid": "Hybrid"}
+LAST_SETTINGS_KEY = "gui.new_experiment"  # project meta: the dialog's last queued choices
 WEIGHTS_CHOICES = (("pretrained", "ImageNet pretrained"), ("scratch", "From scratch"),
                    ("both", "Both (pretrained and from scratch)"))
 BACKENDS = (("local", "Local workers"), ("slurm", "Slurm cluster"))
@@ -128,7 +130,9 @@ class NewExperimentDialog(QDialog):
         self.models.itemChanged.connect(lambda *_: self.update_plan())
         self.weights_mode.currentIndexChanged.connect(lambda *_: self.update_plan())
         self.prefix.textChanged.connect(lambda *_: self.update_plan())
+        self.splits.sigSplitChanged.connect(self._split_changed)
         self.update_plan()
+        self.restore_last()
         if weights_probe is not None:
             tasks.submit(lambda _p: weights_probe(), done=self._set_weights,
                          failed=lambda exc: self._set_weights(None))
@@ -189,6 +193,52 @@ class NewExperimentDialog(QDialog):
         return tree
 
     # -- plan ---------------------------------------------------------------------
+    # -- remembered per project ------------------------------------------------------
+    def remember(self) -> None:
+        """Store the choices in the project (meta ``gui.new_experiment``) for the next dialog."""
+        self.project.set_meta(LAST_SETTINGS_KEY, json.dumps(dict(
+            models=self._order_of_checked(), weights=self.weights_mode.currentData(),
+            prefix=self.prefix.text(), image_size=self.image_size.value(), epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(), lr=float(self.lr.value()),
+            augment=float(self.augment.value()), precision=self.precision.currentText(),
+            seed=self.seed.value(), priority=self.priority.value(), backend=self.backend.currentData())))
+
+    def restore_last(self) -> None:
+        """Reopen with the choices last queued in this project (unreadable: the defaults)."""
+        try:
+            last = json.loads(self.project.meta(LAST_SETTINGS_KEY) or "{}")
+        except ValueError:
+            return
+        if not isinstance(last, dict):
+            return
+        for key, box in (("image_size", self.image_size), ("epochs", self.epochs),
+                         ("batch_size", self.batch_size), ("seed", self.seed), ("priority", self.priority)):
+            if isinstance(last.get(key), int):
+                box.setValue(last[key])
+        for key, box in (("lr", self.lr), ("augment", self.augment)):
+            if isinstance(last.get(key), int | float):
+                box.setValue(float(last[key]))
+        if isinstance(last.get("prefix"), str):
+            self.prefix.setText(last["prefix"])
+        for key, combo in (("backend", self.backend),):
+            k = combo.findData(last.get(key))
+            if k >= 0:
+                combo.setCurrentIndex(k)
+        if isinstance(last.get("precision"), str) and self.precision.findText(last["precision"]) >= 0:
+            self.precision.setCurrentText(last["precision"])
+        models = [m for m in last.get("models", []) if isinstance(m, str) and m in self.model_items]
+        weights = last.get("weights") if self.weights_mode.findData(last.get("weights")) >= 0 else None
+        if models or weights:
+            self.set_models(models, weights)
+
+    def _order_of_checked(self) -> list[str]:
+        checked = self.checked_models()
+        return [m for m in self._order if m in checked] + [m for m in checked if m not in self._order]
+
+    def _split_changed(self, name: str) -> None:
+        if name and self.error.text().startswith("Choose a split"):
+            self.error.setText("")  # the problem it named is gone
+
     def checked_models(self) -> list[str]:
         return [n for n, i in self.model_items.items() if i.checkState(0) == Qt.CheckState.Checked]
 
@@ -268,6 +318,10 @@ class NewExperimentDialog(QDialog):
         self.buttons.setEnabled(True)
         self.created = names
         self.error.setText("")
+        try:
+            self.remember()
+        except Exception as exc:  # noqa: BLE001 - a read-only project still queued its jobs
+            self.error.setText(f"Queued; the settings were not remembered: {exc}")
         self.sigCreated.emit(names, backend)
         self.accept()
 

@@ -70,8 +70,7 @@ class RunLogDialog(QDialog):
         self.project = project
         self.job = job
         self.tasks = tasks
-        name = f"{job.experiment} fold {job.fold}" if job.experiment else job.kind
-        self.setWindowTitle(f"Job {job.id} ({name}): {job.run_id}")
+        self.setWindowTitle(f"Job {job.id} ({job.title}): {job.run_id}")
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setPlainText("Reading…")

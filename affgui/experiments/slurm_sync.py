@@ -37,12 +37,12 @@ class SlurmSync(QObject):
         self.project: Project | None = None
         self.errors: list[str] = []
         self._in_flight = False
-        self._generation = 0
+        self._key = ("slurm-sync", id(self))  # a project change supersedes a sync in flight
         self._timer = QTimer(self, interval=interval_ms)
         self._timer.timeout.connect(self.sync_now)
 
     def set_project(self, project: Project | None) -> None:
-        self._generation += 1
+        self.tasks.supersede(self._key)
         self.project, self.errors, self._in_flight = project, [], False
         if project is None:
             self._timer.stop()
@@ -59,13 +59,10 @@ class SlurmSync(QObject):
         if self.project is None or self._in_flight:
             return
         self._in_flight = True
-        project, generation = self.project, self._generation
-        self.tasks.submit(lambda _p: _sync(project), done=lambda r: self._done(generation, r),
-                          failed=lambda exc: self._failed(generation, exc))
+        project = self.project
+        self.tasks.submit(lambda _p: _sync(project), done=self._done, failed=self._failed, key=self._key)
 
-    def _done(self, generation: int, report) -> None:
-        if generation != self._generation:
-            return
+    def _done(self, report) -> None:
         self._in_flight = False
         if report.changes:
             self.sigMessage.emit("Slurm: " + "; ".join(f"job {j} {what}" for j, what in report.changes))
@@ -74,7 +71,6 @@ class SlurmSync(QObject):
         self.errors = list(report.errors)
         self.sigSynced.emit(report)
 
-    def _failed(self, generation: int, exc: BaseException) -> None:
-        if generation == self._generation:
-            self._in_flight = False
-            self.sigMessage.emit(f"Slurm sync failed: {exc}")
+    def _failed(self, exc: BaseException) -> None:
+        self._in_flight = False
+        self.sigMessage.emit(f"Slurm sync failed: {exc}")

@@ -26,8 +26,8 @@ from affgui.tasks import TaskRunner
 from engine.store import ImageRow, Project
 
 MAX_EXPERIMENTS = 4
-NEXT_KEYS = ("Right", "J", "PgDown")
-PREVIOUS_KEYS = ("Left", "K", "PgUp")
+NEXT_KEYS = ("Right", "J", "PgDown", "Space")  # as in the main window (docs/gui.md)
+PREVIOUS_KEYS = ("Left", "K", "PgUp", "Shift+Space")
 
 
 class HeatmapCompareWidget(QWidget):
@@ -65,6 +65,8 @@ class HeatmapCompareWidget(QWidget):
         self.controls.sigResetLevelsRequested.connect(lambda: self.set_window_level(*display.FILE_WINDOW))
         self.position = QLabel()
         self.status = QLabel()
+        for label in (self.position, self.status):  # patient IDs and names are shown as typed
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.controls.sigMessage.connect(self.status.setText)
         self._pane_box = QHBoxLayout()

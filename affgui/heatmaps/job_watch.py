@@ -7,9 +7,9 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from affgui.heatmaps import loading
+from engine.jobs import TERMINAL_STATES
 
 POLL_MS = 1000
-ENDED = ("finished", "failed", "cancelled")
 
 
 class ExplainJobWatcher(QObject):
@@ -51,7 +51,7 @@ class ExplainJobWatcher(QObject):
     def _on_states(self, states: dict[int, tuple[str, str]]) -> None:
         for job_id, (state, error) in states.items():
             key = self.jobs.get(job_id)
-            if key is not None and state in ENDED:
+            if key is not None and state in TERMINAL_STATES:
                 del self.jobs[job_id]
                 self.sigJobEnded.emit(job_id, *key, state, error)
         if not self.jobs:

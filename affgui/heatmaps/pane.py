@@ -6,6 +6,7 @@ the comparison widget reads files and links the panes.
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from affgui import theme
 from affgui.heatmaps.loading import FAILED, MISSING, PENDING, READY, ExperimentMaps
 from affgui.heatmaps.overlay import cache_box, colormap_lut, overlay_pixels
 from affgui.widgets._viewer_items import IMPORT_COLOR, USER_COLOR, WindowLevelViewBox
+from engine.runs import run_label
 from engine.store import ImageRow
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -46,9 +48,18 @@ class HeatmapPaneWidget(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        # two lines each, however long the text: the panes' images stay level side by side
+        for label in (self.title, self.message):
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            label.setFixedHeight(2 * label.fontMetrics().lineSpacing() + 4)
         self.compute_button = QPushButton("Compute heatmaps")
         self.compute_button.setToolTip("Queue an explain job; a worker computes the maps")
         self.compute_button.clicked.connect(lambda: self.sigComputeRequested.emit(self.experiment))
+        for widget in (self.message, self.compute_button):  # hidden, they still hold their space
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.message, 1)
@@ -167,16 +178,16 @@ class HeatmapPaneWidget(QWidget):
 
     def _update_text(self) -> None:
         m, r = self.maps, self.row
-        parts = [f"<b>{self.experiment}</b>"]
+        parts = [f"<b>{html.escape(str(self.experiment))}</b>"]
         if m is not None:
-            parts.append(m.method)
+            parts.append(html.escape(m.method))
         if self.probability is not None and not math.isnan(self.probability):
             parts.append(f"P(AFF) {self.probability:.3f}")
         if r is not None:
             color = theme.LABEL_COLORS.get(r.label or "", theme.TEXT_DIM)
             parts.append(f"label <span style='color:{color}'>{r.label or 'unlabelled'}</span>")
         if self.fold is not None and self.fold >= 0:
-            parts.append(f"fold {self.fold}")
+            parts.append(run_label(None, self.fold, None))
         self.title.setText(" · ".join(parts))
         message, compute = "", False
         if m is None:

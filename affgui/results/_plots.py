@@ -47,7 +47,10 @@ class _CurvesPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.hideButtons()
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.getPlotItem().getViewBox().setAspectLocked(True)
+        # 0..1 on both axes whatever the dock's shape (a locked aspect widened them to -1..2)
+        view = self.getPlotItem().getViewBox()
+        view.setLimits(xMin=-0.02, xMax=1.02, yMin=-0.02, yMax=1.02)
+        view.disableAutoRange()
         self.legend = self.addLegend(offset=self.legend_offset)
         self.curves: dict[str, pg.PlotDataItem] = {}
 

@@ -29,6 +29,9 @@ PREDICTION_MODES = (("Any prediction", None), ("Predicted AFF (p ≥ t)", "aff")
                     ("{a} right, {b} wrong", "a_right_b_wrong"), ("{b} right, {a} wrong", "b_right_a_wrong"))
 
 
+REVIEW_CHOICES = (("Reviewed or not", None), ("Reviewed", True), ("Not reviewed", False))
+
+
 class FilterBarWidget(QWidget):
     """Emits :attr:`sigFilterChanged` whenever the listed images should change."""
 
@@ -52,6 +55,8 @@ class FilterBarWidget(QWidget):
         self.threshold_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05,
                                              value=0.5, prefix="t = ")
         self.threshold_spin.valueChanged.connect(self._threshold_changed)
+        self.review_combo = self._combo(REVIEW_CHOICES)
+        self.review_combo.setToolTip("Reviewed: labelled or confirmed (press its key again) in the GUI")
         self.prediction_info = QLabel()
         self.prediction_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.prediction_info.setVisible(False)
@@ -80,7 +85,8 @@ class FilterBarWidget(QWidget):
         grid.addWidget(self.other_combo, 2, 3)
         grid.addWidget(self.prediction_combo, 3, 0, 1, 3)
         grid.addWidget(self.threshold_spin, 3, 3)
-        grid.addWidget(self.prediction_info, 4, 0, 1, 4)
+        grid.addWidget(self.review_combo, 4, 0, 1, 2)
+        grid.addWidget(self.prediction_info, 5, 0, 1, 4)
         grid.setColumnStretch(3, 1)
 
     def image_filter(self) -> ImageFilter:
@@ -89,6 +95,10 @@ class FilterBarWidget(QWidget):
                            laterality=self.side_combo.currentData(),
                            source_folder=self.folder_combo.currentData(),
                            search=self.search_edit.text().strip() or None)
+
+    def reviewed(self) -> bool | None:
+        """``True``: only reviewed images; ``False``: only not yet reviewed; ``None``: both."""
+        return self.review_combo.currentData()
 
     def prediction(self) -> PredictionQuery | None:
         """What the experiments' predictions keep and how they order the list; ``None`` when off."""

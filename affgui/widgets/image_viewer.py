@@ -135,6 +135,11 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         self._loading.clear()
         self.show_image(None)
 
+    @property
+    def row(self) -> ImageRow | None:
+        """The image shown (``None``: none)."""
+        return self._row
+
     def show_image(self, row: ImageRow | None) -> None:
         """Show ``row`` (its overlay at once, its pixels when read); ``None`` clears."""
         self._row = row
@@ -250,7 +255,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
 
     def _show_message(self, text: str | None) -> None:
         self._message.setVisible(text is not None)
-        self._message.setText((text or "").replace("\n", "<br>"))
+        self._message.setText(display.esc(text or "").replace("\n", "<br>"))
         self._place_overlays()
 
     def _update_overlay(self) -> None:

@@ -48,6 +48,10 @@ class PatientPanelWidget(QListWidget):
             self.addItem(item)
         self.set_current(current)
 
+    def row(self, image_id: int) -> ImageRow | None:
+        """The shown patient's image ``image_id`` (``None``: not one of them)."""
+        return self._rows.get(image_id)
+
     def set_label(self, image_id: int, label: str | None) -> None:
         item = self._item(image_id)
         if item is not None:

@@ -6,7 +6,16 @@ import re
 
 from engine.cli._common import open_project
 from engine.errors import InvalidInput
-from engine.jobs import HEARTBEAT_S, STATES, JobQueue, Worker, cancel_job, check_priority, check_stale_after
+from engine.jobs import (
+    HEARTBEAT_S,
+    STATES,
+    JobQueue,
+    JobTailer,
+    Worker,
+    cancel_job,
+    check_priority,
+    check_stale_after,
+)
 
 
 def check_device(device: str) -> str:
@@ -88,11 +97,27 @@ def _priority(text: str) -> int:
 def run_list(args) -> int:
     with open_project(args.project) as project:
         jobs = JobQueue(project).list(state=args.state)
-    print(f"{'id':>5} {'state':11} {'kind':8} {'run':>8} {'prio':>4} {'tries':>5}  run / error")
+        tailed = {r.id: r for r in JobTailer(project.runs_dir).poll(project).jobs}  # the GUI's progress/ETA
+    print(f"{'id':>5} {'state':11} {'kind':8} {'run':>8} {'prio':>4} {'tries':>5} {'done':>4} "
+          f"{'eta':>9}  run / error")
     for j in jobs:
         tail = j.run_id + (f"  {j.error}" if j.error else "")
-        print(f"{j.id:>5} {j.state:11} {j.kind:8} {j.label:>8} {j.priority:>4} {j.attempts:>5}  {tail}")
+        row = tailed.get(j.id)
+        done = f"{round(100 * row.progress)}%" if row is not None else ""
+        eta = _format_eta(row.eta_s if row is not None else None)
+        print(f"{j.id:>5} {j.state:11} {j.kind:8} {j.label:>8} {j.priority:>4} {j.attempts:>5} {done:>4} "
+              f"{eta:>9}  {tail}")
     return 0
+
+
+def _format_eta(seconds: float | None) -> str:
+    """``1h05m``, ``3m07s``, ``42s``; empty when unknown (as the GUI's queue shows it)."""
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 def _job_or_error(project, job_id):

@@ -26,10 +26,16 @@ from engine.jobs._queue import (
     check_priority,
     check_stale_after,
 )
+from engine.jobs._tailer import JobRow, JobTailer, Snapshot, WorkerStatus, pid_alive
 from engine.jobs._worker import Worker, one_line
 from engine.jobs._workers_table import WorkerRow, WorkerTable
 
 __all__ = [
+    "JobRow",
+    "JobTailer",
+    "Snapshot",
+    "WorkerStatus",
+    "pid_alive",
     "ACTIVE",
     "BACKENDS",
     "HEARTBEAT_S",

@@ -15,13 +15,15 @@ from engine.report._stats_section import stats_html
 from engine.report._tables import TABLES, Table
 
 _CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: min(1600px, 94vw); margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 .answer { background: #f7f9fc; border-left: 4px solid #4a78b5; padding: 0.6em 1em; margin: 0.6em 0; }
 .figs img { max-width: 32%; margin-right: 1%; } .note { color: #555; font-size: 0.9em; }
-.wide { overflow-x: auto; } .gallery img { max-width: 49%; margin-right: 1%; }
+.wide { overflow-x: auto; max-width: 100%; } .wide table { width: max-content; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
+.gallery img { display: block; width: 100%; height: auto; margin: 0; }
 """
 
 _NOTES = {

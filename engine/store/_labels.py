@@ -128,6 +128,26 @@ class LabelBook:
             assert change is not None
             return change
 
+    def confirm(self, image_ids: Iterable[int], reader: str, source: str = "gui") -> list[LabelChange]:
+        """Record that ``reader`` looked at each labelled image and agrees with its label.
+
+        A ``confirm`` is a history row whose old and new label are the same (the label itself
+        does not change); unlabelled images are skipped. Returns the rows written.
+        """
+        self._check(reader, source)
+        changes = []
+        with self._p.transaction() as conn:
+            for image_id in image_ids:
+                row = conn.execute("SELECT label FROM labels WHERE image_id = ?", (image_id,)).fetchone()
+                if row is not None:
+                    changes.append(self._apply(conn, image_id, row[0], reader, source, force=True))
+        return changes
+
+    def reviewed(self) -> set[int]:
+        """Images a person has labelled or confirmed in the GUI (any history row of source ``gui``)."""
+        return {r[0] for r in self._p.query(
+            "SELECT DISTINCT image_id FROM label_history WHERE source = 'gui'")}
+
     def history(self, image_id: int | None = None) -> list[LabelChange]:
         """The label history, oldest first, of one image or of the whole project."""
         sql, params = "SELECT * FROM label_history", ()

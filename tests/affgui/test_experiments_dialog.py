@@ -126,6 +126,10 @@ def test_study_preset_queues_every_pair_on_one_split(qtbot, project, tasks):
     assert {(j.state, j.backend, j.kind) for j in jobs} == {("queued", "local", "train")}
     assert {j.spec["epochs"] for j in jobs} == {3}
     assert sorted(j.fold for j in jobs) == [0] * 8 + [1] * 8
+    # reopened, it remembers this project's last choices (models, weights, epochs)
+    again = open_dialog(qtbot, project, tasks)
+    assert again.epochs.value() == 3 and again.weights_mode.currentData() == "both"
+    assert [p.name for p in again.planned()] == names
 
 
 def test_invalid_input_is_shown_in_the_dialog_and_nothing_is_written(qtbot, project, tasks):
@@ -185,3 +189,12 @@ def test_weights_probe_reads_affengine_weights_output(monkeypatch):
                         lambda args: [sys.executable, "-c", "import sys; sys.exit('no timm here')"])
     with pytest.raises(RuntimeError, match="affengine weights failed: no timm here"):
         probe_weights()
+
+
+def test_a_choose_a_split_error_goes_once_a_split_is_chosen(qtbot, project, tasks):
+    dialog = open_dialog(qtbot, project, tasks, probe=None)
+    dialog.splits.combo.setCurrentIndex(-1)
+    assert dialog.splits.current_split() == ""
+    assert submit_and_wait_failure(qtbot, dialog) == "Choose a split, or create one above."
+    dialog.splits.sigSplitChanged.emit("default")
+    assert dialog.error.text() == ""

@@ -116,7 +116,7 @@ def test_running_job_row_and_its_log(qtbot, window, panel):
     assert "out of memory at micro-batch 8" in text
     assert "progress  epoch=1  epochs=1  step=3  total=4" in text
     assert "error.txt:\nTraceback: the whole story" in text
-    assert dialog.windowTitle().startswith(f"Job {job.id} (cnn fold 0)")
+    assert dialog.windowTitle().startswith(f"Job {job.id} (cnn r0f0s0)")  # run_label, never "fold None"
     dialog.close()
 
 

@@ -148,6 +148,10 @@ def test_keys_step_through_the_list_and_the_main_window_follows(qtbot, window, c
         qtbot.keyClick(compare.panes[0].view, key)
         assert compare.row.id == ids[index]
         assert window.grid.current_image_id() == ids[index]
+    qtbot.keyClick(compare.panes[0].view, Qt.Key.Key_Space)  # Space steps, as in the main window
+    assert compare.row.id == ids[1]
+    qtbot.keyClick(compare.panes[0].view, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert compare.row.id == ids[0]
     qtbot.keyClick(compare.panes[0].view, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: all(p.overlay_image() is not None for p in compare.panes))
     assert f"P(AFF) {ids[1] / 100:.3f}" in compare.panes[1].title.text()
@@ -234,3 +238,18 @@ def test_menu_action_and_project_close(qtbot, window, compare):
     assert not action.isEnabled()
     assert compare.project is None and compare.panes == [] and not compare.isVisible()
     assert window.heatmaps.open() is None
+
+
+def test_panes_stay_level_when_one_title_wraps(qtbot, compare):
+    a, b = compare.panes
+    compare.resize(700, 600)
+    b.title.setText("a very long experiment name " * 6)  # wraps in a narrow pane
+    b.message.setText("No gradcam maps of this image yet: compute them or pick another method " * 2)
+    b.message.show()
+    a.title.setText("short")
+    a.message.setText("")
+    qtbot.wait(50)
+    QApplication.processEvents()
+    ya = a.view.mapTo(compare, a.view.rect().topLeft()).y()
+    yb = b.view.mapTo(compare, b.view.rect().topLeft()).y()
+    assert ya == yb and a.view.height() == b.view.height()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QHelpEvent
+from PySide6.QtGui import QHelpEvent, QTextDocument
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from affgui.prediction_rows import PredictionCache, PredictionQuery, select_rows
@@ -174,7 +174,9 @@ def test_review_queue_follows_review_experiments_and_relabelling_goes_to_the_sto
     tile = window.grid.visualRect(window.grid.model().index(0)).center()
     QApplication.sendEvent(window.grid.viewport(), QHelpEvent(
         QEvent.Type.ToolTip, tile, window.grid.viewport().mapToGlobal(tile)))
-    tip = QToolTip.text()
+    doc = QTextDocument()
+    doc.setHtml(QToolTip.text())  # escaped rich text: shown as the plain text below
+    tip = doc.toPlainText()
     assert tip.startswith(f"#{first.image_id}  ") and info.text() in tip and first.reason in tip
     # relabel it with the label key: the store and its history change, the rank stays the model's
     new = "NFF" if first.label == "AFF" else "AFF"
