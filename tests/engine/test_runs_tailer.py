@@ -8,7 +8,8 @@ import time
 import pytest
 
 from engine.cli import main
-from engine.jobs import JobQueue, JobTailer, create_experiment
+from engine.experiments import create_experiment
+from engine.jobs import JobQueue, JobTailer
 from engine.jobs._tailer import _eta
 from engine.store import Project
 from tests.engine._train_factory import make_project, tiny_spec
