@@ -41,6 +41,7 @@ def _vit_vs_cnn(data: ReportData) -> str:
                 + ").")
     delong = all(r.p_delong_holm is not None for r in rows)
     lines = []
+    repeated = _repeated_tests(data, rows, fam)
     for r in rows:
         # Always state the difference as ViT - CNN.
         sign = 1.0 if fam[r.first] == "vit" else -1.0
@@ -66,17 +67,64 @@ def _vit_vs_cnn(data: ReportData) -> str:
         else:
             verdict = (f"not shown to differ (not significant at {ALPHA} after Holm correction); the data "
                        f"are compatible with differences from {lo:+.3f} to {hi:+.3f}")
+        rep = repeated.get((vit, cnn))
+        if rep is not None:  # repeats exist: the corrected test across them is the answer
+            lines.append(_repeated_line(rep, vit, cnn, pct) + f" In repeat 0 alone: AUC {auc_v:.3f} vs "
+                         f"{auc_c:.3f}, difference {d:+.3f} ({_ci(lo, hi, pct)}, {test}, Holm-adjusted "
+                         f"{_p(p_holm)}; patient sampling variance of that one partition)."
+                         + _margin_text(data, vit, cnn))
+            continue
         lines.append(f"{vit} vs {cnn}: AUC {auc_v:.3f} vs {auc_c:.3f}, difference (ViT - CNN) {d:+.3f} "
                      f"({_ci(lo, hi, pct)}, {test}, Holm-adjusted {_p(p_holm)}): {verdict}."
                      + _margin_text(data, vit, cnn))
-    variance = (" Each CI carries the sampling variance of patients for this one partition and training "
-                "seed; it does not include the variation between partitions or seeds.")
+    variance = "" if repeated else (" Each CI carries the sampling variance of patients for this one "
+                                    "partition and training seed; it does not include the variation between "
+                                    "partitions or seeds.")
     boot_note = ("" if delong else " DeLong's test is not used at image level because patients have several "
                  "images; the patient bootstrap is.")
     return (f"At {data.level} level ({data.data.cv_patients} patients, {data.data.cv_images} images). "
             + " ".join(lines) + variance + boot_note
             + " The comparison holds for these models, this training budget and this data; it is out-of-fold "
               "cross-validation on one site, not an external test.")
+
+
+def _repeated_tests(data: ReportData, rows, fam) -> dict:
+    """ViT-CNN pairs with a corrected test across R x K folds, Holm-adjusted."""
+    from engine.evaluate import holm_adjust
+
+    found = {}
+    for c in (data.repeats or {}).get("comparisons", []):
+        if "error" in c or len(c.get("delong", [])) < 2:
+            continue  # one partition and one seed: the paired DeLong above is the test
+        if {fam.get(c["first"]), fam.get(c["second"])} != {"vit", "cnn"}:
+            continue
+        sign = 1.0 if fam[c["first"]] == "vit" else -1.0
+        vit, cnn = (c["first"], c["second"]) if sign > 0 else (c["second"], c["first"])
+        lo, hi = sorted((sign * c["ci_low"], sign * c["ci_high"]))
+        found[(vit, cnn)] = {**c, "d": sign * c["mean_difference"], "lo": lo, "hi": hi}
+    if found:
+        for rep, p in zip(found.values(), holm_adjust([r["p_value"] for r in found.values()])):
+            rep["p_holm"] = float(p)
+    return found
+
+
+def _repeated_line(rep: dict, vit: str, cnn: str, pct: int) -> str:
+    """The answer from the corrected resampled t-test across repeats (Nadeau & Bengio 2003)."""
+    n_sig = sum(d["p_value"] < ALPHA for d in rep["delong"])
+    better = "better" if rep["d"] > 0 else "worse"
+    verdict = (f"significant at {ALPHA} after Holm correction: {vit} is {better} than {cnn}"
+               if rep["p_holm"] < ALPHA else
+               f"not shown to differ (not significant at {ALPHA} after Holm correction); this does not show "
+               f"equivalence: the data are compatible with differences from {rep['lo']:+.3f} to "
+               f"{rep['hi']:+.3f}")
+    return (f"{vit} vs {cnn} across {len(rep['delong'])} repeats x seeds ({rep['pairs']} paired folds): "
+            f"mean per-fold AUC difference (ViT - CNN) {rep['d']:+.3f} ({_ci(rep['lo'], rep['hi'], pct)}, "
+            f"corrected resampled t-test, Nadeau & Bengio 2003, df {rep['df']}, "
+            f"Holm-adjusted {_p(rep['p_holm'])}): "
+            f"{verdict}. This CI carries the variance between partitions (and training seeds), with the "
+            f"test/train-size correction; it is not a patient-sampling CI. The paired DeLong test was "
+            f"significant at {ALPHA} in {n_sig} of {len(rep['delong'])} repeats (not combined into one p: "
+            f"the repeats share patients).")
 
 
 def _margin_text(data: ReportData, vit: str, cnn: str) -> str:

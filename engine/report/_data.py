@@ -387,7 +387,10 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
     from engine.report._methods_section import methods_section
     from engine.report._repeats_section import repeats_section
 
-    return dataclasses.replace(report, explain=section, explain_figures=figures,
-                               evaluations=evaluation_sections(project, names),
-                               repeats=repeats_section(project, names, level, how),
-                               methods=methods_section(project, names, level))
+    report = dataclasses.replace(report, explain=section, explain_figures=figures,
+                                 evaluations=evaluation_sections(project, names),
+                                 repeats=repeats_section(project, names, level, how),
+                                 methods=methods_section(project, names, level))
+    from engine.report._answers import study_answers
+
+    return dataclasses.replace(report, answers=study_answers(report))  # answer 1 uses the repeats
