@@ -70,6 +70,9 @@ def create_experiment(project: Project, name: str, spec: RunSpec, priority: int 
 
     if not name or not name.strip():
         raise ValueError("an experiment needs a name")
+    from engine.runs import safe_name
+
+    safe_name(name, "experiment name")  # it becomes part of paths (exports, Slurm scripts, reports)
     if project.query("SELECT 1 FROM experiments WHERE name = ?", (name,)):
         raise ValueError(f"an experiment named {name!r} already exists in {project.path}")
     if not (isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= 100):

@@ -77,6 +77,9 @@ def create_split(project: Project, name: str = "default", k: int = 5, seed: int 
     If the latest version of ``name`` was made from the same labels and settings
     it is returned as is; otherwise a new version is written.
     """
+    from engine.runs import safe_name
+
+    safe_name(name, "split name")  # it becomes part of paths (reports, Slurm scripts, exports)
     ids, patients, labels = _study_images(project)
     if not ids:
         raise ValueError(f"{project.path}: no image is labelled AFF or NFF; label images first")

@@ -81,3 +81,20 @@ def test_slurm_refuses_to_prepare_a_crafted_run_folder(tmp_path):
         with pytest.raises(InvalidInput, match="run id '../../outside'"):
             submit_job(project, job_id, ClusterSettings())
     assert not (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "a\\b", "/abs", "x\x00y", ".."])
+def test_experiment_and_split_names_are_checked_when_created(tmp_path, bad):
+    from engine.errors import InvalidInput
+    from engine.experiments import create_experiment
+    from engine.splits import create_split
+    from engine.store import Project
+    from engine.train import RunSpec
+
+    with Project.create(tmp_path / "p.affproj") as project:
+        with pytest.raises(InvalidInput, match="split name"):
+            create_split(project, name=bad, k=2)
+        with pytest.raises(InvalidInput, match="experiment name"):
+            spec = RunSpec(project=str(project.path), split="cv", fold=0, model="resnet10t")
+            create_experiment(project, bad, spec)
+        assert project.query("SELECT COUNT(*) AS n FROM experiments")[0]["n"] == 0
