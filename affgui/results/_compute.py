@@ -160,8 +160,27 @@ def _statistics(project, preds, results, level, how, n_boot, seed, reference, ma
     by_name = {p.name: p for p in preds}
     try:
         families = {r.name: r.family for r in results}
-        return statistics_section(by_name, families, level, how, n_boot, seed, 0.95, reference, margin, train,
-                                  missing)
+        section = statistics_section(by_name, families, level, how, n_boot, seed, 0.95, reference, margin,
+                                     train, missing)
     except ValueError as exc:
         notes.append(f"no further statistics: {exc}")
         return None
+    _add_repeats(project, list(by_name), level, how, section, notes)
+    return section
+
+
+def _add_repeats(project, names, level, how, section, notes) -> None:
+    """Per-repeat AUCs and the corrected test across repeats, as two more tables, when repeats exist."""
+    from engine.report import REPEAT_TABLES, repeats_section
+
+    try:
+        rep = repeats_section(project, names, level, how)
+    except ValueError as exc:
+        notes.append(f"no repeated-CV statistics: {exc}")
+        return
+    notes.extend(f"repeated CV: {name}: {why}" for name, why in rep["incomplete"].items())
+    if not any(len(e["rows"]) > 1 for e in rep["experiments"]):
+        return  # one partition and one seed: the tables above are the whole answer
+    for key in ("repeats", "repeated_tests"):
+        header, rows = REPEAT_TABLES[key](rep)
+        section["tables"][key] = {"header": list(header), "rows": [list(r) for r in rows]}

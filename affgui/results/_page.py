@@ -33,7 +33,8 @@ from affgui.results._tables import StatsTableModel, comparison_model, cost_model
 # Further statistics shown as tabs, in this order (keys of engine.report.statistics_section's tables).
 STATS_TABS = {"partial_auc": "Partial AUC", "partial_auc_comparisons": "pAUC comparison",
               "operating_points": "Operating points", "operating_point_mcnemar": "McNemar (held-out)",
-              "calibration_fit": "Calibration", "noninferiority": "Non-inferiority"}
+              "calibration_fit": "Calibration", "noninferiority": "Non-inferiority",
+             "repeats": "Repeats", "repeated_tests": "Across repeats"}
 
 ALL_PAIRS = "all pairs"
 

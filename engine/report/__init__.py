@@ -17,6 +17,7 @@ from engine.report._data import (
     data_summary,
     pretraining_pairs,
 )
+from engine.report._repeats_section import REPEAT_TABLES, repeats_section
 from engine.report._stats_section import STATS_NOTES, STATS_TITLES, statistics_section, stats_tables
 from engine.report._tables import TABLES
 from engine.report._tracking import (
@@ -30,6 +31,8 @@ from engine.report._tracking import (
 from engine.report._write import WrittenReport, build_report, write_report
 
 __all__ = [
+    "REPEAT_TABLES",
+    "repeats_section",
     "stats_tables",
     "statistics_section",
     "STATS_TITLES",
