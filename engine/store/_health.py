@@ -67,8 +67,14 @@ def check_before_open(path: Path, db_path: Path) -> None:
         raise damaged(path, f"{db_path.name} has no schema (no AFF Workbench tables)")
 
 
+def sqlite_uri(db_path, flags: str) -> str:
+    """A ``file:`` URI for ``sqlite3.connect(..., uri=True)``; the path is percent-encoded, so a folder
+    named with ``#``, ``?`` or ``%`` is not cut short (a raw ``file:{path}`` opens another, empty file)."""
+    return f"{Path(db_path).resolve().as_uri()}?{flags}"
+
+
 def _peek(db_path: Path, flags: str) -> tuple[int, set[str]]:
-    conn = sqlite3.connect(f"file:{db_path}?{flags}", uri=True)
+    conn = sqlite3.connect(sqlite_uri(db_path, flags), uri=True)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         return version, {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -98,7 +104,7 @@ def diagnose(path: Path, db_path: Path, error: Exception) -> DamagedProject:
     """Turn a ``sqlite3.DatabaseError`` on open into a message naming what is wrong."""
     detail = str(error)
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(db_path, "mode=ro"), uri=True)
         try:
             problems = quick_check(conn)
         finally:
@@ -166,7 +172,7 @@ def _counts(db: Path) -> dict[str, int]:
 
 
 def _copy_readable(src: Path, dest: Path, chunk: int = 512) -> dict[str, int]:
-    old = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    old = sqlite3.connect(sqlite_uri(src, "mode=ro"), uri=True)
     new = sqlite3.connect(dest, isolation_level=None)
     copied: dict[str, int] = {}
     try:

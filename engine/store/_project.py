@@ -166,13 +166,13 @@ class Project:
 
         note = f"{path}: opened read-only (the folder or {DB_NAME} is not writable)"
         try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None,
+            conn = sqlite3.connect(_health.sqlite_uri(db, "mode=ro"), uri=True, isolation_level=None,
                                    check_same_thread=False)
             try:
                 conn.execute("SELECT COUNT(*) FROM meta").fetchone()
             except sqlite3.OperationalError:  # WAL without a readable -shm: read the file alone
                 conn.close()
-                conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True,
+                conn = sqlite3.connect(_health.sqlite_uri(db, "mode=ro&immutable=1"), uri=True,
                                        isolation_level=None, check_same_thread=False)
                 note += "; changes not yet checkpointed from the -wal file are not shown"
             conn.row_factory = sqlite3.Row
