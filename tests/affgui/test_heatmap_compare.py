@@ -223,7 +223,8 @@ def test_a_queued_job_is_found_and_a_failed_one_offers_compute_again(qtbot, comp
     pane = compare.panes[1]
     qtbot.waitUntil(lambda: pane.maps is not None and pane.maps.state == "pending", timeout=10_000)
     assert f"job #{job_id}" in pane.message.text() and not pane.compute_button.isVisible()
-    assert compare.panes[0].compute_button.isVisible()  # cnn has no job: it offers one
+    # cnn has no job: it offers one (its pane reads off the GUI thread too: wait for it, not only pane 1)
+    qtbot.waitUntil(lambda: compare.panes[0].compute_button.isVisible(), timeout=10_000)
     with Project.open(study) as project:
         JobQueue(project).finish(job_id, "failed", "CUDA out of memory")
     qtbot.waitUntil(lambda: pane.compute_button.isVisible(), timeout=10_000)
