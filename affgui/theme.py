@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 # Label -> badge colour. Unlabelled images have no badge.
 LABEL_COLORS: dict[str, str] = {
@@ -21,6 +21,37 @@ TILE_SELECTED = "#3b82c4"
 TEXT = "#d8dde3"
 TEXT_DIM = "#8b949e"
 WARNING = "#e8a317"  # e.g. an image shown although the filter hides it
+# Fusion outlines check boxes and radio buttons in the window colour darkened by 40 %, which on
+# this palette is darker than the base they sit on: an unticked box disappeared (New Experiment's
+# model list). Indicators are drawn as if the window were this grey, so the outline is visible.
+INDICATOR_WINDOW = "#9aa4ae"
+
+_INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+               QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
+               QStyle.PrimitiveElement.PE_IndicatorRadioButton)
+
+
+_STYLE: QProxyStyle | None = None
+
+
+class DarkStyle(QProxyStyle):
+    """Fusion, with check-box and radio-button outlines that stand out on the dark base."""
+
+    def __init__(self):
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element, option, painter, widget=None):  # noqa: N802 (Qt's name)
+        if element in _INDICATORS and option is not None:
+            saved = QPalette(option.palette)
+            palette = QPalette(saved)
+            palette.setColor(QPalette.ColorRole.Window, QColor(INDICATOR_WINDOW))
+            option.palette = palette
+            try:
+                super().drawPrimitive(element, option, painter, widget)
+            finally:
+                option.palette = saved
+            return
+        super().drawPrimitive(element, option, painter, widget)
 
 
 def label_color(label: str | None) -> QColor | None:
@@ -37,7 +68,9 @@ def badge_html(label: str | None) -> str:
 
 def apply_dark_theme(app: QApplication) -> None:
     """Fusion style with a dark palette: radiographs are read on dark surroundings."""
-    app.setStyle("Fusion")
+    global _STYLE
+    _STYLE = DarkStyle()  # keep the Python wrapper alive as long as the application uses it
+    app.setStyle(_STYLE)
     p = QPalette()
     roles = {
         QPalette.ColorRole.Window: "#1b1f24",
