@@ -324,6 +324,9 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.splitter.setSizes([grid, width - grid, 0])
 
     def closeEvent(self, event) -> None:
+        if not self.experiments_panel.prepare_quit():  # the user chose to stay
+            event.ignore()
+            return
         if self.tasks.is_running():
             self.statusBar().showMessage("Stopping background work…")
         self.tasks.shutdown(15_000)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMenu, QSplitter
+from PySide6.QtWidgets import QDockWidget, QMenu, QMessageBox, QSplitter, QWidget
 
 from affgui.experiments.curves import TrainingCurvesWidget
 from affgui.experiments.job_monitor import JobMonitor
@@ -21,6 +21,23 @@ from affgui.tasks import TaskRunner
 
 if TYPE_CHECKING:
     from affgui.main_window import MainWindow
+
+
+def ask_about_running_jobs(parent: QWidget, busy: int) -> str:
+    """Quit with jobs running on workers this window started: ``keep``, ``stop`` or ``cancel``."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Jobs are running",
+                      f"{busy} job(s) are running on workers this window started.", parent=parent)
+    box.setInformativeText(
+        "Keep running in the background (the default: training goes on and the next start shows "
+        "the workers), or stop them now: each job stops at its next step and is left resumable "
+        "from its checkpoint.")
+    keep = box.addButton("Keep Running in Background", QMessageBox.ButtonRole.AcceptRole)
+    stop = box.addButton("Stop Jobs Now", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(keep)
+    box.exec()
+    clicked = box.clickedButton()
+    return "keep" if clicked is keep else "stop" if clicked is stop else "cancel"
 
 
 class ExperimentsController(QObject):
@@ -106,6 +123,26 @@ class ExperimentsController(QObject):
             self.dialog = None
         self.monitor.set_project(project)
         self.slurm.set_project(project)
+
+    def prepare_quit(self) -> bool:
+        """Before the window closes: stop idle workers it started, ask about running jobs.
+
+        Returns False when the user cancels the quit. Workers the GUI did not start are left
+        alone (the next start reports them in the status bar).
+        """
+        rows, _unregistered = self.workers.started_here()
+        busy = sum(w.state == "busy" for w in rows)
+        answer = "keep"
+        if busy:
+            answer = self.ask_running(self.window, busy)
+            if answer == "cancel":
+                return False
+        stopped, kept = self.workers.stop_for_quit(stop_busy=answer == "stop")
+        if stopped:
+            self.window.statusBar().showMessage(f"Stopping {len(stopped)} worker(s)…")
+        return True
+
+    ask_running = staticmethod(ask_about_running_jobs)  # tests replace it (a modal dialog)
 
     def new_experiment(self) -> NewExperimentDialog | None:
         """Open the New Experiment dialog (non-modal); returns it."""

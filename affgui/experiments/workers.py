@@ -79,6 +79,7 @@ class WorkerManager(QObject):
         self.label.setObjectName("workersLabel")
         self._procs: list[tuple[Path, subprocess.Popen]] = []  # started here, with their project
         self._starting = False
+        self._told_background: object = None  # the project whose background workers were announced
         monitor.sigWorkers.connect(self._show)
         self._show([])
 
@@ -129,6 +130,30 @@ class WorkerManager(QObject):
         self.monitor.poll_now()
         return pids
 
+    def started_here(self) -> tuple[list[WorkerRow], list[subprocess.Popen]]:
+        """Live workers this GUI started (registered rows), and started ones not registered yet."""
+        host = socket.gethostname()
+        mine = {p.pid: p for _path, p in self._procs if p.poll() is None}
+        rows = [w for w in self.alive() if w.host == host and w.pid in mine]
+        unregistered = [p for pid, p in mine.items() if pid not in {w.pid for w in rows}]
+        return rows, unregistered
+
+    def stop_for_quit(self, stop_busy: bool) -> tuple[list[int], list[int]]:
+        """On quit: SIGTERM the idle workers this GUI started (and the busy ones if ``stop_busy``).
+
+        Workers started by an earlier GUI or by ``affengine worker`` are left alone. A busy worker
+        that gets SIGTERM ends its job at the next step as ``interrupted``, so it resumes from its
+        checkpoint when a worker runs again. Returns (pids stopped, busy pids left running).
+        """
+        rows, unregistered = self.started_here()
+        stop = [w for w in rows if w.state != "busy" or stop_busy]
+        keep = [w.pid for w in rows if w.state == "busy" and not stop_busy]
+        pids = stop_workers(stop)
+        for p in unregistered:  # started a moment ago, no job claimed yet
+            p.send_signal(signal.SIGTERM)
+            pids.append(p.pid)
+        return pids, keep
+
     def wait(self, timeout_s: float = 30.0) -> bool:
         """Wait for the processes started here to exit (tests, shutdown); True when all did."""
         deadline = time.monotonic() + timeout_s
@@ -161,12 +186,25 @@ class WorkerManager(QObject):
         self._running_procs()  # reap exited children
         alive = [w for w in workers if w.alive]
         busy = sum(w.state == "busy" for w in alive)
-        if self.monitor.project is None:
+        project = self.monitor.project
+        mine = {p.pid for _path, p in self._procs}
+        host = socket.gethostname()
+        background = [w for w in alive if not (w.host == host and w.pid in mine)]
+        if project is None:
             text = ""
         elif not alive:
             text = "Workers: none"
         else:
             text = f"Workers: {len(alive)} running" + (f" ({busy} busy)" if busy else "")
+            if background:
+                text += f", {len(background)} in the background"
+        if project is not None and background and self._told_background is not project:
+            self._told_background = project  # once per opened project: they outlived a GUI or a shell
+            self.sigMessage.emit(
+                f"{len(background)} worker(s) running in the background (started earlier or from "
+                "the command line): " + ", ".join(f"{w.device} pid {w.pid} {w.state}"
+                                                  for w in background[:4])
+                + ("…" if len(background) > 4 else "") + "; Experiments > Stop Workers stops them")
         self.label.setText(text)
         self.label.setToolTip("\n".join(f"{w.device} on {w.host} (pid {w.pid}): {w.state}"
                                         for w in alive) or "No worker is running for this project")

@@ -77,6 +77,16 @@ def main_thread_gc(qapp):
 
 
 @pytest.fixture(autouse=True)
+def no_quit_dialog(monkeypatch):
+    """Closing a window with jobs running would ask in a modal dialog; tests keep them running
+    (the dialog's default) unless they set ``ask_running`` themselves."""
+    from affgui.experiments.controller import ExperimentsController
+
+    monkeypatch.setattr(ExperimentsController, "ask_running",
+                        staticmethod(lambda parent, busy: "keep"))
+
+
+@pytest.fixture(autouse=True)
 def fresh_settings(tmp_path, monkeypatch):
     """Every test gets its own config and data folders and freshly loaded settings."""
     from affgui import settings

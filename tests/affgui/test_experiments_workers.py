@@ -73,7 +73,11 @@ def test_a_reopened_gui_sees_running_workers_and_stops_them(qtbot, study, guis):
     pid = proc.pid
 
     second = guis(study)  # as if the GUI had been closed and opened again
-    qtbot.waitUntil(lambda: second.workers.label.text() == "Workers: 1 running", timeout=10_000)
+    told = []
+    second.workers.sigMessage.connect(told.append)
+    qtbot.waitUntil(lambda: second.workers.label.text()
+                    == "Workers: 1 running, 1 in the background", timeout=10_000)
+    assert told and told[0].startswith("1 worker(s) running in the background")
     with qtbot.waitSignal(second.workers.sigMessage, timeout=5000) as msg:
         assert not second.workers.start_requested()  # one per device is running already
     assert msg.args[0].startswith("1 worker(s) already running here")
