@@ -21,7 +21,13 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 .answer { background: #f7f9fc; border-left: 4px solid #4a78b5; padding: 0.6em 1em; margin: 0.6em 0; }
 .figs img { max-width: 32%; margin-right: 1%; } .note { color: #555; font-size: 0.9em; }
-.wide { overflow-x: auto; max-width: 100%; } .wide table { width: max-content; }
+.wide { overflow-x: auto; max-width: 100%;
+  /* a shadow on the edge that has more columns behind it (it scrolls away at the end) */
+  background: linear-gradient(to right, #fff 30%, rgba(255,255,255,0)) left / 40px 100% no-repeat local,
+              linear-gradient(to left, #fff 30%, rgba(255,255,255,0)) right / 40px 100% no-repeat local,
+              radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) left / 12px 100% no-repeat scroll,
+              radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) right / 12px 100% no-repeat scroll; }
+.wide table { width: auto; } th { vertical-align: bottom; } td { white-space: nowrap; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
 .gallery img { display: block; width: 100%; height: auto; margin: 0; }
 """
@@ -72,7 +78,9 @@ def _fmt(v) -> str:
 
 def html_table(table: Table) -> str:
     header, rows = table
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    # Column names break after their underscores (auc_ci_low -> auc_ci_ / low), so a 20-column
+    # table is as wide as its numbers, not its names; what is still wider scrolls sideways.
+    head = "".join(f"<th>{html.escape(h).replace('_', '_<wbr>')}</th>" for h in header)
     pcols = [is_p_column(h) for h in header]
     body = "".join("<tr>" + "".join(
         f"<td>{html.escape(format_p(v, label=False) if p and isinstance(v, float) else _fmt(v))}</td>"
