@@ -6,6 +6,17 @@ The methods, their references and the agreement with R's pROC are in
 ``docs/statistics.md``.
 """
 
+from engine.evaluate._agreement import (
+    FleissKappa,
+    Kappa,
+    agreement_weights,
+    cluster_bootstrap_kappa_ci,
+    cohen_kappa,
+    confusion_table,
+    fleiss_kappa,
+    kappa_from_table,
+    specific_agreement,
+)
 from engine.evaluate._bootstrap import (
     NEAR_ONE,
     BootstrapAuc,
@@ -102,6 +113,15 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "FleissKappa",
+    "Kappa",
+    "agreement_weights",
+    "cluster_bootstrap_kappa_ci",
+    "cohen_kappa",
+    "confusion_table",
+    "fleiss_kappa",
+    "kappa_from_table",
+    "specific_agreement",
     "decision_curve",
     "DecisionCurve",
     "obuchowski_covariance",
