@@ -53,6 +53,7 @@ from engine.evaluate._heldout_points import (
     wilson_ci,
 )
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
+from engine.evaluate._mrmc import MrmcResult, mrmc_readers_vs_model
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._noninferiority import (
     MarginTest,
@@ -113,6 +114,8 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "MrmcResult",
+    "mrmc_readers_vs_model",
     "FleissKappa",
     "Kappa",
     "agreement_weights",
