@@ -78,6 +78,22 @@ from engine.evaluate._partial_auc import (
 )
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
+from engine.evaluate._readers import (
+    LabelAgreement,
+    PairAgreement,
+    ReaderAgreement,
+    label_calls,
+    read_score,
+    reader_agreement,
+    subject_calls,
+)
+from engine.evaluate._readers_model import (
+    DecisionPoint,
+    ReadersVsModel,
+    ReaderVsModel,
+    compare_readers_with_predictions,
+    readers_vs_model,
+)
 from engine.evaluate._repeats import (
     RepeatAuc,
     RepeatDeLong,
@@ -114,6 +130,18 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "DecisionPoint",
+    "LabelAgreement",
+    "PairAgreement",
+    "ReaderAgreement",
+    "ReaderVsModel",
+    "ReadersVsModel",
+    "compare_readers_with_predictions",
+    "label_calls",
+    "read_score",
+    "reader_agreement",
+    "readers_vs_model",
+    "subject_calls",
     "MrmcResult",
     "mrmc_readers_vs_model",
     "FleissKappa",

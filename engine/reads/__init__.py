@@ -43,8 +43,12 @@ from engine.reads._sessions import (
     list_sessions,
     session_image_ids,
 )
+from engine.reads._simulate import Truth, phantom_truth, simulate_readers
 
 __all__ = [
+    "Truth",
+    "phantom_truth",
+    "simulate_readers",
     "EXPORT_COLUMNS",
     "LEVELS",
     "MODES",
