@@ -44,6 +44,9 @@ class ReadItem:
     ``patient`` is the patient key in an open session and ``"patient N"`` (the order the
     session shows patients in) in a blind one; ``patient_image_ids`` are the patient's images
     in this session (its other views); ``own_read`` is this session's latest read, if any.
+    ``sha256`` (the cache key of the full pixels, ``project.cache.load_full``) and the thumbnail
+    size (``project.cache.thumb(image_id, h, w)``) let a view show the image without asking
+    :class:`~engine.store.ImageTable` for the row (which carries the current label and the path).
     """
 
     position: int
@@ -53,6 +56,9 @@ class ReadItem:
     view: str | None
     laterality: str | None
     own_read: Read | None
+    sha256: str = ""
+    thumb_height: int | None = None
+    thumb_width: int | None = None
 
 
 def _s(project: Project, session: ReadingSession | str) -> ReadingSession:
@@ -128,7 +134,8 @@ def reading_items(project: Project, session: ReadingSession | str) -> list[ReadI
     """The session's images in reading order, as a (blind) reading view may show them."""
     s = _s(project, session)
     rows = project.query(
-        "SELECT t.position, t.image_id, p.patient_key, i.view, i.laterality FROM reading_items t "
+        "SELECT t.position, t.image_id, p.patient_key, i.view, i.laterality, i.sha256, i.thumb_height, "
+        "i.thumb_width FROM reading_items t "
         "JOIN images i ON i.id = t.image_id JOIN patients p ON p.id = i.patient_id "
         "WHERE t.session_id = ? ORDER BY t.position", (s.id,))
     own = {r.image_id: r for r in reads_of(project, s)}
@@ -140,7 +147,7 @@ def reading_items(project: Project, session: ReadingSession | str) -> list[ReadI
     return [ReadItem(r["position"], r["image_id"],
                      alias[r["patient_key"]] if s.blind else r["patient_key"],
                      tuple(by_patient[r["patient_key"]]), r["view"], r["laterality"],
-                     own.get(r["image_id"]))
+                     own.get(r["image_id"]), r["sha256"], r["thumb_height"], r["thumb_width"])
             for r in rows]
 
 

@@ -128,11 +128,12 @@ def test_blind_items_hide_labels_predictions_and_other_readers(tmp_path):
     assert views[0] == views[1]  # nothing about labels or other reads changes what is shown
     fields = {f.name for f in dataclasses.fields(ReadItem)}
     assert fields == {"position", "image_id", "patient", "patient_image_ids", "view", "laterality",
-                      "own_read"}
+                      "own_read", "sha256", "thumb_height", "thumb_width"}
     text = repr(items)
     for hidden in ("AFF", "0.98", "lead", "bob", "P00"):  # label, prediction, readers, patient key
         assert hidden not in text
     assert items[0].patient == "patient 1"
+    assert items[0].sha256 and len(items[0].sha256) == 64  # the cache key, to show the pixels
     assert len(items[0].patient_image_ids) == 3
 
 
