@@ -171,18 +171,26 @@ def fleiss_kappa(ratings, categories: Sequence | None = None, conf_level: float 
     s = float((pj * (1 - pj)).sum())
     se0 = (np.sqrt(2) / (s * np.sqrt(n_sub * m * (m - 1)))
            * np.sqrt(max(s**2 - float((pj * (1 - pj) * (1 - 2 * pj)).sum()), 0.0))) if s > 0 else np.nan
-    rng = np.random.default_rng(seed)
     groups = np.asarray(clusters) if clusters is not None else np.arange(n_sub)
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(uniq))]
-    boots = []
-    for _ in range(n_boot):
-        pick = np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
-        kb, _ = _fleiss_counts(counts[pick])
-        if np.isfinite(kb):
-            boots.append(kb)
+    _, inverse = np.unique(groups, return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    # per-cluster sums, so a resample is a weight vector over clusters (vectorised bootstrap)
+    s_n = np.bincount(inverse, minlength=n_groups).astype(float)
+    s_counts = np.zeros((n_groups, k))
+    np.add.at(s_counts, inverse, counts)
+    s_pair = np.bincount(inverse, weights=(counts * (counts - 1)).sum(1), minlength=n_groups)
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_boot, n_groups))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_groups), rng.integers(0, n_groups, n_boot * n_groups)),
+              1.0)
+    nb = weights @ s_n
+    pj_b = (weights @ s_counts) / (nb * m)[:, None]
+    pe_b = (pj_b**2).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kb = ((weights @ s_pair) / (nb * m * (m - 1)) - pe_b) / (1 - pe_b)
+    boots = kb[np.isfinite(kb)]
     alpha = 1 - conf_level
-    lo, hi = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if boots else (np.nan, np.nan))
+    lo, hi = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if len(boots) else (np.nan, np.nan))
     return FleissKappa(kappa, float(se0), float(lo), float(hi), conf_level, n_sub, m, cats,
                        {c: float(v) for c, v in zip(cats, per, strict=True)}, len(boots))
 
