@@ -202,6 +202,11 @@ def run_agreement(args) -> int:
               f"agreement {p.kappa.observed:.1%}; weighted kappa (score scale) {_ci(p.weighted)}")
         sa = ", ".join(f"{c} {v:.3f}" for c, v in p.kappa.specific_agreement.items() if v == v)
         print(f"    specific agreement: {sa}")
+        cats = p.kappa.categories
+        print(f"    confusion table, rows {p.first}, columns {p.second}:")
+        print(f"      {'':<10}" + "".join(f"{c:>10}" for c in cats))
+        for c, row in zip(cats, p.kappa.table, strict=True):
+            print(f"      {c:<10}" + "".join(f"{int(v):>10}" for v in row))
     if ag.fleiss is not None and len(ag.sessions) > 2:
         f = ag.fleiss
         print(f"  Fleiss' kappa over {f.n_raters} sessions (n={f.n_subjects}): {f.kappa:.3f} "

@@ -56,6 +56,7 @@ def test_agreement_queue_adjudicate(path, capsys):
     assert main(["reads", "agreement", path, "--sessions", "sim-1", "sim-2"]) == 0
     text = capsys.readouterr().out
     assert "Cohen's kappa" in text and "95% CI" in text and "weighted kappa" in text
+    assert "confusion table, rows sim-1, columns sim-2" in text and "specific agreement: AFF" in text
     assert main(["reads", "agreement", path, "--sessions", "sim-1", "sim-2", "sim-3", "--json"]) == 0
     ag = json.loads(capsys.readouterr().out)
     k = ag["pairs"][0]["kappa"]
