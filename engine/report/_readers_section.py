@@ -61,7 +61,8 @@ def readers_section(project: Project, names: Sequence[str], reference: str | Non
                    "weighted_ci_low": p.weighted.ci_low, "weighted_ci_high": p.weighted.ci_high,
                    "specific_aff": p.kappa.specific_agreement.get("AFF"),
                    "specific_nff": p.kappa.specific_agreement.get("NFF"),
-                   "categories": list(p.kappa.categories), "table": p.kappa.table.tolist()} for p in ag.pairs],
+                   "categories": list(p.kappa.categories), "table": p.kappa.table.tolist()}
+                  for p in ag.pairs],
         "fleiss": None if ag.fleiss is None or len(names_read) < 3 else {
             "kappa": ag.fleiss.kappa, "ci_low": ag.fleiss.ci_low, "ci_high": ag.fleiss.ci_high,
             "n": ag.fleiss.n_subjects, "raters": ag.fleiss.n_raters},
