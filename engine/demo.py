@@ -16,6 +16,7 @@ def build_demo_project(
     seed: int = 0,
     size: tuple[int, int] = (1250, 1000),
     progress: Callable[[str, int, int], None] | None = None,
+    readers: int = 2,
 ) -> Path:
     """Generate phantom DICOMs beside ``path`` and import them into a new project there.
 
@@ -24,9 +25,13 @@ def build_demo_project(
     The project appears at ``path`` only when complete: it is built under a
     temporary name and renamed, so an interrupted build leaves no half project.
     ``progress(stage, done, total)`` reports the ``"phantom"`` and ``"import"`` stages.
+    ``readers`` simulated readers (blind sessions ``sim-1``, ``sim-2``, ...; misses driven by the
+    phantom's feature size, see :func:`engine.reads.simulate_readers`) read every image, so the
+    reader study can be shown without real readers.
     """
     from engine.io import import_sources
     from engine.phantom import PhantomConfig, generate
+    from engine.reads import simulate_readers
     from engine.store import Project
 
     path = Path(path).expanduser().resolve()
@@ -51,6 +56,9 @@ def build_demo_project(
         if report.errors:
             raise RuntimeError(f"demo import failed for {len(report.errors)} file(s): "
                                f"{report.errors[0][0]}: {report.errors[0][1]}")
+        if readers:
+            simulate_readers(project, readers=readers, sensitivity=0.7, specificity=0.95, seed=seed,
+                             manifest=study.manifest)
         built = project.path
     built.rename(path)
     return path

@@ -150,6 +150,7 @@ class ReportData:
     statistics: dict | None = None  # further statistics (engine.report._stats_section)
     repeats: dict | None = None  # repeated-CV section (engine.report._repeats_section); None: not built
     methods: dict | None = None  # Methods text + CLAIM rows (engine.report._methods_section)
+    readers: dict | None = None  # reader study (engine.report._readers_section); None: no reads
 
     def to_json(self) -> dict:
         out = to_jsonable(dataclasses.replace(self, explain_figures={}))
@@ -160,6 +161,8 @@ class ReportData:
             out.pop("repeats", None)
         if self.methods is None:
             out.pop("methods", None)
+        if self.readers is None:
+            out.pop("readers", None)
         return out
 
 
@@ -385,9 +388,11 @@ def build_report_data(project: Project, names: Sequence[str], reference: str | N
                                        n_boot, seed)
     from engine.report._beyond_section import evaluation_sections
     from engine.report._methods_section import methods_section
+    from engine.report._readers_section import readers_section
     from engine.report._repeats_section import repeats_section
 
     report = dataclasses.replace(report, explain=section, explain_figures=figures,
+                                 readers=readers_section(project, names, reference, level),
                                  evaluations=evaluation_sections(project, names),
                                  repeats=repeats_section(project, names, level, how),
                                  methods=methods_section(project, names, level))

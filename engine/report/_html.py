@@ -10,6 +10,7 @@ from engine.report._beyond_section import INTERNAL, evaluations_html
 from engine.report._data import ReportData
 from engine.report._explain_section import HINT, QUESTION, explain_html
 from engine.report._methods_section import methods_html
+from engine.report._readers_section import readers_html
 from engine.report._repeats_section import repeats_html
 from engine.report._stats_section import stats_html
 from engine.report._tables import TABLES, Table
@@ -117,6 +118,7 @@ def render_html(data: ReportData, figures: dict[str, str]) -> str:
         parts.append(html_table(table))
     parts.append(methods_html(data.methods, html_table))
     parts.append(repeats_html(data.repeats, html_table))
+    parts.append(readers_html(data.readers, html_table))
     parts.append(stats_html(data.statistics, html_table))
     parts.append(evaluations_html(data.evaluations, html_table))
     parts.append(explain_html(data.explain, data.explain_figures, html_table))

@@ -14,6 +14,7 @@ from engine.report._data import ReportData, build_report_data
 from engine.report._explain_section import EXPLAIN_TABLES
 from engine.report._html import render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
+from engine.report._readers_section import READER_TABLES, readers_roc_figure
 from engine.report._repeats_section import REPEAT_TABLES
 from engine.report._stats_section import decision_curve_figure, stats_tables
 from engine.report._tables import TABLES, write_csv
@@ -60,6 +61,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     if data.repeats:
         for key, make in REPEAT_TABLES.items():
             tables[key] = write_csv(folder / f"{key}.csv", make(data.repeats))
+    if data.readers:
+        for key, make in READER_TABLES.items():
+            tables[key] = write_csv(folder / f"{key}.csv", make(data.readers))
     results = data.experiments
     figures = {
         "ROC": roc_figure(results, data.level),
@@ -68,6 +72,9 @@ def write_report(data: ReportData, out_dir: str | Path) -> WrittenReport:
     }
     if data.statistics is not None:
         figures["Decision curves"] = decision_curve_figure(data.statistics)
+    readers_png = readers_roc_figure(data.readers) if data.readers else None
+    if readers_png:
+        figures["Readers on the ROC curve"] = readers_png
     html_path = folder / "report.html"
     html_path.write_text(render_html(data, figures), encoding="utf-8")
     json_path = folder / "report.json"
