@@ -35,6 +35,7 @@ def _command_modules():
         _phantom,
         _predict,
         _project,
+        _reads,
         _report,
         _slurm,
         _split,
@@ -46,7 +47,7 @@ def _command_modules():
 
     return (_init, _import, _info, _labels, _phantom, _split, _models, _train, _experiment, _jobs,
             _explain, _report, _export, _cache, _workers, _slurm, _weights, _study,
-            _finalize, _evaluate, _predict, _export_model, _project)
+            _finalize, _evaluate, _predict, _export_model, _project, _reads)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,17 @@ The methods, their references and the agreement with R's pROC are in
 ``docs/statistics.md``.
 """
 
+from engine.evaluate._agreement import (
+    FleissKappa,
+    Kappa,
+    agreement_weights,
+    cluster_bootstrap_kappa_ci,
+    cohen_kappa,
+    confusion_table,
+    fleiss_kappa,
+    kappa_from_table,
+    specific_agreement,
+)
 from engine.evaluate._bootstrap import (
     NEAR_ONE,
     BootstrapAuc,
@@ -42,6 +53,7 @@ from engine.evaluate._heldout_points import (
     wilson_ci,
 )
 from engine.evaluate._mcnemar import McNemarTest, mcnemar_at_thresholds, mcnemar_test
+from engine.evaluate._mrmc import MrmcResult, mrmc_readers_vs_model
 from engine.evaluate._multiple import comparison_pairs, holm_adjust
 from engine.evaluate._noninferiority import (
     MarginTest,
@@ -66,6 +78,22 @@ from engine.evaluate._partial_auc import (
 )
 from engine.evaluate._pr import PrCurve, average_precision, pr_curve
 from engine.evaluate._predictions import PatientScores, Predictions, aggregate_patients, align_predictions
+from engine.evaluate._readers import (
+    LabelAgreement,
+    PairAgreement,
+    ReaderAgreement,
+    label_calls,
+    read_score,
+    reader_agreement,
+    subject_calls,
+)
+from engine.evaluate._readers_model import (
+    DecisionPoint,
+    ReadersVsModel,
+    ReaderVsModel,
+    compare_readers_with_predictions,
+    readers_vs_model,
+)
 from engine.evaluate._repeats import (
     RepeatAuc,
     RepeatDeLong,
@@ -102,6 +130,29 @@ from engine.evaluate._runs import (
 )
 
 __all__ = [
+    "DecisionPoint",
+    "LabelAgreement",
+    "PairAgreement",
+    "ReaderAgreement",
+    "ReaderVsModel",
+    "ReadersVsModel",
+    "compare_readers_with_predictions",
+    "label_calls",
+    "read_score",
+    "reader_agreement",
+    "readers_vs_model",
+    "subject_calls",
+    "MrmcResult",
+    "mrmc_readers_vs_model",
+    "FleissKappa",
+    "Kappa",
+    "agreement_weights",
+    "cluster_bootstrap_kappa_ci",
+    "cohen_kappa",
+    "confusion_table",
+    "fleiss_kappa",
+    "kappa_from_table",
+    "specific_agreement",
     "decision_curve",
     "DecisionCurve",
     "obuchowski_covariance",

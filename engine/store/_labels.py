@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from engine.store._project import Project
 
-SOURCES = ("gui", "csv", "import", "undo", "cli")
+SOURCES = ("gui", "csv", "import", "undo", "cli", "adjudication")
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,15 @@ class LabelBook:
             ]
 
     def set_in(self, conn: sqlite3.Connection, image_id: int, label: str | None, reader: str,
-               source: str) -> LabelChange | None:
+               source: str, force: bool = False) -> LabelChange | None:
         """Set a label inside the caller's open transaction (e.g. an import writing a row,
-        its thumbnail and its label together); ``None`` when nothing changed."""
+        its thumbnail and its label together); ``None`` when nothing changed.
+
+        ``force`` writes a history row even when the label stays the same (an adjudication
+        that agrees with the current label is still a decision on record)."""
         check_label(label)
         self._check(reader, source)
-        return self._apply(conn, image_id, label, reader, source)
+        return self._apply(conn, image_id, label, reader, source, force=force)
 
     def undo(self, reader: str, image_id: int | None = None) -> LabelChange:
         """Revert ``reader``'s own latest change not yet undone (of one image, or any).

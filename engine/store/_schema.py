@@ -249,7 +249,76 @@ ALTER TABLE images ADD COLUMN hash_algo TEXT NOT NULL DEFAULT 'sha256';
 CREATE INDEX images_legacy_bytes ON images(bytes) WHERE hash_algo = 'sha256';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS, _V_FENCING, _V_HASH)
+# Reader study (issue 19): reading sessions, their frozen image lists and the reads, kept apart
+# from the current labels. ``reads`` is append-only (a changed mind is a new row; the latest row
+# of an image in a session is the reader's read). An ``adjudication`` sets a current label
+# (``history_id`` is the ``label_history`` row it wrote) and ``adjudication_reads`` names the
+# reads it settled.
+_V_READS = """
+CREATE TABLE reading_sessions (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    reader      TEXT NOT NULL,
+    mode        TEXT NOT NULL CHECK (mode IN ('blind', 'open')),
+    confidence  INTEGER NOT NULL DEFAULT 0 CHECK (confidence IN (0, 1)),
+    image_set   TEXT NOT NULL,
+    order_seed  INTEGER NOT NULL,
+    source      TEXT NOT NULL DEFAULT 'reader',
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE reading_items (
+    session_id INTEGER NOT NULL REFERENCES reading_sessions(id),
+    position   INTEGER NOT NULL,
+    image_id   INTEGER NOT NULL REFERENCES images(id),
+    PRIMARY KEY (session_id, image_id),
+    UNIQUE (session_id, position)
+);
+CREATE TRIGGER reading_items_frozen_update BEFORE UPDATE ON reading_items
+BEGIN SELECT RAISE(ABORT, 'a reading session never changes its images'); END;
+CREATE TRIGGER reading_items_frozen_delete BEFORE DELETE ON reading_items
+BEGIN SELECT RAISE(ABORT, 'a reading session never changes its images'); END;
+CREATE TABLE reads (
+    id         INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES reading_sessions(id),
+    image_id   INTEGER NOT NULL REFERENCES images(id),
+    reader     TEXT NOT NULL,
+    label      TEXT NOT NULL CHECK (label IN ('AFF', 'NFF', 'uncertain')),
+    confidence INTEGER CHECK (confidence IS NULL OR confidence BETWEEN 1 AND 5),
+    seconds    REAL CHECK (seconds IS NULL OR seconds >= 0),
+    at         TEXT NOT NULL
+);
+CREATE INDEX reads_session_image ON reads(session_id, image_id, id);
+CREATE TRIGGER reads_no_update BEFORE UPDATE ON reads
+BEGIN SELECT RAISE(ABORT, 'reads are append-only'); END;
+CREATE TRIGGER reads_no_delete BEFORE DELETE ON reads
+BEGIN SELECT RAISE(ABORT, 'reads are append-only'); END;
+CREATE TABLE adjudications (
+    id          INTEGER PRIMARY KEY,
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    label       TEXT NOT NULL CHECK (label IN ('AFF', 'NFF', 'uncertain', 'exclude')),
+    adjudicator TEXT NOT NULL,
+    rule        TEXT NOT NULL CHECK (rule IN ('manual', 'majority', 'any-aff')),
+    history_id  INTEGER NOT NULL REFERENCES label_history(id),
+    at          TEXT NOT NULL
+);
+CREATE INDEX adjudications_image ON adjudications(image_id, id);
+CREATE TABLE adjudication_reads (
+    adjudication_id INTEGER NOT NULL REFERENCES adjudications(id),
+    read_id         INTEGER NOT NULL REFERENCES reads(id),
+    PRIMARY KEY (adjudication_id, read_id)
+);
+CREATE TRIGGER adjudications_no_update BEFORE UPDATE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+CREATE TRIGGER adjudication_reads_no_update BEFORE UPDATE ON adjudication_reads
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+CREATE TRIGGER adjudication_reads_no_delete BEFORE DELETE ON adjudication_reads
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V_REPEATS, _V_PREDICTIONS, _V_FENCING, _V_HASH,
+                               _V_READS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
