@@ -32,8 +32,8 @@ from affgui.labelling import LabelEditor, LabellingMixin
 from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
 from affgui.predictions import ExperimentList
-from affgui.reads import install as install_reads
 from affgui.project_flows import ProjectFlows, load_rows
+from affgui.reads import install as install_reads
 from affgui.results import install as install_results
 from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings

@@ -14,7 +14,6 @@ from engine.reads import (
     record_read,
     settled_reads,
 )
-from engine.store import Project
 
 from .conftest import open_in
 
