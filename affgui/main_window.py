@@ -33,6 +33,7 @@ from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_abou
 from affgui.panels import PanelDocks
 from affgui.predictions import ExperimentList
 from affgui.project_flows import ProjectFlows, load_rows
+from affgui.reads import install as install_reads
 from affgui.results import install as install_results
 from affgui.roi_sync import RoiSync
 from affgui.settings import Settings, get_settings, save_settings
@@ -78,6 +79,7 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.menu_actions.view_menu.addAction(self.toolbar.toggleViewAction())
         self.results = install_results(self)
         self.heatmaps = install_heatmaps(self)
+        self.reads = install_reads(self)
         self.keymap = KeyMap(self)
         self._build_status_bar()
         self.status_extras = StatusExtras(self)

@@ -56,7 +56,7 @@ class ViewerToolsMixin:
         self.overlay_action.setChecked(bool(on))
         for label in (self._info, self._wl):
             label.setVisible(bool(on))
-        self._badge.setVisible(bool(on) and self._row is not None)
+        self._badge.setVisible(bool(on) and self._row is not None and self.label_badge)
 
     def set_ruler_visible(self, on: bool) -> None:
         """Show a ruler across the middle of the image (drag its ends to measure)."""

@@ -50,6 +50,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         super().__init__(parent)
         self._cache: ImageCache | None = None
         self._row: ImageRow | None = None
+        self.label_badge = True  # False: never show the label badge (a blind reading session)
         self._shown_sha: str | None = None
         self._loading: set[str] = set()
         self._arrays: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -271,7 +272,7 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
                 "font-weight: 600; padding: 3px 8px; border-radius: 4px; "
                 + (f"color: white; background: {color};" if color else
                    f"color: {theme.TEXT_DIM}; background: rgba(255,255,255,20);"))
-            self._badge.setVisible(self.overlay_action.isChecked())
+            self._badge.setVisible(self.overlay_action.isChecked() and self.label_badge)
         self._update_wl_text()
 
     def _update_wl_text(self) -> None:
