@@ -26,8 +26,10 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
   /* a shadow on the edge that has more columns behind it (it scrolls away at the end) */
   background: linear-gradient(to right, #fff 30%, rgba(255,255,255,0)) left / 40px 100% no-repeat local,
               linear-gradient(to left, #fff 30%, rgba(255,255,255,0)) right / 40px 100% no-repeat local,
-              radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) left / 12px 100% no-repeat scroll,
-              radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) right / 12px 100% no-repeat scroll; }
+              radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.18), rgba(0,0,0,0))
+                left / 12px 100% no-repeat scroll,
+              radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.18), rgba(0,0,0,0))
+                right / 12px 100% no-repeat scroll; }
 .wide table { width: auto; } th { vertical-align: bottom; } td { white-space: nowrap; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
 .gallery img { display: block; width: 100%; height: auto; margin: 0; }
