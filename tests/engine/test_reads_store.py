@@ -298,7 +298,8 @@ def test_migration_from_the_previous_schema(tmp_path):
 
 def test_patient_level_rule_sets_every_image_of_the_patient(tmp_path):
     p = Project.create(tmp_path / "Pat")
-    ids = add_images(p, 6, patients=2)  # browser order: P000's 3 images, then P001's
+    add_images(p, 6, patients=2)
+    ids = p.images.ids()  # browser order: P000's 3 images, then P001's
     calls = {"a": ["NFF", "AFF", "NFF", "NFF", "NFF", "NFF"], "b": ["NFF", "NFF", "NFF", "NFF", "NFF", "NFF"]}
     for name, labels in calls.items():
         s = create_session(p, name, name, ImageSet(kind="ids", ids=tuple(ids)))
