@@ -294,3 +294,21 @@ def test_migration_from_the_previous_schema(tmp_path):
         s = create_session(p, "new", "ann")
         record_read(p, s, p.images.ids()[0], "AFF")
         assert len(reads_of(p, s)) == 1
+
+
+def test_patient_level_rule_sets_every_image_of_the_patient(tmp_path):
+    p = Project.create(tmp_path / "Pat")
+    add_images(p, 6, patients=2)
+    ids = p.images.ids()  # browser order: P000's 3 images, then P001's
+    calls = {"a": ["NFF", "AFF", "NFF", "NFF", "NFF", "NFF"], "b": ["NFF", "NFF", "NFF", "NFF", "NFF", "NFF"]}
+    for name, labels in calls.items():
+        s = create_session(p, name, name, ImageSet(kind="ids", ids=tuple(ids)))
+        for i, lab in zip(ids, labels, strict=True):
+            record_read(p, s, i, lab)
+    res = auto_adjudicate(p, ["a", "b"], "any-aff", level="patient")
+    labels = p.labels.all()
+    assert {labels[i] for i in ids[:3]} == {"AFF"}  # a called patient P000 AFF: all its images
+    assert {labels[i] for i in ids[3:]} == {"NFF"}
+    assert len(res.settled) == 6 and res.queued == ()
+    assert disagreement_queue(p, ["a", "b"], level="patient") == []
+    p.close()
