@@ -75,4 +75,39 @@ def test_cohen_kappa_matches_psych(r_out, i):
     plain = cohen_kappa(a, b, categories=cats)
     quad = cohen_kappa(a, b, categories=cats, weights="quadratic")  # psych's default weights
     assert [plain.kappa, plain.se, plain.ci_low, plain.ci_high] == pytest.approx(rows["kappa"][i], abs=1e-8)
-    assert [quad.kappa, quad.se, quad.ci_low, quad.ci_high] == pytest.approx(rows["weighted"][i], abs=1e-8)
+    psych_wkappa, psych_wse = rows["weighted"][i][0], rows["weighted"][i][1]
+    assert quad.kappa == pytest.approx(psych_wkappa, abs=1e-10)
+    # psych's weighted-kappa variance differs from Fleiss, Cohen & Everitt (1969), which ours and
+    # statsmodels follow (test_evaluate_agreement.py): psych::cohen.kappa1 builds the row term as
+    # rowSums(w * rs), i.e. r_i * sum_j w_ij, where FCE has sum_j w_ij r_j. Reproducing exactly
+    # that expression gives psych's SE, so the two differ by that term and nothing else.
+    assert _psych_weighted_se(a, b, k) == pytest.approx(psych_wse, abs=1e-10)
+    assert quad.se == pytest.approx(_fce_weighted_se(a, b, k), abs=1e-12)
+
+
+def _tables(a, b, k):
+    x = np.zeros((k, k))
+    np.add.at(x, (a, b), 1.0)
+    n = x.sum()
+    p = x / n
+    i, j = np.indices((k, k))
+    w = 1 - (i - j) ** 2 / (k - 1) ** 2  # quadratic agreement weights (psych's default)
+    r, c = p.sum(1), p.sum(0)
+    return n, p, w, r, c, (w * p).sum(), (w * np.outer(r, c)).sum()
+
+
+def _variance(n, p, w, row_term, col_term, po, pe):
+    inner = w * (1 - pe) - (row_term[:, None] + col_term[None, :]) * (1 - po)
+    return ((p * inner ** 2).sum() - (po * pe - 2 * pe + po) ** 2) / (n * (1 - pe) ** 4)
+
+
+def _fce_weighted_se(a, b, k):
+    n, p, w, r, c, po, pe = _tables(a, b, k)
+    return float(np.sqrt(_variance(n, p, w, w @ c, r @ w, po, pe)))
+
+
+def _psych_weighted_se(a, b, k):
+    n, p, w, r, c, po, pe = _tables(a, b, k)
+    colw = (w * c[:, None]).sum(0)  # colSums(w * cs): R recycles cs down the columns
+    roww = (w * r[:, None]).sum(1)  # rowSums(w * rs) = r_i * sum_j w_ij
+    return float(np.sqrt(_variance(n, p, w, colw, roww, po, pe)))
