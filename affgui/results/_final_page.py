@@ -49,8 +49,8 @@ FINAL_COLUMNS: tuple[Column, ...] = (
     Column("Orientation", lambda f: f.orientation),
     Column("Code version", lambda f: f.code_version),
     Column("Created", lambda f: f.created_at[:19].replace("T", " ")),
-    Column("Usable", lambda f: f.ready, lambda v: v or "yes", "no: why not (a refit job still running, a "
-                                                              "weight file changed or missing)"),
+    Column("Usable", lambda f: f.ready or "yes",
+           tip="no: why not (a refit job still running, a weight file changed or missing)"),
 )
 
 EVALUATION_COLUMNS: tuple[Column, ...] = (
