@@ -86,6 +86,12 @@ class MainWindow(LabellingMixin, QMainWindow):
         self.experiments = ExperimentList(self)
         self.experiments_panel = install_experiments(self)
         self.experiments_panel.monitor.sigExperimentFinished.connect(self.results.on_experiment_finished)
+        # screening from the Results view: a local worker runs the predict job; the browser re-lists
+        final, panel = self.results.final, self.experiments_panel
+        panel.monitor.sigJobs.connect(final.on_jobs)
+        final.sigScreeningQueued.connect(lambda _job: (panel.workers.ensure_running(),
+                                                       panel.monitor.poll_now()))
+        final.sigScreeningFinished.connect(lambda _job: self.reload_rows())
         self._connect()
         self._default_state = self.saveState()  # what View > Reset Layout goes back to
         self.menu_actions.reset_layout.triggered.connect(self.reset_layout)

@@ -1,5 +1,11 @@
 """Sort and filter image rows by experiments' pooled out-of-fold AFF probabilities (no Qt).
 
+An image that cross-validation did not score (unlabelled, held out, imported later) takes the
+P(AFF) that the experiment's final model stored for it (``affengine predict`` or the Results
+view's screening: ``engine.final.stored_predictions``), so the mode ``unlabelled_aff`` lists
+the unlabelled images likely to show an AFF, most likely first. An out-of-fold probability,
+where there is one, always wins: a final model has seen its training images.
+
 :class:`PredictionQuery` is what the filter bar asks for; :class:`PredictionCache` reads
 each experiment's predictions once (on a worker thread) and keeps them per project,
 experiment and the state of its finished runs' ``predictions.csv`` files, so re-filtering
@@ -23,6 +29,8 @@ if TYPE_CHECKING:
 MODES = {
     "aff": (False, "predicted AFF (p >= t)"),
     "nff": (False, "predicted NFF (p < t)"),
+    "unlabelled_aff": (False, "likely AFF, not yet labelled: unlabelled images whose final-model (screening) "
+                              "P(AFF) is at least t, most likely first"),
     "wrong": (False, "wrong predictions: the prediction at t disagrees with the AFF/NFF label"),
     "review": (False, "label-review queue: the models' mean prediction disagrees with the label, "
                       "most doubtful label first"),
@@ -69,6 +77,22 @@ class Annotations:
     review: dict[int, ReviewItem] = field(default_factory=dict)
     n_review: int = 0
     error: str | None = None  # why the scores could not be read (pass-through listings only)
+    # experiment -> (final model id, image id -> its stored screening P(AFF)); see the module doc
+    screening: dict[str, tuple[int | None, dict[int, float]]] = field(default_factory=dict)
+
+    def score(self, name: str, image_id: int) -> tuple[float | None, int | None]:
+        """``(P(AFF), final model id)``: out of fold (id ``None``), else the final model's, else none."""
+        p = self.scores.get(name, {}).get(image_id)
+        if p is not None:
+            return p, None
+        final_id, screened = self.screening.get(name, (None, {}))
+        p = screened.get(image_id)
+        return (p, final_id) if p is not None else (None, None)
+
+    def shown_scores(self) -> dict[int, float]:
+        """The first experiment's P(AFF) per image, as the tiles show it."""
+        name = self.query.experiment
+        return {**self.screening.get(name, (None, {}))[1], **self.scores.get(name, {})}
 
     def short(self, image_id: int) -> str:
         """One line: each experiment's P(AFF) and the review rank, e.g. ``cnn 0.83 · vit 0.12 · #3``."""
@@ -76,8 +100,9 @@ class Annotations:
             return self.error
         parts = []
         for name in self.query.experiments:
-            p = self.scores.get(name, {}).get(image_id)
-            parts.append(f"{name} {'—' if p is None else f'{p:.2f}'}")
+            p, final_id = self.score(name, image_id)
+            text_p = "—" if p is None else f"{p:.2f}"
+            parts.append(f"{name} {text_p}" + (f" (final {final_id}, screening)" if final_id else ""))
         text = "P(AFF) " + " · ".join(parts)
         item = self.review.get(image_id)
         if item is not None:
@@ -126,12 +151,14 @@ class PredictionCache:
         self._preds: OrderedDict[tuple, tuple[tuple, Predictions, dict[int, float]]] = OrderedDict()
         self._reviews: OrderedDict[tuple, tuple[tuple, ReviewQueue]] = OrderedDict()
         self._annotations: OrderedDict[tuple, Annotations] = OrderedDict()
+        self._screening: OrderedDict[tuple, tuple[tuple, tuple[int | None, dict[int, float]]]] = OrderedDict()
 
     def clear(self) -> None:
         with self._lock:
             self._preds.clear()
             self._reviews.clear()
             self._annotations.clear()
+            self._screening.clear()
 
     def predictions(self, project: Project, name: str) -> tuple[tuple, Predictions, dict[int, float]]:
         """``(stamp, Predictions, image_id -> P(AFF))`` of one experiment (worker thread)."""
@@ -151,6 +178,29 @@ class PredictionCache:
 
     def scores(self, project: Project, name: str) -> dict[int, float]:
         return self.predictions(project, name)[2]
+
+    def screening(self, project: Project, name: str) -> tuple[int | None, dict[int, float]]:
+        """``(final model id, image id -> P(AFF))`` of the experiment's newest final model that stored
+        predictions (worker thread); read again only when that model or its row count changed."""
+        from engine.final import stored_predictions
+
+        rows = project.query(
+            "SELECT p.final_model_id, COUNT(*), MAX(p.predicted_at) FROM predictions p "
+            "JOIN final_models f ON f.id = p.final_model_id JOIN experiments e ON e.id = f.experiment_id "
+            "WHERE e.name = ? GROUP BY p.final_model_id ORDER BY p.final_model_id DESC LIMIT 1", (name,))
+        stamp = tuple(rows[0]) if rows else ()
+        key = (str(project.path), name)
+        with self._lock:
+            hit = self._screening.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        entry: tuple[int | None, dict[int, float]] = (None, {})
+        if stamp:
+            preds = stored_predictions(project, final_model_id=stamp[0])
+            entry = (stamp[0], {i: p.probability for i, p in preds.items()})
+        with self._lock:
+            self._put(self._screening, key, (stamp, entry))
+        return entry
 
     def review(self, project: Project, names: tuple[str, ...]) -> ReviewQueue:
         """The label-review queue of ``names`` (the order of ``review_experiments``)."""
@@ -187,10 +237,12 @@ class PredictionCache:
                 raise
             self._keep(project, Annotations(query, error=str(exc)))
             return rows
+        screening = {n: self.screening(project, n) for n in query.experiments}
         queue = self.review(project, query.experiments) if query.mode == "review" else None
         review = {it.image_id: it for it in queue.items} if queue is not None else {}
-        self._keep(project, Annotations(query, scores, review, len(review)))
-        return select_rows(rows, query, scores, review)
+        self._keep(project, Annotations(query, scores, review, len(review), screening=screening))
+        merged = {n: {**screening[n][1], **scores[n]} for n in query.experiments}
+        return select_rows(rows, query, merged, review)
 
     def _keep(self, project: Project, annotations: Annotations) -> None:
         with self._lock:
@@ -228,6 +280,8 @@ def select_rows(rows: list[ImageRow], q: PredictionQuery, scores: dict[str, dict
             return pa >= t
         if q.mode == "nff":
             return pa < t
+        if q.mode == "unlabelled_aff":
+            return r.label is None and pa >= t
         if q.mode == "wrong":
             return truth is not None and (pa >= t) != truth
         if pb is None:
@@ -242,6 +296,8 @@ def select_rows(rows: list[ImageRow], q: PredictionQuery, scores: dict[str, dict
     kept = [r for r in rows if keep(r)]
     if q.mode == "review":
         return sorted(kept, key=lambda r: review[r.id].rank)
+    if q.mode == "unlabelled_aff":  # likely AFF first, whatever the order chosen
+        return sorted(kept, key=lambda r: -a[r.id])
     if q.sort is None:
         return kept
     predicted = [r for r in kept if r.id in a]

@@ -86,12 +86,14 @@ class ExperimentList(QObject):
     def _on_project_changed(self, project: Project | None) -> None:
         if project is None:  # an opened project is listed (sigRowsChanged) before this signal
             self.annotations = None
+            self.window.grid.model().set_scores({})
             self.refresh(None)
 
     def _on_rows_changed(self, _count: int = 0) -> None:
         w = self.window
         query = w.filter_bar.prediction() if w.project is not None else None
         self.annotations = CACHE.annotations(w.project.path, query) if query is not None else None
+        w.grid.model().set_scores(self.annotations.shown_scores() if self.annotations is not None else {})
         ordering = self._ordering(query)
         if ordering is not None and ordering != self._ordering_shown:
             w.grid.select_row(0)  # a new review queue or probability order starts at its top

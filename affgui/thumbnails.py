@@ -139,11 +139,13 @@ class ThumbnailModel(QAbstractListModel):
     PixmapRole = Qt.ItemDataRole.UserRole + 4  # QPixmap, or None while loading
     ThumbStateRole = Qt.ItemDataRole.UserRole + 5  # "loaded", "loading" or "missing"
     TipTextRole = Qt.ItemDataRole.UserRole + 6  # the tooltip as plain text (ToolTipRole: escaped)
+    ScoreRole = Qt.ItemDataRole.UserRole + 7  # P(AFF) of the experiment the filter bar chose, or None
 
     def __init__(self, parent=None, side: int = 160, capacity: int = 800):
         super().__init__(parent)
         self._rows: list[ImageRow] = []
         self._row_of: dict[int, int] = {}
+        self._scores: dict[int, float] = {}  # image id -> P(AFF) shown on its tile (set_scores)
         self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
         self._capacity = capacity
         self._pending: set[int] = set()
@@ -177,6 +179,17 @@ class ThumbnailModel(QAbstractListModel):
         index = self.index(row)
         self.dataChanged.emit(index, index, [self.LabelRole, self.RowRole,
                                              Qt.ItemDataRole.ToolTipRole])
+
+    def set_scores(self, scores: dict[int, float]) -> None:
+        """P(AFF) per image id to show on the tiles (empty: none shown)."""
+        if scores == self._scores:
+            return
+        self._scores = dict(scores)
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1), [self.ScoreRole])
+
+    def score(self, image_id: int) -> float | None:
+        return self._scores.get(image_id)
 
     def image_row(self, row: int) -> ImageRow:
         return self._rows[row]
@@ -217,6 +230,8 @@ class ThumbnailModel(QAbstractListModel):
             return r.label
         if role == self.ThumbStateRole:
             return self.thumb_state(r.id)
+        if role == self.ScoreRole:
+            return self._scores.get(r.id)
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{r.patient_key} {r.view or ''} {r.laterality or ''}".strip()
         if role in (Qt.ItemDataRole.ToolTipRole, self.TipTextRole):

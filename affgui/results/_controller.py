@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from affgui.results._compute import N_BOOT, SEED, ResultsData, compute_results, list_status
 from affgui.results._export import ReportExport
+from affgui.results._final_controller import FinalModelsController
 from affgui.results._page import ResultsPageWidget
 from affgui.tasks import Cancelled, TaskRunner
 
@@ -63,6 +64,9 @@ class ResultsController(QObject):
         self.exporter = ReportExport(self)
         self.exporter.sigFinished.connect(self._report_written)
         self.exporter.sigFailed.connect(self._report_failed)
+        self.final = FinalModelsController(window, self.page.final_models, self.tasks, self.page.level,
+                                           lambda: self.how)
+        self.page.level_combo.currentIndexChanged.connect(lambda _i: self.final.refresh())
         self.page.sigRequestChanged.connect(self._debounce.start)
         self.page.sigExportRequested.connect(self.export_report)
         self.page.sigExportCancelled.connect(self.exporter.cancel)
@@ -88,6 +92,7 @@ class ResultsController(QObject):
                 self._auto_check.difference_update(check)
                 self.page.set_statuses(statuses, check)
                 self.sigStatusesShown.emit(statuses)
+                self.final.refresh()  # finalize may have run in a terminal since
 
         self.tasks.submit(lambda _progress: list_status(project), done=done,
                                  failed=lambda exc: self._failed(generation, "list", exc))
@@ -199,4 +204,5 @@ class ResultsController(QObject):
         self.results = None
         self.page.clear_results()
         self.page.set_message("")
+        self.final.on_project(project)
         self.refresh()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from affgui.results._compute import ExperimentStatus, ResultsData
+from affgui.results._final_page import FinalModelsWidget
 from affgui.results._picker import ExperimentPickerWidget
 from affgui.results._plots import PrPlotWidget, RocPlotWidget
 from affgui.results._tables import StatsTableModel, comparison_model, cost_model
@@ -102,6 +103,8 @@ class ResultsPageWidget(QWidget):
         self.stats_models = {key: StatsTableModel(self) for key in STATS_TABS}
         for key, title in STATS_TABS.items():
             self.tables.addTab(_table(self.stats_models[key]), title)
+        self.final_models = FinalModelsWidget()  # filled by the controller, whatever is checked
+        self.tables.addTab(self.final_models, "Final models")
         self._layout()
         self.picker.sigCheckedChanged.connect(self._on_checked)
         self.level_combo.currentIndexChanged.connect(lambda _i: self.sigRequestChanged.emit())

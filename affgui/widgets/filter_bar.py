@@ -23,7 +23,9 @@ ORDERS = (("By patient", "patient"), ("Import order", "id"), ("P(AFF) high → l
           ("P(AFF) low → high", "p_asc"))
 SEARCH_DELAY_MS = 250  # typing a patient ID re-lists once the reader pauses
 PREDICTION_MODES = (("Any prediction", None), ("Predicted AFF (p ≥ t)", "aff"),
-                    ("Predicted NFF (p < t)", "nff"), ("Wrong prediction (vs label)", "wrong"),
+                    ("Predicted NFF (p < t)", "nff"),
+                    ("Likely AFF, not yet labelled (screening, p ≥ t)", "unlabelled_aff"),
+                    ("Wrong prediction (vs label)", "wrong"),
                     ("Label review queue (most doubtful first)", "review"),
                     ("The two experiments disagree", "models_disagree"),
                     ("{a} right, {b} wrong", "a_right_b_wrong"), ("{b} right, {a} wrong", "b_right_a_wrong"))
@@ -46,7 +48,8 @@ class FilterBarWidget(QWidget):
         self.folder_combo = self._combo((("Any folder", None),))
         self.order_combo = self._combo(ORDERS)
         self.experiment_combo = self._combo((("No predictions", None),))
-        self.experiment_combo.setToolTip("Experiment whose out-of-fold P(AFF) filters and orders the list")
+        self.experiment_combo.setToolTip("Experiment whose P(AFF) filters and orders the list: out of fold, "
+                                         "else its final model's screening prediction")
         self.other_combo = self._combo((("vs. —", None),))
         self.other_combo.setToolTip("A second experiment, to list where the two disagree")
         self.prediction_combo = self._combo(PREDICTION_MODES)

@@ -92,6 +92,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setFont(font)
             painter.setPen(QColor("#ffffff"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, theme.LABEL_BADGES[row.label])
+        score = model.score(row.id)
+        if score is not None:  # P(AFF) of the experiment chosen in the filter bar, top right
+            self._paint_score(painter, option, box, score)
 
         text_top = box.bottom() + 4
         line1 = QRect(box.x(), text_top, box.width(), 15)
@@ -112,6 +115,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
                                                    line2.width())
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, patient)
         painter.restore()
+
+
+    @staticmethod
+    def _paint_score(painter: QPainter, option: QStyleOptionViewItem, box: QRect, score: float) -> None:
+        badge = QRect(box.right() - 41, box.y() + 4, 38, 17)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(badge, 3, 3)
+        font = QFont(option.font)
+        font.setPointSizeF(max(font.pointSizeF() - 1.5, 6.5))
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(theme.label_color("AFF") if score >= 0.5 else QColor("#ffffff"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{score:.2f}")
 
 
 class ThumbnailGridView(QListView):
