@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -72,8 +73,45 @@ _ROW_SQL = (
 _ROW_FIELDS = {f.name for f in fields(ImageRow)}
 
 
+# Columns with few distinct values: one shared str per value instead of one per row.
+_INTERNED = ("source_folder", "format", "photometric", "view", "laterality", "modality",
+             "transfer_syntax", "study_date")
+
+
 def _row(r: sqlite3.Row) -> ImageRow:
     return ImageRow(**{k: r[k] for k in r.keys() if k in _ROW_FIELDS})
+
+
+def _rows(names: list[str], rows: list[tuple]) -> list[ImageRow]:
+    """Many :class:`ImageRow` from tuple rows of ``_ROW_SQL``, built the fast way.
+
+    Listing 43,000 images through ``ImageRow(**...)`` spent most of the browser's open in
+    the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field); a row has
+    no ``__post_init__`` or validation, so filling ``__dict__`` directly makes the same
+    object (same fields, equality and hash) about four times faster. Repeated strings of
+    :data:`_INTERNED` columns are shared, which keeps the rows' memory small.
+    """
+    first = {}
+    for k, name in enumerate(names):
+        first.setdefault(name, k)
+    if not _ROW_FIELDS <= first.keys():  # a query without every field: the checked way
+        return [ImageRow(**{n: r[first[n]] for n in first if n in _ROW_FIELDS}) for r in rows]
+    keep = [n for n in first if n in _ROW_FIELDS]
+    pick = operator.itemgetter(*(first[n] for n in keep))
+    interned = [keep.index(n) for n in _INTERNED if n in keep]
+    shared: dict[str, str] = {}
+    new = object.__new__
+    out = []
+    for r in rows:
+        values = list(pick(r))
+        for k in interned:
+            v = values[k]
+            if v is not None:
+                values[k] = shared.setdefault(v, v)
+        row = new(ImageRow)
+        row.__dict__.update(zip(keep, values))
+        out.append(row)
+    return out
 
 
 @dataclass(frozen=True)
@@ -178,7 +216,7 @@ class ImageTable:
         """Images matching ``filt``, ordered by patient then id (or by ``"id"``)."""
         where, params = (filt or ImageFilter()).where()
         order_sql = {"patient": "p.patient_key, i.id", "id": "i.id"}[order]
-        return [_row(r) for r in self._p.query(f"{_ROW_SQL}{where} ORDER BY {order_sql}", params)]
+        return _rows(*self._p.query_tuples(f"{_ROW_SQL}{where} ORDER BY {order_sql}", params))
 
     def ids(self, filt: ImageFilter | None = None) -> list[int]:
         where, params = (filt or ImageFilter()).where()
