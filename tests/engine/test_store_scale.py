@@ -38,7 +38,7 @@ def test_listing_equals_the_checked_rows(project):
         checked = project.images.get(row.id)  # the ImageRow(**...) path
         assert row == checked and hash(row) == hash(checked)
         assert dataclasses.asdict(row) == dataclasses.asdict(checked)
-        assert isinstance(row, ImageRow)
+        assert isinstance(row, ImageRow) and not hasattr(row, "__dict__")  # slots
     assert {r.label for r in listed} == {None, "AFF", "exclude"}
     # still a frozen dataclass, and replace() still works on it
     with pytest.raises(dataclasses.FrozenInstanceError):
