@@ -1,6 +1,7 @@
 """The thumbnail grid's model, and thumbnail loading off the GUI thread.
 
-Thumbnails are read from the cache's one memory-mapped array. The grid asks
+Thumbnails are read from the cache's one slot file (``pread``, never a memory
+map: the pages of a map stay in this process's RSS). The grid asks
 for a thumbnail when a row is painted; requests made in the same event-loop
 pass are batched into one :class:`QRunnable`, newest batches first, so the
 rows on screen load before rows scrolled past. A worker skips ids the
@@ -15,7 +16,6 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
@@ -44,8 +44,7 @@ def thumbnail_image(cache: ImageCache, image_id: int, height: int, width: int,
     pixels = cache.thumb(image_id, height, width)
     if pixels is None or pixels.size == 0:
         return None
-    pixels = np.ascontiguousarray(pixels)  # out of the shared memory map
-    h, w = pixels.shape
+    h, w = pixels.shape  # a copy read from the slot file, not a view of a memory map
     image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     if max(h, w) > side:
         image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,

@@ -28,8 +28,9 @@ class RebuildReport:
 
 
 def _has_thumb(cache: ImageCache, image_id: int) -> bool:
-    slots = cache.thumbs()
-    return image_id < slots.shape[0] and bool(slots[image_id].any())
+    # One slot at a time (pread): mapping the slot file would keep all of it resident.
+    slot = cache.thumb(image_id, THUMB_SIDE, THUMB_SIDE)
+    return slot is not None and bool(slot.any())
 
 
 def _rebuild_one(path: str, sha256: str, cache_root: str) -> tuple[np.ndarray | None, str | None]:
