@@ -125,11 +125,13 @@ def _summed(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray |
     dtype = _sum_dtype(lo, hi, factor)
     sums = block_sum(codes, k, dtype)
     if picks[0] is not None:  # rows first: the column gathers then run on fewer rows
-        sums = np.add(sums[picks[0][0]], sums[picks[0][1]], dtype=dtype)
+        first = sums[picks[0][0]]
+        sums = np.add(first, sums[picks[0][1]], out=first)
     if picks[1] is not None:
-        sums = np.add(np.take(sums, picks[1][0], axis=1), np.take(sums, picks[1][1], axis=1),
-                      dtype=dtype)
-    s_lo, s_hi = int(sums.min()), int(sums.max())
+        first = np.take(sums, picks[1][0], axis=1)
+        sums = np.add(first, np.take(sums, picks[1][1], axis=1), out=first)
+    s_hi = int(sums.max())
+    s_lo = 0 if sums.dtype.kind == "u" else int(sums.min())
     if s_hi - s_lo >= sums.size:  # a table larger than the image: float maths is cheaper
         return np.rint(image.display.fraction(sums / factor) * 255.0).astype(np.uint8)
     if 0 <= s_lo and s_hi < 1 << 16:  # index the table with the sums as they are (no copy)
