@@ -19,7 +19,7 @@ from affgui import predictions
 from affgui.settings import demo_project_path, save_settings
 from affgui.tasks import Cancelled, Progress
 from affgui.widgets.import_dialog import ImportDialog, ImportReportDialog
-from engine.store import ImageFilter, Project, ProjectError
+from engine.store import DamagedProject, ImageFilter, Project, ProjectError
 
 if TYPE_CHECKING:
     from affgui.main_window import MainWindow
@@ -69,6 +69,11 @@ class ProjectFlows(QObject):
                 raise
 
         def failed(exc: BaseException) -> None:
+            if isinstance(exc, DamagedProject):
+                # Never quiet, and kept in the recent list: the labels are still in there, and
+                # the message says how to get them back (restore a backup, or recover).
+                w.show_error("The project is damaged", exc)
+                return
             if quiet:
                 w.statusBar().showMessage(f"Could not reopen {path}: {exc}", 10_000)
             else:

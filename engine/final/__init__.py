@@ -11,6 +11,7 @@ import importlib
 
 from engine.final._calibration import Recalibration, recalibration
 from engine.final._evaluate import EVALUATION, evaluate_final_models, list_evaluations, write_evaluation
+from engine.final._finalize import finalize
 from engine.final._members import FinalModelError, Member, experiment_members
 from engine.final._predict import (
     FILTER_KEYS,
@@ -33,7 +34,6 @@ from engine.final._store import (
     ensemble_provenance,
     file_sha256,
     final_model_ready,
-    finalize,
     get_final_model,
     latest_final_model,
     list_final_models,

@@ -193,19 +193,6 @@ def _insert(project: Project, exp_id: int, mode: str, provenance: dict, job_id: 
         return c.execute(sql, params).lastrowid
 
 
-def finalize(project: Project, name: str, mode: str = "ensemble", how: str = "mean",
-             priority: int = 0, backend: str = "local") -> FinalModel:
-    """Make experiment ``name``'s final model: the ensemble now, or queue its ``refit`` job."""
-    if mode not in MODES:
-        raise FinalModelError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "refit":
-        from engine.final._refit import submit_refit
-
-        return submit_refit(project, name, how=how, priority=priority, backend=backend)
-    provenance = ensemble_provenance(project, name, how)
-    return get_final_model(project, _insert(project, provenance["experiment_id"], "ensemble", provenance))
-
-
 def get_final_model(project: Project, final_id: int) -> FinalModel:
     rows = project.query(_SELECT + " WHERE f.id = ?", (int(final_id),))
     if not rows:

@@ -4,15 +4,14 @@ See ``docs/report.md``. Figures use matplotlib's Agg canvas only; nothing here i
 """
 
 from engine.report._answers import QUESTIONS, study_answers
-from engine.report._beyond_section import evaluation_sections, evaluation_tables, write_evaluation_report
+from engine.report._beyond_section import evaluation_sections, evaluation_tables
+from engine.report._build import assemble_report, build_report_data
 from engine.report._data import (
     ComparisonRow,
     DataSummary,
     DiffInDiffRow,
     PretrainingPair,
     ReportData,
-    assemble_report,
-    build_report_data,
     comparison_rows,
     data_summary,
     pretraining_pairs,
@@ -28,7 +27,7 @@ from engine.report._tracking import (
     export_mlflow,
     export_tensorboard,
 )
-from engine.report._write import WrittenReport, build_report, write_report
+from engine.report._write import WrittenReport, build_report, write_evaluation_report, write_report
 
 __all__ = [
     "REPEAT_TABLES",

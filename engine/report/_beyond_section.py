@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -93,20 +92,3 @@ def evaluation_sections(project: Project, names: Sequence[str]) -> list[dict]:
               "comparisons": [c for c in ev["comparisons"] if {c["first"], c["second"]} <= wanted]}
         newest[(ev["kind"], ev["source"])] = ev
     return sorted(newest.values(), key=lambda ev: (ev["kind"] != "test", ev["target"]))
-
-
-def write_evaluation_report(ev: dict, folder: str | Path) -> Path:
-    """The evaluation's CSV tables and a self-contained ``evaluation.html`` in ``folder``."""
-    from engine.report._html import _CSS, html_table
-    from engine.report._tables import write_csv
-
-    folder = Path(folder)
-    for key, table in evaluation_tables(ev).items():
-        write_csv(folder / f"{key}.csv", table)
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(evaluation_name(ev))}"
-            f"</title><style>{_CSS}</style></head><body>{evaluation_html(ev, html_table)}"
-            f"<p class='note'>Created {html.escape(ev['created_at'])}; development project "
-            f"{html.escape(ev['development_project'])}. Methods: docs/evaluation.md.</p></body></html>")
-    out = folder / "evaluation.html"
-    out.write_text(page, encoding="utf-8")
-    return out

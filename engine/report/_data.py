@@ -15,22 +15,15 @@ from engine.evaluate import (
     ComparisonTable,
     ComputeCost,
     DiffInDiff,
-    ExperimentNotReady,
     ExperimentResults,
     ExperimentRuns,
     NearPerfectAucWarning,
     Predictions,
     align_predictions,
     bootstrap_auc_difference,
-    check_margin,
     compare_experiments,
-    compute_cost,
-    experiment_runs,
-    load_experiment_predictions,
-    load_training_predictions,
     mcnemar_at_thresholds,
     pretraining_effect,
-    results_from_predictions,
     to_jsonable,
     youden_threshold,
 )
@@ -317,85 +310,3 @@ def _pretraining_rows(preds, runs, specs, level, how, n_boot, seed, conf_level):
                                      gain_vit=res.gain_vit.estimate, difference=d.estimate, ci_low=d.ci_low,
                                      ci_high=d.ci_high, p_value=d.p_value))
     return rows, did
-
-
-def assemble_report(preds: dict[str, Predictions], runs: dict[str, ExperimentRuns], specs: dict[str, dict],
-                    compute: list[ComputeCost], data: DataSummary, reference: str | None = None,
-                    level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                    conf_level: float = 0.95, margin: float | None = None,
-                    train: dict[str, dict[int, Predictions]] | None = None,
-                    train_missing: Sequence[str] = ()) -> ReportData:
-    """The report's numbers from experiments already loaded (``preds``, ``runs``, ``specs`` keyed by name).
-
-    ``train[name][fold]``: that fold's model's predictions on its training images (held-out
-    thresholds); ``margin``: the non-inferiority / equivalence margin of ViT - CNN.
-    """
-    from engine.report._answers import study_answers
-    from engine.report._stats_section import statistics_section
-    from engine.store import utc_now
-
-    if margin is not None:
-        margin = check_margin(margin)
-
-    names = list(preds)
-    if not names:
-        raise ValueError("name at least one experiment")
-    if reference is not None and reference not in names:
-        raise ValueError(f"the reference {reference!r} is not among the experiments {names}")
-    if level not in ("patient", "image"):
-        raise ValueError(f"level must be 'patient' or 'image', got {level!r}")
-    if len(names) > 1:
-        align_predictions(*preds.values())  # refuses different splits / images before any work
-    results = [results_from_predictions(preds[n], runs[n], how, conf_level) for n in names]
-    comparisons = comparison_rows(list(preds.values()), reference, level, how, n_boot, seed, conf_level)
-    pre, did = _pretraining(preds, runs, specs, level, how, n_boot, seed, conf_level)
-    report = ReportData(created_at=utc_now(), level=level, patient_rule=how, reference=reference,
-                        conf_level=conf_level, n_boot=n_boot, seed=seed, data=data, experiments=results,
-                        compute=compute, comparisons=comparisons, pretraining=pre, diff_in_diff=did,
-                        margin=margin)
-    stats = statistics_section(preds, {r.name: r.family for r in results}, level, how, n_boot, seed,
-                               conf_level, reference, margin, train, train_missing)
-    report = dataclasses.replace(report, statistics=stats)
-    return dataclasses.replace(report, answers=study_answers(report))
-
-
-def build_report_data(project: Project, names: Sequence[str], reference: str | None = None,
-                      level: str = "patient", how: str = "mean", n_boot: int = 2000, seed: int = 0,
-                      conf_level: float = 0.95, margin: float | None = None) -> ReportData:
-    """All numbers of the report for the named experiments (which must share one split)."""
-    from engine.experiments import get_experiment
-
-    names = list(dict.fromkeys(names))
-    if not names:
-        raise ValueError("name at least one experiment")
-    if reference is not None and reference not in names:
-        raise ValueError(f"the reference {reference!r} is not among the experiments {names}")
-    runs = {n: experiment_runs(project, n) for n in names}
-    preds = {n: load_experiment_predictions(project, n) for n in names}
-    specs = {n: get_experiment(project, n).spec for n in names}
-    train, missing = {}, []
-    for n in names:
-        try:
-            train[n] = load_training_predictions(project, n)
-        except ExperimentNotReady as exc:
-            missing.append(f"{n}: {exc.args[0]}")
-    report = assemble_report(preds, runs, specs, [compute_cost(project, n) for n in names],
-                             data_summary(project, runs[names[0]]), reference, level, how, n_boot, seed,
-                             conf_level, margin, train, missing)
-    from engine.report._explain_section import explain_section
-
-    section, figures = explain_section(project, names, {e.name: e.family for e in report.experiments},
-                                       n_boot, seed)
-    from engine.report._beyond_section import evaluation_sections
-    from engine.report._methods_section import methods_section
-    from engine.report._readers_section import readers_section
-    from engine.report._repeats_section import repeats_section
-
-    report = dataclasses.replace(report, explain=section, explain_figures=figures,
-                                 readers=readers_section(project, names, reference, level),
-                                 evaluations=evaluation_sections(project, names),
-                                 repeats=repeats_section(project, names, level, how),
-                                 methods=methods_section(project, names, level))
-    from engine.report._answers import study_answers
-
-    return dataclasses.replace(report, answers=study_answers(report))  # answer 1 uses the repeats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from collections.abc import Sequence
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.report._beyond_section import evaluation_tables
-from engine.report._data import ReportData, build_report_data
+from engine.report._beyond_section import evaluation_html, evaluation_name, evaluation_tables
+from engine.report._build import build_report_data
+from engine.report._data import ReportData
 from engine.report._explain_section import EXPLAIN_TABLES
-from engine.report._html import render_html
+from engine.report._html import _CSS, html_table, render_html
 from engine.report._plots import calibration_figure, pr_figure, roc_figure
 from engine.report._readers_section import READER_TABLES, readers_roc_figure
 from engine.report._repeats_section import REPEAT_TABLES
@@ -89,3 +91,17 @@ def build_report(project: Project, experiments: Sequence[str], reference: str | 
     """Compute and write the study report (default folder: ``project/reports/<timestamp>/``)."""
     data = build_report_data(project, experiments, reference, level, how, n_boot, seed, conf_level, margin)
     return write_report(data, project.reports_dir if out_dir is None else out_dir)
+
+
+def write_evaluation_report(ev: dict, folder: str | Path) -> Path:
+    """The evaluation's CSV tables and a self-contained ``evaluation.html`` in ``folder``."""
+    folder = Path(folder)
+    for key, table in evaluation_tables(ev).items():
+        write_csv(folder / f"{key}.csv", table)
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(evaluation_name(ev))}"
+            f"</title><style>{_CSS}</style></head><body>{evaluation_html(ev, html_table)}"
+            f"<p class='note'>Created {html.escape(ev['created_at'])}; development project "
+            f"{html.escape(ev['development_project'])}. Methods: docs/evaluation.md.</p></body></html>")
+    out = folder / "evaluation.html"
+    out.write_text(page, encoding="utf-8")
+    return out

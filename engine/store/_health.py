@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.store._project import ProjectError
+from engine.store._db import ProjectError
 
 RECOVERY_HINT = (
     "restore a backup from {backups} (see `affengine project backup`), or run "

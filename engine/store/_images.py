@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from engine.store._db import utc_now
 from engine.store._hash import hash_algo
 from engine.store._names import safe_text, stored_path
-from engine.store._project import utc_now
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from engine.store._project import Project
+    from engine.store._db import Database
 
 LABELS = ("AFF", "NFF", "uncertain", "exclude")
 UNLABELLED = "unlabelled"
@@ -191,7 +191,7 @@ def check_label(label: str | None) -> None:
 class ImageTable:
     """The ``patients`` and ``images`` tables of a :class:`Project`."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Database):
         self._p = project
 
     def patient_id(self, conn: sqlite3.Connection, patient_key: str) -> int:

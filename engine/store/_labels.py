@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import EngineError, NotFound
+from engine.store._db import utc_now
 from engine.store._images import check_label
 from engine.store._names import csv_cell
-from engine.store._project import utc_now
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from engine.store._project import Project
+    from engine.store._db import Database
 
 SOURCES = ("gui", "csv", "import", "undo", "cli", "adjudication")
 
@@ -46,7 +46,7 @@ class UndoConflict(NothingToUndo, EngineError):
 class LabelBook:
     """Labels of a :class:`Project`. Every change is committed at once and logged."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Database):
         self._p = project
 
     def get(self, image_id: int) -> str | None:

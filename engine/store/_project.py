@@ -3,50 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.errors import EngineError
+from engine.store import _health
+from engine.store._cache import ImageCache
+from engine.store._db import DB_NAME, SUFFIX, ProjectError, connect, utc_now, writable
+from engine.store._images import ImageTable
+from engine.store._labels import LabelBook
+from engine.store._rois import RoiTable
 from engine.store._schema import SCHEMA_VERSION, migrate, schema_version
-
-DB_NAME = "project.sqlite"
-SUFFIX = ".affproj"
-BUSY_TIMEOUT_MS = 30_000
-
-
-class ProjectError(EngineError):
-    """A project folder that cannot be created or opened, with the reason."""
-
-
-def utc_now() -> str:
-    """ISO-8601 UTC timestamp with microseconds, as stored in every table."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def connect(db_path: Path) -> sqlite3.Connection:
-    """Open ``db_path`` in autocommit mode with WAL, foreign keys and a busy timeout."""
-    conn = sqlite3.connect(
-        db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        conn.close()
-        raise ProjectError(f"{db_path}: the file system does not support SQLite WAL mode")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def writable(path: Path) -> bool:
-    """True when the project folder and its database can be written by this process."""
-    db = path / DB_NAME
-    return os.access(path, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
 class Project:
@@ -63,11 +31,6 @@ class Project:
         self.conn = conn
         self.read_only: str | None = None  # the note saying why, when opened read-only
         self._lock = threading.RLock()
-        from engine.store._cache import ImageCache
-        from engine.store._images import ImageTable
-        from engine.store._labels import LabelBook
-        from engine.store._rois import RoiTable
-
         self.images = ImageTable(self)
         self.labels = LabelBook(self)
         self.rois = RoiTable(self)
@@ -98,12 +61,10 @@ class Project:
     @classmethod
     def create(cls, path: str | Path, exist_ok: bool = False) -> Project:
         """Create a new project folder (``.affproj`` is appended when missing)."""
-        from engine.store._health import check_before_open
-
         path = Path(path).expanduser().resolve()
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        check_before_open(path, path / DB_NAME)
+        _health.check_before_open(path, path / DB_NAME)
         if (path / DB_NAME).exists():
             if exist_ok:
                 return cls.open(path)
@@ -128,8 +89,6 @@ class Project:
         :class:`~engine.store.DamagedProject` saying how to recover. Before a schema
         migration the database is backed up into ``backups/``.
         """
-        from engine.store import _health
-
         path = Path(path).expanduser().resolve()
         if path.is_file() and path.name == DB_NAME:
             path = path.parent
@@ -162,8 +121,6 @@ class Project:
     @classmethod
     def _open_read_only(cls, path: Path, db: Path) -> Project:
         """Open a project whose folder cannot be written, for inspection only."""
-        from engine.store import _health
-
         note = f"{path}: opened read-only (the folder or {DB_NAME} is not writable)"
         try:
             conn = sqlite3.connect(_health.sqlite_uri(db, "mode=ro"), uri=True, isolation_level=None,
@@ -189,8 +146,6 @@ class Project:
 
     @staticmethod
     def _check_and_migrate(path: Path, conn: sqlite3.Connection) -> None:
-        from engine.store import _health
-
         if _health.quick_check_due(conn):
             problems = _health.quick_check(conn)
             if problems:
@@ -218,8 +173,6 @@ class Project:
 
     def backup(self, dest: str | Path | None = None) -> Path:
         """Copy the database (online backup API) to ``dest`` or ``backups/project-<time>.sqlite``."""
-        from engine.store import _health
-
         target = Path(dest) if dest else self.path / "backups" / _health.backup_name("manual")
         with self._lock:
             return _health.backup(self.conn, target)
@@ -274,4 +227,5 @@ class Project:
             )
 
 
-__all__ = ["SCHEMA_VERSION", "Project", "ProjectError", "connect", "utc_now"]
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "SUFFIX", "Project", "ProjectError", "connect", "utc_now",
+           "writable"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.store._project import utc_now
+from engine.store._db import utc_now
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from engine.store._project import Project
+    from engine.store._db import Database
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Roi:
 class RoiTable:
     """The ``rois`` table of a :class:`Project`."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Database):
         self._p = project
 
     def add(self, image_id: int, box: tuple[float, float, float, float], reader: str,

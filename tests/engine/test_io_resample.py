@@ -14,7 +14,7 @@ from engine.io import (
     target_shape,
     thumbnail,
 )
-from engine.io._resample import block_sum
+from engine.io._resample import block_sum, blocks_then_box, spans
 
 
 def _image(codes, window, code_range, invert=False, rescale=(1.0, 0.0)):
@@ -71,3 +71,71 @@ def test_block_sum():
     codes = np.arange(7 * 9, dtype=np.uint16).reshape(7, 9)
     want = codes[:6, :9].reshape(2, 3, 3, 3).sum(axis=(1, 3))
     assert np.array_equal(block_sum(codes, 3, np.uint32), want)
+
+
+def _radiograph(h, w, seed=0):
+    """Smooth 12-bit picture plus pixel noise, as the import benchmark writes."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    codes = 1500 + 1000 * np.sin(x / 90.0) * np.cos(y / 70.0) + rng.normal(0, 40, (h, w))
+    return np.clip(codes, 0, 4095).astype(np.uint16)
+
+
+@pytest.mark.parametrize(("h", "w"), [(2500, 2000), (2000, 2500), (2101, 1501), (3301, 2000),
+                                      (4000, 3000), (5000, 17)])
+def test_summed_route_keeps_the_older_results(h, w):
+    """Sums of stored values, then one table: the older route's output within rounding.
+
+    The older route windowed the k x k block sums, then box-filtered grey
+    levels; the summed route rounds once instead of three times, so grey
+    levels move by at most 2 (mostly 0) inside the window, and the copy is
+    as close (within 0.05 grey levels on average) to 'window every pixel,
+    then area-average' everywhere, window edges included.
+    """
+    codes = _radiograph(h, w)
+    shape = target_shape(h, w, 1024)
+    k = max(h, w) // 1024
+    for window, clips in ((Window(2048, 4096), False), (Window(1500, 3200), False),
+                          (Window(1500, 800, "SIGMOID"), False), (Window(1600, 2400), True),
+                          (Window(1500, 600, "LINEAR_EXACT"), True)):
+        image = _image(codes, window, (0, 4095), invert=True, rescale=(1.0, -24.0))
+        new, old = cache_pixels(image), blocks_then_box(image, shape, k)
+        assert new.shape == old.shape == shape and new.dtype == np.uint8
+        moved = np.abs(new.astype(int) - old)
+        if not clips:
+            assert moved.max() <= 2 and moved.mean() < 0.25, (window, moved.max(), moved.mean())
+        else:  # only where 2 x 2 blocks straddle a window edge
+            assert np.percentile(moved, 99) <= 1 and moved.mean() < 0.2
+        ref = _reference(image, shape)
+        err_new, err_old = np.abs(new - ref), np.abs(old - ref)
+        assert err_new.mean() <= err_old.mean() + 0.05
+        assert np.percentile(err_new, 99.9) <= np.percentile(err_old, 99.9) + 0.25
+
+
+def test_spans_are_the_pixels_pillow_averages():
+    """Pillow's box filter on a float ramp averages exactly the inputs spans() names."""
+    for n_in, n_out, extent in ((1250, 1024, None), (1000, 819, None), (1051, 1024, 1050.5),
+                                (751, 683, 750.333), (820, 819, None), (819, 820, None)):
+        first, last = spans(n_in, n_out, extent)
+        ramp = np.arange(n_in, dtype=np.float32)[None, :].repeat(2, 0)
+        box = (0.0, 0.0, float(extent or n_in), 2.0)
+        out = np.asarray(Image.fromarray(ramp, mode="F").resize(
+            (n_out, 2), Image.Resampling.BOX, box=box))[0]
+        assert np.allclose(out, (first + last) / 2, atol=1e-3), (n_in, n_out)
+    assert spans(3000, 1024) is None  # a factor of 2 or more is the block sums' job
+
+
+@pytest.mark.parametrize(("shape", "exact"), [
+    ((819, 1024), True), ((1024, 1024), True), ((1000, 700), True), ((1024, 819), False),
+    ((1024, 1023), False), ((2048, 1000), False), ((1024, 3), False)])
+def test_thumbnail_is_pillows_box_filter(shape, exact):
+    """Pillow's box filter; within one grey level where Pillow takes the axes the other way."""
+    rng = np.random.default_rng(3)
+    cached = rng.integers(0, 256, shape, dtype=np.uint8)
+    thumb = thumbnail(cached)
+    want = target_shape(*shape, 256)
+    pillow = np.asarray(Image.fromarray(cached).resize((want[1], want[0]),
+                                                       Image.Resampling.BOX))
+    assert thumb.shape == want and thumb.dtype == np.uint8
+    moved = np.abs(thumb.astype(int) - pillow)
+    assert moved.max() <= (0 if exact else 1) and moved.mean() < 0.2

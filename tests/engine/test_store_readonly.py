@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from engine.cli import main
-from engine.store import Project, _project
+from engine.store import Project, _db
 from tests.engine._store_factory import add_images
 
 
@@ -20,7 +20,7 @@ def read_only(tmp_path, monkeypatch):
         path = p.path
     real = os.access
     # tests run as root, which chmod cannot stop; os.access is what the store asks
-    monkeypatch.setattr(_project.os, "access", lambda f, mode, *a, **k:
+    monkeypatch.setattr(_db.os, "access", lambda f, mode, *a, **k:
                         False if mode == os.W_OK and str(f).startswith(str(path)) else real(f, mode))
     return path
 
@@ -51,7 +51,7 @@ def test_folder_names_with_uri_characters_open_the_right_database(tmp_path, monk
     with Project.open(path) as p:
         assert p.labels.all() == {ids[0]: "AFF"}
     real = os.access
-    monkeypatch.setattr(_project.os, "access", lambda f, mode, *a, **k:
+    monkeypatch.setattr(_db.os, "access", lambda f, mode, *a, **k:
                         False if mode == os.W_OK and str(f).startswith(str(path)) else real(f, mode))
     with Project.open(path) as p:
         assert p.read_only and p.labels.all() == {ids[0]: "AFF"}
