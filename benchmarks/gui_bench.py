@@ -4,6 +4,8 @@ Offscreen. Builds a synthetic project through the store API (small cached copies
 thumbnails, 3 images per patient), then measures in one process:
 
 * first_paint: from ``show()`` + open to the first visible thumbnails painted (target < 1 s);
+  ``first_paint_cpu`` is the CPU time of all threads over the same span (less noisy on a
+  shared machine);
 * key latency: label key (auto-advance on) to the next image's pixels on screen, p50 and p95
   over 200 keys (target p95 < 50 ms);
 * scroll stall: the longest single step (scroll, paint, handle loaded thumbnails) while
@@ -43,8 +45,8 @@ import numpy as np  # noqa: E402
 
 from engine.store import ImageRecord, Project  # noqa: E402
 
-TARGETS = {"first_paint_s": 1.0, "key_latency_p95_ms": 50.0, "scroll_stall_ms": 100.0,
-           "stream_stall_ms": 100.0, "rss_mb": 1024.0, "rss_file_mb": 1024.0,
+TARGETS = {"first_paint_s": 1.0, "first_paint_cpu_s": 1.0, "key_latency_p95_ms": 50.0,
+           "scroll_stall_ms": 100.0, "stream_stall_ms": 100.0, "rss_mb": 1024.0, "rss_file_mb": 1024.0,
            "rss_anon_mb": 1024.0, "reopen_s": 2.0}
 CACHE_SHAPE = (1024, 820)  # cached copy (height, width), as the importer writes them
 THUMB_SHAPE = (256, 205)
@@ -236,12 +238,16 @@ def main() -> int:
 
     clock = PaintClock()
     win.grid.viewport().installEventFilter(clock)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     win.show()
     win.open_project(path)
     wait_until(app, lambda: PaintClock.full)
     first_paint = time.perf_counter() - t0  # after the processEvents that ran that paint
-    print(f"first thumbnails painted after {first_paint * 1000:.0f} ms")
+    # CPU of all the process's threads over the same span: what the open costs, which the
+    # other work on a shared machine does not inflate the way it inflates the wall time
+    first_paint_cpu = time.process_time() - cpu0
+    print(f"first thumbnails painted after {first_paint * 1000:.0f} ms "
+          f"({first_paint_cpu * 1000:.0f} ms CPU, all threads)")
     rss = RssSampler()
 
     # keystroke -> next image shown
@@ -296,14 +302,16 @@ def main() -> int:
     win.close_project()
     app.processEvents()
     PaintClock.full = False
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     win.open_project(path)
     wait_until(app, lambda: PaintClock.full)
     reopen = time.perf_counter() - t0
-    print(f"reopened: first thumbnails painted after {reopen * 1000:.0f} ms")
+    print(f"reopened: first thumbnails painted after {reopen * 1000:.0f} ms "
+          f"({(time.process_time() - cpu0) * 1000:.0f} ms CPU)")
     win.close()
 
-    measured = {"first_paint_s": first_paint, "key_latency_p95_ms": p95,
+    measured = {"first_paint_s": first_paint, "first_paint_cpu_s": first_paint_cpu,
+                "key_latency_p95_ms": p95,
                 "scroll_stall_ms": worst * 1000, "stream_stall_ms": stream_worst * 1000,
                 "rss_mb": rss_mb, "rss_file_mb": rss.peak["Rss_File"],
                 "rss_anon_mb": rss.anon_max, "reopen_s": reopen}
