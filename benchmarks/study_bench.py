@@ -98,7 +98,8 @@ def main(argv=None) -> int:
                 r = resolve(spec)
                 print(f"{model}: device {r.device_name}, precision {r.precision}, "
                       f"channels_last {r.channels_last}, compile {r.compile} ({r.compile_backend}), "
-                      f"cuda_graphs {r.cuda_graphs}, fused AdamW {r.fused_optimizer}, batch {spec.batch_size}, "
+                      f"cuda_graphs {r.cuda_graphs}, fused AdamW {r.fused_optimizer}, "
+                      f"batch {spec.batch_size}, "
                       f"lr {spec.lr:.3g}" + (f" [{spec.lr_scaling}]" if spec.lr_scaling else ""))
             run_dir = root / f"{model}-f{fold}"
             t = time.perf_counter()

@@ -58,7 +58,8 @@ class Worker:
         self.device = device
         # started by start_worker for cuda:N, the worker sees only that GPU (as cuda:0)
         self.device_label = os.environ.get("AFFWB_PHYSICAL_DEVICE") or device
-        self.memory = MemoryGate(device_probe(self.device_label) if memory_probe == "device" else memory_probe)
+        probe = device_probe(self.device_label) if memory_probe == "device" else memory_probe
+        self.memory = MemoryGate(probe)
         self._waiting_for: str | None = None
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:4]}"
         self.poll_s = poll_s

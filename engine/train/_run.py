@@ -18,7 +18,6 @@ from engine.train._checkpoint import load_checkpoint, save_checkpoint
 from engine.train._compute import PeakMemory, forward_flops, latency
 from engine.train._data import load_fold, prepare_images
 from engine.train._orientation import orientation_plan
-from engine.train._overhead import PhaseClock
 from engine.train._outputs import (
     BEST,
     CONFIG,
@@ -31,6 +30,7 @@ from engine.train._outputs import (
     write_json,
     write_predictions,
 )
+from engine.train._overhead import PhaseClock
 from engine.train._resolve import Resolved, resolve, run_environment, versions
 from engine.train._spec import EXECUTION_FIELDS, RunSpec, SpecError
 from engine.train._trainer import Trainer

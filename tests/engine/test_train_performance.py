@@ -156,4 +156,5 @@ def test_the_same_seed_gives_identical_results_twice(project, tmp_path):
     b_m, b_p = _run(spec, tmp_path / "b")
     np.testing.assert_array_equal(a_p["probability"], b_p["probability"])
     for x, y in zip(a_m["history"], b_m["history"]):
-        assert (x["train_loss"], x["val_loss"], x["val_auc"]) == (y["train_loss"], y["val_loss"], y["val_auc"])
+        keys = ("train_loss", "val_loss", "val_auc")
+        assert [x[k] for k in keys] == [y[k] for k in keys]
