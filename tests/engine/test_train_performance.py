@@ -158,3 +158,22 @@ def test_the_same_seed_gives_identical_results_twice(project, tmp_path):
     for x, y in zip(a_m["history"], b_m["history"]):
         keys = ("train_loss", "val_loss", "val_auc")
         assert [x[k] for k in keys] == [y[k] for k in keys]
+
+
+def test_cli_batch_size_auto_and_compile_options(project, capsys):
+    from engine.cli import build_parser, main
+    from engine.cli._train import spec_from_args
+
+    argv = ["train", str(project), "--split", "default", "--fold", "0", "--model", "resnet10t",
+            "--run-dir", "unused", "--no-pretrained", "--device", "cpu", "--image-size", "64",
+            "--batch-size", "auto", "--lr-scaling", "sqrt", "--compile", "--compile-backend", "aot_eager",
+            "--cuda-graphs"]
+    spec = spec_from_args(build_parser().parse_args(argv), 0)
+    # 16 training images on the CPU: capped to keep 8 steps per epoch -> batch 2
+    assert spec.batch_size == 2 and spec.lr == pytest.approx(3e-4 * math.sqrt(2 / 32))
+    assert spec.lr_scaling.startswith("sqrt: lr 0.0003 at batch 32 -> ")
+    assert spec.compile and spec.compile_backend == "aot_eager" and spec.cuda_graphs
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv[:-8], "--batch-size", "zero"])
+    assert exit_.value.code == 2
+    assert "'zero': a whole number or 'auto'" in capsys.readouterr().err
