@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The prepared GPU check (issue 20): ONE call on a lent machine, about 9 minutes in all.
-# Runs from the repository root. Prints the RESULT lines:
-#   mfu_resnet50_compile, mfu_vit_base_patch16_224_compile   (train_bench, torch.compile, batch 256)
-#   study_minutes, overhead_share_<model>, heatmaps_seconds_<model>
-#                                                         (study_bench: compile, throughput batch)
+# The prepared GPU check (issue 20): ONE call on a lent machine, at most ~8.5 minutes
+# (every step under its own timeout). Runs from the repository root. Prints the RESULT lines:
+#   study_minutes, overhead_share_<model>, heatmaps_seconds_<model>, mfu_<model>_compile
+#       (study_bench: resnet50 + ViT-B/16, 4,300 images, 30 epochs, torch.compile, throughput batch)
 #   workers_images_per_s_n{1,2,4}, workers_speedup_n{2,4} (workers_bench: resnet10t 128 px, one GPU)
+# (train_bench's engine-vs-baseline figures are in benchmarks/results/2026-11-27-h200/; run it
+# separately when a second call is available.)
 # Raw logs go to benchmarks/results/<date>-<gpu>/ (LOGS=... to choose), and are copied to $OUT
 # when it is set (the device tool brings $OUT back).
 #   WHEELS=.whl  a folder of wheels for packages the machine lacks (pydicom, grad-cam, ttach, ...)
@@ -45,22 +46,17 @@ step() {
 if [ "$DRY" = 1 ]; then
   echo "DRY_RUN: CPU, toy sizes, aot_eager compile; the figures mean nothing" | tee "$LOGS/gpu.txt"
   $PY -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__)" | tee -a "$LOGS/gpu.txt"
-  TB="--device cpu --model resnet10t --size 64 --batch 8 --images 48 --png-side 256 --workers 1 --threads 1 --epochs 2 --compile --compile-backend aot_eager --peak-tflops 1"
-  step train_resnet10t 300 $PY benchmarks/train_bench.py $TB
   step study 600 $PY benchmarks/study_bench.py --device cpu --models resnet10t,vit_tiny_patch16_224 \
     --images 60 --epochs 1 --size 64 --batch auto --heatmap-batch 16 --png-side 256 \
-    --compile --compile-backend aot_eager --keep "$DATA"
+    --compile --compile-backend aot_eager --peak-tflops 1 --keep "$DATA"
   step workers 600 $PY benchmarks/workers_bench.py --device cpu --n 1,2 --images 60 --jobs 2 --epochs 1 \
     --size 64 --batch 8 --png-side 256 --keep "$DATA"
 else
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$LOGS/gpu.txt"
   $PY -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__, torch.cuda.get_device_name())" | tee -a "$LOGS/gpu.txt"
   PEAK=${PEAK:-989}
-  TB="--device cuda --size 224 --batch 256 --images 2048 --png-side 1024 --workers 12 --threads 16 --epochs 3 --peak-tflops $PEAK --compile"
-  step train_resnet50_compile 90 $PY benchmarks/train_bench.py --model resnet50 $TB
-  step train_vit_base_compile 90 $PY benchmarks/train_bench.py --model vit_base_patch16_224 $TB
-  step study 240 $PY benchmarks/study_bench.py --device cuda --images 4300 --epochs 30 --run-folds 1 \
-    --batch auto --compile --keep "$DATA"
+  step study 320 $PY benchmarks/study_bench.py --device cuda --images 4300 --epochs 30 --run-folds 1 \
+    --batch auto --compile --peak-tflops "$PEAK" --keep "$DATA"
   step workers 160 $PY benchmarks/workers_bench.py --device cuda --n 1,2,4 --images 4300 --jobs 8 \
     --epochs 3 --size 128 --batch 64 --timeout 50 --keep "$DATA"
 fi

@@ -16,8 +16,11 @@ Prints one line per fold and per heatmap pass, and ends with
 ``RESULT overhead_share_<model> <fraction>``: the share of a fold's wall time that is not a
 steady training step (metrics.json ``overhead``, mean over the folds run; target <= 0.05),
 with the parts (warm-up, validation, checkpoints, data, events, outputs) on the line before.
-``--batch auto`` takes the model's throughput batch (``engine.train.throughput_spec``) with
-its lr moved by ``--lr-scaling``; ``--compile`` times torch.compile (its warm-up in the fold).
+With ``--peak-tflops``, ``RESULT mfu_<model>[_compile]``: model FLOP utilisation of the
+training steps, 3 x forward FLOPs x the median per-epoch training img/s of epochs 2 on (epoch 1
+holds the compile warm-up). ``--batch auto`` takes the model's throughput batch
+(``engine.train.throughput_spec``) with its lr moved by ``--lr-scaling``; ``--compile`` times
+torch.compile (its warm-up in the fold).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-backend", default="inductor")
     ap.add_argument("--cuda-graphs", action="store_true")
     ap.add_argument("--checkpoint-every", type=float, default=60.0)
+    ap.add_argument("--peak-tflops", type=float,
+                    help="device peak TFLOP/s: also RESULT mfu_<model>[_compile] of the training steps")
     ap.add_argument("--keep", help="build the data in this folder and keep it")
     args = ap.parse_args(argv)
 
@@ -109,6 +114,15 @@ def main(argv=None) -> int:
             m = json.loads(result.metrics_path.read_text())
             last = m["history"][-1]
             overheads.append(m["overhead"])
+            if args.peak_tflops and fold == 0:
+                later = [h["train_images_per_s"] for h in m["history"][1:]] or \
+                    [m["history"][0]["train_images_per_s"]]
+                rate = float(np.median(later))
+                mfu = 3 * m["compute"]["forward_flops"] * rate / (args.peak_tflops * 1e12)
+                print(f"{model}: {rate:.0f} training img/s (median of epochs 2+), "
+                      f"{m['compute']['forward_gflops']:.2f} forward GFLOPs/image, MFU {mfu:.3f} "
+                      f"(peak {args.peak_tflops:g} TFLOP/s)")
+                print(f"RESULT mfu_{model}{'_compile' if args.compile else ''} {mfu:.3f}")
             parts = ", ".join(f"{k} {v:.1f}" for k, v in m["overhead"]["parts_s"].items())
             print(f"{model} fold {fold} wall {m['overhead']['wall_s']:.1f} s: {parts} (s); "
                   f"overhead share {m['overhead']['overhead_share']:.3f}")
