@@ -104,18 +104,24 @@ class MemoryGate:
         self.last_refusal: str | None = None
 
     def admit_fn(self) -> Callable[[str, dict, list[tuple[str, dict]]], bool] | None:
-        """An ``admit(kind, spec, running)`` for :meth:`JobQueue.claim` with memory read now."""
+        """An ``admit(kind, spec, running)`` for :meth:`JobQueue.claim`.
+
+        The device is asked at most once per claim, and only when a candidate would share it
+        (an idle queue, or a device with nothing running, costs no ``nvidia-smi`` call).
+        """
         if self.probe is None:
             return None
-        memory = self.probe()
-        if memory is None:
-            return None
-        free, total = memory
         self.last_refusal = None
+        memory: list = []
 
         def admit(kind: str, spec: dict, running: list[tuple[str, dict]]) -> bool:
             if not running:
                 return True
+            if not memory:
+                memory.append(self.probe())
+            if memory[0] is None:  # the probe cannot say: nothing to check
+                return True
+            free, total = memory[0]
             need = self.need(kind, spec)
             others = sum(self.need(k, s) for k, s in running)
             if need <= free and need + others <= self.headroom * total:

@@ -63,7 +63,13 @@ def test_gate_rules():
     assert "needs ~9.0 GiB" in gate.last_refusal and "10.0 GiB free" in gate.last_refusal
     assert not admit("sized", {"need": 11 * GiB}, [("sized", {"need": 1})])  # more than is free
     assert MemoryGate(None).admit_fn() is None  # CPU: nothing to check
-    assert MemoryGate(lambda: None).admit_fn() is None  # the probe cannot say
+    unknown = MemoryGate(lambda: None, need=_need).admit_fn()  # the probe cannot say: admitted
+    assert unknown("sized", {"need": 99 * GiB}, [("sized", {"need": 99 * GiB})])
+    calls = []
+    lazy = MemoryGate(lambda: calls.append(1) or (GiB, GiB), need=_need).admit_fn()
+    assert lazy("sized", {"need": 5 * GiB}, []) and calls == []  # nothing shares it: no probe
+    assert not lazy("sized", {"need": 5 * GiB}, [("sized", {})])
+    assert not lazy("sized", {"need": 6 * GiB}, [("sized", {})]) and calls == [1]  # once per claim
 
 
 def _worker(project, device, free, total=16 * GiB):
