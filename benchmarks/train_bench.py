@@ -113,7 +113,10 @@ def _model_and_optimizer(spec, resolved):
                          img_size=resolved.image_size).to(resolved.device)
     fmt = torch.channels_last if resolved.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
-    forward = torch.compile(model) if resolved.compile else model
+    forward = model
+    if resolved.compile:
+        forward = torch.compile(model, backend=resolved.compile_backend,
+                                mode="reduce-overhead" if resolved.cuda_graphs else None)
     return forward, build_optimizer(model, spec.lr, spec.weight_decay, resolved.fused_optimizer), fmt
 
 
@@ -134,8 +137,11 @@ class BareStep:
             self._step()
 
     def _step(self):
+        import torch
         import torch.nn.functional as F
 
+        if self.resolved.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with self.resolved.autocast():
             loss = F.cross_entropy(self.model(self.x).float(), self.y)
         loss.backward()
@@ -228,6 +234,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile-backend", default="inductor")
+    ap.add_argument("--cuda-graphs", action="store_true")
     ap.add_argument("--peak-tflops", type=float, help="device peak TFLOP/s for model FLOP utilisation")
     ap.add_argument("--keep", help="build the data in this folder and keep it")
     args = ap.parse_args(argv)
@@ -247,7 +255,8 @@ def main(argv=None) -> int:
     spec = RunSpec(project=str(project_path), split="bench", fold=0, model=args.model, pretrained=False,
                    image_size=args.size, epochs=args.epochs, batch_size=args.batch, augment=0.5,
                    precision=args.precision, device=args.device, num_threads=args.threads,
-                   compile=args.compile, progress_every=1, warmup_epochs=0)
+                   compile=args.compile, compile_backend=args.compile_backend, cuda_graphs=args.cuda_graphs,
+                   progress_every=1, warmup_epochs=0)
     resolved = resolve(spec)
     print(f"device {resolved.device_name} precision {resolved.precision} threads {args.threads} "
           f"model {args.model} size {args.size} batch {args.batch} channels_last {resolved.channels_last}")
@@ -311,6 +320,9 @@ def main(argv=None) -> int:
         for name, rate in (("engine", engine), ("bare_step", bare_rate)):
             print(f"mfu_{name} {flops_per_image * rate / (args.peak_tflops * 1e12):.3f} "
                   f"(peak {args.peak_tflops:g} TFLOP/s)")
+        # the engine's model FLOP utilisation as a RESULT; _compile when torch.compile ran
+        mode = "_compile" if resolved.compile else ""
+        print(f"RESULT mfu_{args.model}{mode} {flops_per_image * engine / (args.peak_tflops * 1e12):.3f}")
     print(f"peak_memory_bytes {compute['peak_memory_bytes']} ({compute['peak_memory_kind']})")
     print(f"RESULT train_vs_bare_step {float(np.median(vs_bare)):.3f}")
     print(f"RESULT train_vs_imagefolder {float(np.median(vs_folder)):.3f}")

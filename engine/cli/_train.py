@@ -30,7 +30,12 @@ def add_spec_options(p) -> None:
     p.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="train from scratch")
     p.add_argument("--weights-file", help="ImageNet weights file for --pretrained")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=_batch_size, default=32,
+                   help="images per step (default 32), or 'auto': the model's throughput batch "
+                        "(docs/training.md), lr moved by --lr-scaling")
+    p.add_argument("--lr-scaling", choices=("linear", "sqrt"), default="linear",
+                   help="with --batch-size auto: how --lr (set for batch 32) follows the batch "
+                        "(default linear)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
@@ -51,11 +56,31 @@ def add_spec_options(p) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--num-threads", type=int, help="CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the training step (the fold time includes its warm-up)")
+    p.add_argument("--compile-backend", choices=("inductor", "aot_eager", "eager"), default="inductor",
+                   help="torch.compile backend (default inductor)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="with --compile on a CUDA GPU: capture the step in CUDA graphs (ignored on the CPU)")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms only")
     p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                    help="write the resumable checkpoint at most every SECONDS (default 60; 0 = every "
                         "epoch); always at the end, on cancel and on SIGTERM")
+
+
+def _batch_size(text: str):
+    """``--batch-size``: a whole number >= 1 or ``auto``."""
+    import argparse
+
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number or 'auto'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def _num(value, digits: int = 4) -> str:
@@ -98,17 +123,32 @@ def spec_from_args(args, fold: int):
     """A RunSpec from ``add_spec_options`` arguments (raises SpecError)."""
     from engine.train import RunSpec, apply_recipe
 
-    return apply_recipe(RunSpec(
+    auto = args.batch_size == "auto"
+    spec = RunSpec(
         project=str(Path(args.project).expanduser().resolve()), split=args.split,
         split_version=args.split_version, fold=fold, model=args.model, pretrained=args.pretrained,
         weights_file=args.weights_file, image_size=args.image_size, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        batch_size=32 if auto else args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, augment=args.augment, orientation=args.orientation,
         balance=args.balance,
         precision=args.precision, compile=args.compile, seed=args.seed, patience=args.patience,
+        compile_backend=getattr(args, "compile_backend", "inductor"),
+        cuda_graphs=getattr(args, "cuda_graphs", False),
         device=args.device, num_threads=args.num_threads, deterministic=args.deterministic,
         checkpoint_every_s=args.checkpoint_every, tune_trials=args.tune_trials,
-        tune_inner_folds=args.tune_inner_folds), getattr(args, "recipe", "none"))
+        tune_inner_folds=args.tune_inner_folds)
+    if auto:  # chosen on this machine's device for the fold's training images
+        spec = _throughput(spec, getattr(args, "lr_scaling", "linear"))
+    return apply_recipe(spec, getattr(args, "recipe", "none"))
+
+
+def _throughput(spec, rule: str):
+    from engine.store import Project
+    from engine.train import load_fold, throughput_spec
+
+    with Project.open(spec.project) as project:
+        n_train = len(load_fold(project, spec).train_ids)
+    return throughput_spec(spec, rule, n_train=n_train)
 
 
 def run_train(args) -> int:
@@ -119,7 +159,7 @@ def run_train(args) -> int:
 
     try:
         spec = spec_from_args(args, args.fold)
-    except SpecError as exc:
+    except (SpecError, ProjectError) as exc:
         raise CliError(str(exc)) from None
     stop = []
     previous = signal.getsignal(signal.SIGINT)

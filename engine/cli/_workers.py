@@ -1,4 +1,4 @@
-"""``affengine workers PROJECT --gpus all|0,2 --cpu N``: one worker process per device, one queue."""
+"""``affengine workers PROJECT --gpus all|0,2 [--per-gpu N] --cpu N``: worker processes, one queue."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def add_parser(sub) -> None:
     w = sub.add_parser("workers", help="start one worker per GPU (and/or N CPU workers) on a project")
     w.add_argument("project")
     w.add_argument("--gpus", help="'all' visible GPUs, or indices such as 0,2 (each worker sees one)")
+    w.add_argument("--per-gpu", type=int, default=1, metavar="N",
+                   help="N workers share each GPU (small models); each checks free memory before a claim")
     w.add_argument("--cpu", type=int, default=0, metavar="N", help="also start N CPU workers")
     w.add_argument("--exit-when-idle", action="store_true", help="each worker stops when the queue is empty")
     w.add_argument("--log-dir", help="write each worker's output to a file here (default: this terminal)")
@@ -26,7 +28,7 @@ def run_workers(args) -> int:
     with open_project(args.project) as project:
         path = project.path
     try:
-        devices = worker_devices(args.gpus, args.cpu)
+        devices = worker_devices(args.gpus, args.cpu, args.per_gpu)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     for i, device in enumerate(devices):

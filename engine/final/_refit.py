@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 # never "tuned": they say which run it is, not how it was trained
 _PER_RUN = {"fold", "seed", "repeat", "project", "split_version", "device", "num_threads", "progress_every",
-            "checkpoint_every_s", "compile", "precision", "channels_last"}
+            "checkpoint_every_s", "compile", "compile_backend", "cuda_graphs", "precision", "channels_last"}
 
 
 def refit_recipe(project: Project, name: str) -> tuple[dict, dict]:

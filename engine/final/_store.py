@@ -29,7 +29,7 @@ PREPROCESSING = {
 }
 # Spec fields that say how and where a run executed, not what was trained.
 _EXECUTION = ("project", "fold", "device", "num_threads", "progress_every", "checkpoint_every_s",
-              "compile", "precision", "channels_last", "deterministic")
+              "compile", "compile_backend", "cuda_graphs", "precision", "channels_last", "deterministic")
 
 
 @dataclass(frozen=True)

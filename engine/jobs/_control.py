@@ -69,8 +69,11 @@ def start_worker(project_path: str | Path, device: str = "cpu", log_path: str | 
             log.close()
 
 
-def worker_devices(gpus: str | None = None, cpu: int = 0) -> list[str]:
+def worker_devices(gpus: str | None = None, cpu: int = 0, per_gpu: int = 1) -> list[str]:
     """The devices to start one worker each on: ``gpus`` is ``all`` or ``0,2``; ``cpu`` adds N CPU workers.
+
+    ``per_gpu`` workers share each GPU (small models); each checks the device's free memory
+    before it claims a job (``engine.jobs._memory``).
 
     Raises ValueError with the reason for a GPU list that is malformed, names a GPU this
     machine does not show, or asks for ``all`` where there are none.
@@ -97,6 +100,11 @@ def worker_devices(gpus: str | None = None, cpu: int = 0) -> list[str]:
             if len(set(wanted)) != len(wanted):
                 raise ValueError(f"--gpus {gpus}: a GPU is named twice")
             devices += wanted
+    if isinstance(per_gpu, bool) or not isinstance(per_gpu, int) or per_gpu < 1:
+        raise ValueError(f"--per-gpu {per_gpu}: a number of workers per GPU >= 1")
+    if per_gpu > 1 and not devices:
+        raise ValueError(f"--per-gpu {per_gpu}: give the GPUs to share with --gpus")
+    devices = [d for d in devices for _ in range(per_gpu)]
     if cpu < 0:
         raise ValueError(f"--cpu {cpu}: a number of CPU workers >= 0")
     devices += ["cpu"] * cpu

@@ -55,8 +55,21 @@ def _run_train(job, project, run_dir, should_stop, device, progress=None) -> str
         spec = run_tuning(spec, run_dir, should_stop, progress)
         if spec is None:
             return "cancelled"
-    result = train_run(spec, run_dir, should_stop=should_stop, progress=progress)
+    try:
+        result = train_run(spec, run_dir, should_stop=should_stop, progress=progress)
+    finally:
+        _release_gpu_cache()
     return "cancelled" if result.state == "cancelled" else "finished"
+
+
+def _release_gpu_cache() -> None:
+    """Give the finished run's cached GPU blocks back, so the device's free memory (which workers
+    sharing it check before a claim) shows what this idle worker really holds."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 register_job_kind("train", _run_train)

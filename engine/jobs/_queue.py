@@ -160,11 +160,17 @@ class JobQueue:
         return [_job(r) for r in self._p.query(sql + " ORDER BY id", params)]
 
     def claim(self, worker: str, kinds: tuple[str, ...] | None = None,
-              experiment_id: int | None = None) -> Job | None:
-        """Take the next queued or interrupted job for ``worker``; no two workers get the same job."""
+              experiment_id: int | None = None, admit=None) -> Job | None:
+        """Take the next queued or interrupted job for ``worker``; no two workers get the same job.
+
+        ``admit(kind, spec, running)`` (optional) is asked for each candidate in queue order,
+        with the ``(kind, spec)`` of the jobs running on ``worker``'s device (same host and
+        device in the workers table); the first it admits is taken. It runs inside the claim's
+        transaction, so two workers on one device see each other's claims (see ``_memory``).
+        """
         with self._p.transaction() as conn:  # BEGIN IMMEDIATE: one claimer at a time
-            sql = ("SELECT id FROM jobs WHERE state IN ('queued', 'interrupted') AND cancel_requested = 0 "
-                   "AND backend = 'local'")
+            sql = ("SELECT id, kind, spec FROM jobs WHERE state IN ('queued', 'interrupted') "
+                   "AND cancel_requested = 0 AND backend = 'local'")
             params: list = []
             if kinds:
                 sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
@@ -172,7 +178,16 @@ class JobQueue:
             if experiment_id is not None:
                 sql += " AND experiment_id = ?"
                 params.append(experiment_id)
-            row = conn.execute(sql + " ORDER BY priority DESC, id LIMIT 1", params).fetchone()
+            sql += " ORDER BY priority DESC, id"
+            if admit is None:
+                row = conn.execute(sql + " LIMIT 1", params).fetchone()
+            else:
+                running = [(r[0], json.loads(r[1])) for r in conn.execute(
+                    "SELECT j.kind, j.spec FROM jobs j JOIN workers w ON w.id = j.worker "
+                    "JOIN workers me ON me.id = ? WHERE j.state = 'running' AND j.backend = 'local' "
+                    "AND w.host = me.host AND w.device = me.device", (worker,))]
+                row = next((r for r in conn.execute(sql, params)
+                            if admit(r[1], json.loads(r[2]), running)), None)
             if row is None:
                 return None
             conn.execute(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.jobs._kinds import runner_for
+from engine.jobs._memory import MemoryGate, MemoryProbe, device_probe
 from engine.jobs._queue import HEARTBEAT_S, STALE_AFTER_S, Job, JobLost, JobQueue, check_stale_after
 from engine.jobs._workers_table import WorkerTable
 from engine.runs import EventWriter, RunFenced, RunFolder, fence
@@ -46,7 +47,10 @@ class Worker:
                  poll_s: float = 1.0, heartbeat_s: float = HEARTBEAT_S,
                  stale_after_s: float = STALE_AFTER_S, experiment_id: int | None = None,
                  progress: Callable[[Job, dict], None] | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None,
+                 memory_probe: MemoryProbe | None | str = "device"):
+        """``memory_probe() -> (free, total)`` bytes of this worker's device, checked before each
+        claim; ``"device"`` (default) asks nvidia-smi for a GPU worker and checks nothing on the CPU."""
         check_stale_after(stale_after_s, heartbeat_s)
         self.project = Project.open(project_path)
         self.queue = JobQueue(self.project)
@@ -54,6 +58,9 @@ class Worker:
         self.device = device
         # started by start_worker for cuda:N, the worker sees only that GPU (as cuda:0)
         self.device_label = os.environ.get("AFFWB_PHYSICAL_DEVICE") or device
+        probe = device_probe(self.device_label) if memory_probe == "device" else memory_probe
+        self.memory = MemoryGate(probe)
+        self._waiting_for: str | None = None
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:4]}"
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
@@ -82,9 +89,15 @@ class Worker:
         try:
             while not self._shutdown.is_set() and (max_jobs is None or done < max_jobs):
                 self._reap()
-                job = self.queue.claim(self.id, experiment_id=self.experiment_id)
+                job = self.queue.claim(self.id, experiment_id=self.experiment_id,
+                                       admit=self.memory.admit_fn())
+                refusal = self.memory.last_refusal if job is None else None
+                if refusal is not None and refusal != self._waiting_for:
+                    self.log(f"waiting for memory on {self.device_label}: {refusal}")
+                self._waiting_for = refusal
                 if job is None:
-                    if exit_when_idle and not self._others_in_doubt():
+                    # a job waiting for memory is not an empty queue
+                    if exit_when_idle and refusal is None and not self._others_in_doubt():
                         break
                     self._shutdown.wait(self.poll_s)
                     continue

@@ -24,7 +24,9 @@ from engine.train._recipes import RECIPE_CHOICES, Recipe, apply_recipe, family_r
 from engine.train._sized_cache import SizedCache, letterbox
 from engine.train._spec import (
     BALANCE_MODES,
+    COMPILE_BACKENDS,
     EXECUTION_FIELDS,
+    LR_SCALING_RULES,
     PRECISIONS,
     SCHEDULES,
     RunSpec,
@@ -32,6 +34,12 @@ from engine.train._spec import (
 )
 
 _LAZY = {
+    "throughput_spec": "engine.train._batch",
+    "choose_batch": "engine.train._batch",
+    "scale_lr": "engine.train._batch",
+    "table_batch": "engine.train._batch",
+    "THROUGHPUT_BATCH": "engine.train._batch",
+    "PhaseClock": "engine.train._overhead",
     "train_run": "engine.train._run",
     "prepare_images": "engine.train._data",
     "load_fold": "engine.train._data",
@@ -50,6 +58,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "COMPILE_BACKENDS",
+    "LR_SCALING_RULES",
+    "PhaseClock",
+    "THROUGHPUT_BATCH",
+    "choose_batch",
+    "scale_lr",
+    "table_batch",
+    "throughput_spec",
     "BALANCE_MODES",
     "ORIENTATIONS",
     "RECIPE_CHOICES",

@@ -26,6 +26,8 @@ class Resolved:
     precision: str
     channels_last: bool
     compile: bool
+    compile_backend: str | None
+    cuda_graphs: bool
     fused_optimizer: bool
     num_threads: int
     deterministic: bool
@@ -89,10 +91,16 @@ def resolve(spec: RunSpec) -> Resolved:
     if precision == "fp16" and not cuda:
         raise SpecError("precision fp16 needs a CUDA GPU (use bf16 or fp32 on the CPU)")
     channels_last = spec.channels_last if spec.channels_last is not None else (cuda and entry.family == "cnn")
+    # CUDA graphs only where they fit: a compiled model (inductor) on a CUDA GPU. Every training
+    # step has the same shape (full batches only), so one graph serves the whole run; on the CPU
+    # the flag is recorded as off and nothing changes.
+    cuda_graphs = bool(spec.cuda_graphs and spec.compile and cuda and spec.compile_backend == "inductor")
     return Resolved(
         device=str(device), device_name=device_name(device), family=entry.family,
         image_size=spec.image_size or entry.input_size, precision=precision,
-        channels_last=bool(channels_last), compile=spec.compile, fused_optimizer=cuda,
+        channels_last=bool(channels_last), compile=spec.compile,
+        compile_backend=spec.compile_backend if spec.compile else None, cuda_graphs=cuda_graphs,
+        fused_optimizer=cuda,  # fused AdamW kernels: CUDA only here (the CPU path stays as it was)
         num_threads=spec.num_threads or torch.get_num_threads(), deterministic=spec.deterministic,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from engine.train._outputs import (
     write_json,
     write_predictions,
 )
+from engine.train._overhead import PhaseClock
 from engine.train._resolve import Resolved, resolve, run_environment, versions
 from engine.train._spec import EXECUTION_FIELDS, RunSpec, SpecError
 from engine.train._trainer import Trainer
@@ -37,14 +39,16 @@ from engine.train._trainer import Trainer
 class _Events:
     """The run's event writer, also handing every event to the caller's ``progress``."""
 
-    def __init__(self, path: Path, progress: Callable[[dict], None] | None):
+    def __init__(self, path: Path, progress: Callable[[dict], None] | None, clock: PhaseClock | None = None):
         self.writer = EventWriter(path)
         self.progress = progress
+        self.clock = clock
 
     def emit(self, type: str, **payload) -> dict:
-        event = self.writer.emit(type, **payload)
-        if self.progress is not None:
-            self.progress(event)
+        with self.clock.phase("events") if self.clock is not None else contextlib.nullcontext():
+            event = self.writer.emit(type, **payload)
+            if self.progress is not None:
+                self.progress(event)
         return event
 
 
@@ -57,13 +61,16 @@ def train_run(spec: RunSpec, run_dir: str | Path, *, should_stop: Callable[[], b
     ``progress(event)`` sees every event written to ``events.jsonl``. Any error is written as
     a ``failed`` event and raised again (:class:`SpecError` for a spec that cannot run).
     """
+    clock = PhaseClock()  # the session's wall time, split into steps and the rest (metrics "overhead")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    events = _Events(run_dir / EVENTS, progress)
+    events = _Events(run_dir / EVENTS, progress, clock)
     try:
-        resolved = resolve(spec)
-        with run_environment(resolved):
-            return _Run(spec, resolved, run_dir, events, should_stop).run()
+        with contextlib.ExitStack() as stack:
+            with clock.phase("setup"):  # entering the environment loads torch's CPU kernels (seconds)
+                resolved = resolve(spec)
+                stack.enter_context(run_environment(resolved))
+            return _Run(spec, resolved, run_dir, events, should_stop, clock).run()
     except BaseException as exc:
         events.emit("failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         raise
@@ -73,9 +80,10 @@ def train_run(spec: RunSpec, run_dir: str | Path, *, should_stop: Callable[[], b
 
 class _Run:
     def __init__(self, spec: RunSpec, resolved: Resolved, run_dir: Path, events: _Events,
-                 should_stop: Callable[[], bool] | None):
+                 should_stop: Callable[[], bool] | None, clock: PhaseClock | None = None):
         self.spec, self.resolved, self.dir, self.events = spec, resolved, run_dir, events
         self.should_stop = should_stop
+        self.clock = clock or PhaseClock()
         self.device = torch.device(resolved.device)
         self.t0 = time.perf_counter()
         self.wall_before = 0.0
@@ -88,14 +96,16 @@ class _Run:
         spec = self.spec
         peak = PeakMemory(self.device)
         checkpoint = None
+        clock = self.clock
         if (self.dir / LAST).exists():
-            checkpoint = load_checkpoint(self.dir / LAST)
+            with clock.phase("checkpoints"):
+                checkpoint = load_checkpoint(self.dir / LAST)
             diff = RunSpec.from_json(checkpoint["spec"]).differences(spec, EXECUTION_FIELDS)
             if diff:
                 raise SpecError(f"{self.dir} holds a run of another spec ({'; '.join(diff)}); "
                                 "use a new run folder")
             spec = spec.replace(split_version=checkpoint["split_version"])
-        with Project.open(spec.project) as project:
+        with clock.phase("data"), Project.open(spec.project) as project:
             fold = load_fold(project, spec)
             ids = np.concatenate([fold.train_ids, fold.val_ids])
             plan = orientation_plan(project, ids) if spec.orientation == "canonical" else None
@@ -103,12 +113,15 @@ class _Run:
                                     mirror=None if plan is None else plan.mirror)
         self.orientation = {"mode": spec.orientation} | ({} if plan is None else plan.counts())
         n_train = len(fold.train_ids)
-        trainer = Trainer(self.spec, self.resolved, images[:n_train], fold.train_labels,
-                          images[n_train:], fold.val_labels, self.log)
+        with clock.phase("setup"):
+            trainer = Trainer(self.spec, self.resolved, images[:n_train], fold.train_labels,
+                              images[n_train:], fold.val_labels, self.log, clock=clock)
         self.fold, self.trainer = fold, trainer
-        self._write_config(trainer)
+        with clock.phase("outputs"):
+            self._write_config(trainer)
         if checkpoint is not None:
-            trainer.load_state_dict(checkpoint)
+            with clock.phase("checkpoints"):
+                trainer.load_state_dict(checkpoint)
             self.wall_before = float(checkpoint["wall_seconds"])
             self.log(f"resumed from {LAST} at epoch {trainer.epoch + 1}, step {trainer.step}")
             del checkpoint
@@ -123,14 +136,18 @@ class _Run:
         self.session_t0 = time.perf_counter()
         self.last_save, self.best_pending = time.perf_counter(), None
         while trainer.epoch < spec.epochs and not trainer.stopped_early:
-            if not trainer.train_epoch(self.should_stop, self._progress):
+            with clock.phase("steps"):
+                finished_epoch = trainer.train_epoch(self.should_stop, self._progress)
+            if not finished_epoch:
                 self._save_checkpoints(trainer.epoch)
                 self.events.emit("cancelled", epoch=trainer.epoch + 1, step=trainer.step)
                 return RunResult("cancelled", self.dir, _get(trainer.best, "epoch"),
                                  _get(trainer.best, "val_auc"), trainer.epoch, None, None)
-            record = trainer.end_epoch()
+            with clock.phase("validation"):
+                record = trainer.end_epoch()
             if record["is_best"]:
-                self.best_pending = _cpu_copy(trainer.model_state())
+                with clock.phase("checkpoints"):
+                    self.best_pending = _cpu_copy(trainer.model_state())
             self.events.emit("metric", **{k: record[k] for k in (
                 "epoch", "train_loss", "val_loss", "val_auc", "val_bal_acc", "lr", "epoch_seconds")},
                 train_images_per_s=record["train_images_per_s"], best_epoch=trainer.best["epoch"])
@@ -165,6 +182,10 @@ class _Run:
         memory until then, so ``best.pt`` on disk always matches the ``best`` that ``last.pt``
         records, and a resumed run continues from a consistent pair.
         """
+        with self.clock.phase("checkpoints"):
+            self._save_checkpoints_now(epoch)
+
+    def _save_checkpoints_now(self, epoch: int) -> None:
         if self.best_pending is not None:
             save_checkpoint(self.dir / BEST, self.best_pending)
             self.events.emit("artifact", kind="checkpoint", name="best", path=BEST,
@@ -189,7 +210,7 @@ class _Run:
         t, r = self.trainer, self.resolved
         t.model.eval()
         flops = forward_flops(t.model, r.image_size, self.device)
-        lat1, latb, lat_batch = latency(t.forward, r.image_size, self.spec.batch_size, self.device,
+        lat1, latb, lat_batch = latency(t.model, r.image_size, self.spec.batch_size, self.device,
                                         r.autocast, r.channels_last)
         images = sum(h["train_images"] for h in t.history)
         seconds = sum(h["train_seconds"] for h in t.history)
@@ -203,6 +224,8 @@ class _Run:
             "latency_ms_batch1": lat1, "latency_ms_per_image_batched": latb,
             "latency_batch": lat_batch, "device": r.device, "device_name": r.device_name,
             "precision": r.precision, "channels_last": r.channels_last, "compiled": r.compile,
+            "compile_backend": r.compile_backend, "cuda_graphs": r.cuda_graphs,
+            "fused_optimizer": r.fused_optimizer,
             "effective_batch": self.spec.batch_size, "micro_batch": t.stepper.micro_batch,
             "optimizer_steps": t.stepper.steps, "num_threads": r.num_threads,
         }
@@ -215,21 +238,27 @@ class _Run:
 
     def _finish(self, peak: PeakMemory) -> RunResult:
         t, spec, fold = self.trainer, self.spec, self.fold
-        compute = self._compute(peak)
-        predictions = write_predictions(self.dir / PREDICTIONS, fold.val_ids, fold.val_patients, spec.fold,
-                                        t.best_probs, fold.val_labels)
+        with self.clock.phase("outputs"):
+            compute = self._compute(peak)
+            predictions = write_predictions(self.dir / PREDICTIONS, fold.val_ids, fold.val_patients,
+                                            spec.fold, t.best_probs, fold.val_labels)
         self.events.emit("artifact", kind="predictions", name="predictions", path=PREDICTIONS)
-        self._write_train_predictions()
+        with self.clock.phase("outputs"):
+            self._write_train_predictions()
+        # the session's wall time up to here (metrics.json and the finished event come after)
+        overhead = self.clock.summary()
         final = {k: t.history[-1][k] for k in ("epoch", "train_loss", "val_loss", "val_auc", "val_bal_acc")}
         history = [{k: v for k, v in h.items() if k != "is_best"} for h in t.history]
         metrics = write_json(self.dir / METRICS, {
             "state": "finished", "spec": spec.to_json(), "split_version": fold.split_version,
             "best_epoch": t.best["epoch"], "best_val_auc": t.best["val_auc"], "best": t.best,
             "final": final, "epochs_run": t.epoch, "stopped_early": t.stopped_early,
-            "data": fold.counts(), "history": history, "compute": compute, "written_at": utc_now()})
+            "data": fold.counts(), "history": history, "compute": compute, "overhead": overhead,
+            "written_at": utc_now()})
         self.events.emit("artifact", kind="metrics", name="metrics", path=METRICS)
         self.events.emit("finished", best_epoch=t.best["epoch"], best_val_auc=t.best["val_auc"],
-                         epochs_run=t.epoch, metrics=METRICS, predictions=PREDICTIONS)
+                         epochs_run=t.epoch, metrics=METRICS, predictions=PREDICTIONS,
+                         overhead_share=overhead["overhead_share"], overhead=overhead)
         return RunResult("finished", self.dir, t.best["epoch"], t.best["val_auc"], t.epoch, metrics,
                          predictions)
 

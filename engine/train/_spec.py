@@ -17,7 +17,12 @@ BALANCE_MODES = ("class_weights", "sampler", "none")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Fields that may differ when a run folder is resumed: where and how fast the run goes, not what
 # it computes (a worker that died on one GPU is resumed on another).
-EXECUTION_FIELDS = ("device", "num_threads", "progress_every", "compile", "checkpoint_every_s")
+EXECUTION_FIELDS = ("device", "num_threads", "progress_every", "compile", "compile_backend", "cuda_graphs",
+                    "checkpoint_every_s")
+# torch.compile backends: inductor generates kernels (the fast one); aot_eager traces forward and
+# backward like inductor but runs them eagerly (a quick check of the compiled path, e.g. in tests)
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
+LR_SCALING_RULES = ("linear", "sqrt")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _PATCH = re.compile(r"patch(\d+)")
 
@@ -61,6 +66,9 @@ class RunSpec:
     precision: str = "auto"
     channels_last: bool | None = None
     compile: bool = False
+    compile_backend: str = "inductor"
+    cuda_graphs: bool = False  # with compile on a CUDA GPU: mode "reduce-overhead" (CUDA graphs)
+    lr_scaling: str | None = None  # how lr followed a changed batch size (engine.train.throughput_spec)
     seed: int = 0
     patience: int = 0
     device: str = "auto"
@@ -218,6 +226,11 @@ def _problems(s: RunSpec) -> list[str]:  # noqa: C901 - one flat list of checks 
         p.append("channels_last must be true, false or null (auto)")
     if not isinstance(s.compile, bool):
         p.append("compile must be true or false")
+    _choice(p, "compile_backend", s.compile_backend, COMPILE_BACKENDS)
+    if not isinstance(s.cuda_graphs, bool):
+        p.append("cuda_graphs must be true or false")
+    if s.lr_scaling is not None and not isinstance(s.lr_scaling, str):
+        p.append("lr_scaling must be text or null")
     if not (_is_int(s.seed) and 0 <= s.seed < 2**63):
         p.append(f"seed must be an integer >= 0, not {s.seed!r}")
     if not (_is_int(s.patience) and s.patience >= 0):

@@ -14,6 +14,7 @@ from engine.train._checkpoint import CHECKPOINT_FORMAT, rng_state, set_rng_state
 from engine.train._evaluate import better, validation_metrics
 from engine.train._optim import WarmupCosine, build_optimizer
 from engine.train._outputs import finite
+from engine.train._overhead import NoClock
 from engine.train._resolve import Resolved
 from engine.train._sampling import epoch_order, sample_weights, steps_per_epoch
 from engine.train._spec import RunSpec
@@ -35,8 +36,11 @@ class Trainer:
 
     def __init__(self, spec: RunSpec, resolved: Resolved, train_images: torch.Tensor,
                  train_labels: np.ndarray, val_images: torch.Tensor, val_labels: np.ndarray,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], clock=None):
         self.spec, self.resolved, self.log = spec, resolved, log
+        # the run's PhaseClock: the session's first step is "warmup", progress callbacks "events"
+        self.clock = clock if clock is not None else NoClock()
+        self.warmed_up = False
         self.device = device = torch.device(resolved.device)
         self.train_images, self.val_images = train_images, val_images
         self.train_labels_cpu = torch.as_tensor(train_labels, dtype=torch.int64)
@@ -55,7 +59,10 @@ class Trainer:
         cfg = getattr(model, "pretrained_cfg", None) or {}
         self.mean = float(np.mean(cfg.get("mean", (0.485, 0.456, 0.406))))
         self.std = float(np.mean(cfg.get("std", (0.229, 0.224, 0.225))))
-        self.forward = torch.compile(model) if resolved.compile else model
+        self.forward = model
+        if resolved.compile:  # checkpoints keep saving ``model`` (the plain module's weights)
+            mode = "reduce-overhead" if resolved.cuda_graphs else None
+            self.forward = torch.compile(model, backend=resolved.compile_backend or "inductor", mode=mode)
 
         self.steps_per_epoch = steps_per_epoch(len(train_labels), spec.batch_size)
         self.optimizer = build_optimizer(model, spec.lr, spec.weight_decay, resolved.fused_optimizer,
@@ -69,7 +76,9 @@ class Trainer:
         }
         self.stepper = Stepper(self.forward, self.optimizer, self.scaler, resolved.autocast,
                                spec.batch_size, device, log)
-        self.predictor = Predictor(self.forward, resolved.autocast, 2 * spec.batch_size, self.mean,
+        # Validation runs the plain model: compiling its eval graph (and one per last-batch shape)
+        # would cost more warm-up than the compiled forward saves on a few hundred images.
+        self.predictor = Predictor(self.model, resolved.autocast, 2 * spec.batch_size, self.mean,
                                    self.std, resolved.channels_last, device, log)
         # Position in the run (0-based epoch; step within it) and what the epoch has summed so far.
         self.epoch, self.step, self.order = 0, 0, None
@@ -103,12 +112,21 @@ class Trainer:
             if self.resolved.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             self.schedule.apply()
-            loss = self.stepper.step(x, self.train_labels[idx], self.loss_weights[idx])
+            if self.resolved.cuda_graphs:  # a new step: the graphs' previous outputs may be reused
+                torch.compiler.cudagraph_mark_step_begin()
+            if self.warmed_up:
+                loss = self.stepper.step(x, self.train_labels[idx], self.loss_weights[idx])
+            else:  # compilation, autotuning and first allocations happen here: timed as warm-up
+                with self.clock.phase("warmup"):
+                    loss = self.stepper.step(x, self.train_labels[idx], self.loss_weights[idx])
+                    _sync(self.device)
+                self.warmed_up = True
             self.schedule.advance()
             self.loss_sum += loss * idx.shape[0]
             self.seen += int(idx.shape[0])
             self.step = s + 1
             if self.step % spec.progress_every == 0 or self.step == self.steps_per_epoch:
+                _sync(self.device)  # the event reads the loss (a sync anyway): the wait is step time
                 elapsed = time.perf_counter() - t0
                 on_progress(self, (self.seen - images_before) / max(elapsed, 1e-9))
         _sync(self.device)
