@@ -34,6 +34,10 @@ def add_parser(sub) -> None:
                    help="image size in pixels (default 2500x2000)")
     p.add_argument("--difficulty", type=float, default=0.5, metavar="D",
                    help="0 (obvious) .. 1 (subtle, noisy); default 0.5")
+    p.add_argument("--confounds", choices=("realistic", "none"), default="realistic",
+                   help="realistic (default): AFF and NFF also differ outside the fracture "
+                        "ROI (displacement, level, swelling, cortex, bow), as clinically; "
+                        "none: all label evidence lies inside the ROI")
     p.add_argument("--png", action="store_true", help="also write 16-bit PNG copies")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: all CPUs)")
@@ -52,11 +56,12 @@ def run(args) -> int:
     try:
         config = PhantomConfig(patients=args.patients, seed=args.seed, aff_share=args.aff_share,
                                height=height, width=width, difficulty=args.difficulty,
-                               png=args.png)
+                               png=args.png, confounds=args.confounds)
     except PhantomError as exc:
         raise CliError(str(exc)) from None
     workers = args.workers or os.cpu_count() or 1
     print(f"phantom: {config.patients} patients, {height}x{width}, seed {config.seed}, "
+          f"confounds {config.confounds}, "
           f"{workers} worker(s) -> {args.out}", file=sys.stderr)
     t0 = time.perf_counter()
     try:

@@ -62,6 +62,7 @@ class Fracture:
     butterfly_side: int       # +1 feature side, -1 opposite
     butterfly_shift: float
     chips: tuple[tuple[float, float, float], ...] = ()   # (du, w, radius)
+    swelling: float | None = None   # soft-tissue swelling, mm; None: realistic rule
 
     @property
     def fragments(self) -> int:
