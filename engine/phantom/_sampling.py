@@ -14,6 +14,7 @@ import numpy as np
 from engine.phantom._anatomy_sampling import contralateral, for_view, sample_femur, sample_fracture
 from engine.phantom._config import PhantomConfig
 from engine.phantom._placement import place
+from engine.phantom._shortcut import plant
 from engine.phantom._specs import Acquisition, ImageSpec, PatientPlan
 
 IMAGE_COUNT_P = (0.08, 0.17, 0.2, 0.25, 0.15, 0.15)       # 1..6 images, mean ~3.7
@@ -32,8 +33,9 @@ def plan_study(config: PhantomConfig) -> tuple[PatientPlan, ...]:
     labels = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
     n_aff = int(round(config.aff_share * config.patients))
     aff = set(labels.permutation(config.patients)[:n_aff].tolist())
-    return tuple(plan_patient(config, k, "AFF" if k in aff else "NFF")
-                 for k in range(config.patients))
+    plans = tuple(plan_patient(config, k, "AFF" if k in aff else "NFF")
+                  for k in range(config.patients))
+    return plant(config, plans)
 
 
 def plan_patient(config: PhantomConfig, k: int, label: str) -> PatientPlan:

@@ -98,6 +98,7 @@ class Acquisition:
     ruler: float              # ruler x position in mm, or -1 for none
     implant: str              # "none" | "plate" | "screws"
     implant_at: float         # plate: u of its proximal end
+    site_marker: tuple[int, int, int, int] | None = None   # burned-in shortcut box, pixels
 
 
 @dataclass(frozen=True)
