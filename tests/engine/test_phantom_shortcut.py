@@ -4,6 +4,7 @@ in the manifest and kept by the import apart from the fracture ROIs (issue 15, s
 import argparse
 import csv
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -97,6 +98,9 @@ def test_manifest_records_the_box_and_the_import_keeps_it_apart(tmp_path, capsys
     rows = _cli(tmp_path / "s", "--shortcut", "marker", "--shortcut-aff-share", "0.75",
                 "--shortcut-nff-share", "0.2", "--confounds", "none", "--png")
     out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "s" / "phantom.json").read_text())
+    assert (saved["confounds"], saved["shortcut"], saved["shortcut_aff_share"],
+            saved["shortcut_nff_share"]) == ("none", "marker", 0.75, 0.2)
     aff = [r for r in rows if r.label == "AFF"]
     nff = [r for r in rows if r.label == "NFF"]
     marked = [r for r in rows if r.site_marker_x0 is not None]
@@ -157,3 +161,12 @@ def test_manifest_records_the_box_and_the_import_keeps_it_apart(tmp_path, capsys
 def test_default_cli_study_has_empty_marker_columns(tmp_path):
     rows = _cli(tmp_path / "d")
     assert rows and all(r.site_marker_x0 is None and r.site_marker_y1 is None for r in rows)
+    saved = json.loads((tmp_path / "d" / "phantom.json").read_text())
+    assert (saved["confounds"], saved["shortcut"]) == ("realistic", "none")
+
+
+def test_cli_refuses_a_bad_share(tmp_path):
+    from engine.cli import CliError
+
+    with pytest.raises(CliError, match="shortcut_nff_share must be in 0..1"):
+        _cli(tmp_path / "e", "--shortcut", "marker", "--shortcut-nff-share", "-0.1")
