@@ -8,10 +8,12 @@ horizontal flips then throw that away and are off. The side comes from, in this 
    displayed with the patient's right on the image left (AP) and the same hanging convention for
    the lateral view, so a **right** femur already has its lateral (AP) / anterior (lateral view)
    cortex on the image left and is kept; a **left** femur is mirrored.
-2. otherwise the image is left as it is and counted as "orientation unknown" (run config,
-   report). An image-based fallback (which side of the shaft the femoral head lies on) was tried
-   and decided wrongly on 2-3 of 16 phantom AP images, so it is not used: a wrong mirror is worse
-   than none. docs/training.md says how to supply the side (manifest ``laterality`` column).
+2. otherwise the image itself: the lead L/R side marker, read from the cached pixels
+   (:func:`~engine.train._orientation_image.marker_side`, which says how, and why the femoral
+   head is not used). It decides only when the glyph is unambiguous;
+3. otherwise the image is left as it is and counted as "orientation unknown" (run config,
+   report): a wrong mirror is worse than none. docs/training.md says how to supply the side
+   (manifest ``laterality`` column).
 
 ``orientation="as-is"`` (RunSpec) keeps every image as stored and the random flips on: the
 behaviour before canonical orientation existed.
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.train._orientation_image import marker_side
+
 if TYPE_CHECKING:
     from engine.store import Project
 
@@ -34,7 +38,7 @@ ORIENTATIONS = ("canonical", "as-is")
 class OrientationPlan:
     """Per image: mirror it or not, and how its side was decided.
 
-    ``source`` is ``laterality`` or ``unknown``.
+    ``source`` is ``laterality`` (project), ``marker`` (read from the image) or ``unknown``.
     """
 
     image_ids: np.ndarray
@@ -44,6 +48,7 @@ class OrientationPlan:
     def counts(self) -> dict:
         return {"images": int(len(self.image_ids)), "mirrored": int(self.mirror.sum()),
                 "from_laterality": int((self.source == "laterality").sum()),
+                "from_marker": int((self.source == "marker").sum()),
                 "unknown": int((self.source == "unknown").sum())}
 
 
@@ -55,9 +60,21 @@ def orientation_plan(project: Project, image_ids) -> OrientationPlan:
     source = np.full(len(ids), "unknown", dtype=object)
     for k, i in enumerate(ids.tolist()):
         row = rows[i]
-        if row.laterality in ("L", "R"):
-            mirror[k], source[k] = row.laterality == "L", "laterality"
+        side, how = row.laterality, "laterality"
+        if side not in ("L", "R"):
+            side, how = _side_from_pixels(project, row.sha256), "marker"
+        if side in ("L", "R"):
+            mirror[k], source[k] = side == "L", how
     return OrientationPlan(ids, mirror, source.astype(str))
+
+
+def _side_from_pixels(project: Project, sha256: str) -> str | None:
+    """The marker's side in the cached image, or None (no cache file, or not decisive)."""
+    try:
+        pixels = project.cache.load_full(sha256)
+    except (OSError, ValueError):
+        return None
+    return marker_side(np.asarray(pixels))
 
 
 def run_mirror(project: Project, spec, image_ids) -> np.ndarray | None:
