@@ -79,7 +79,8 @@ def test_the_study_preset_queues_what_study_create_queues(qtbot, tasks, tmp_path
         dialog.epochs.setValue(2)
         dialog.prefix.setText("s1-")
         # no weights here: only the scratch arms, named as the CLI names them
-        assert [p.name for p in dialog.planned()] == ["s1-resnet10t-scratch", "s1-vit_tiny_patch16_224-scratch"]
+        assert [p.name for p in dialog.planned()] == ["s1-resnet10t-scratch",
+                                                      "s1-vit_tiny_patch16_224-scratch"]
         with qtbot.waitSignal(dialog.sigCreated, timeout=120_000) as blocker:
             dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
         assert blocker.args == [["s1-resnet10t-scratch", "s1-vit_tiny_patch16_224-scratch"], "local"]
