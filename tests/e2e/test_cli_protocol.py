@@ -25,7 +25,7 @@ def test_repeated_tuned_cnn_vs_vit_study_through_the_cli(tmp_path):
     _affengine("init", proj)
     _affengine("import", proj, src, "--manifest", src / "manifest.csv", "--workers", 2)
     shown = _affengine("split", "create", proj, "--name", "cv", "--k", 3, "--repeats", 2, "--seed", 0)
-    assert "repeat" in _affengine("split", "show", proj, "cv") + shown
+    assert "repeat" in _affengine("split", "show", proj, "--name", "cv") + shown
     common = ["--split", "cv", "--repeats", 2, "--seeds", 1, "--tune-trials", 2, "--no-pretrained",
               "--epochs", 1, "--batch-size", 8, "--image-size", 32, "--device", "cpu", "--num-threads", 2]
     _affengine("experiment", "create", proj, "--name", "cnn", "--model", "resnet10t", *common)
