@@ -26,10 +26,11 @@ def tasks(qtbot):
     runner.shutdown()
 
 
+@pytest.mark.timeout(900)  # 40 one-epoch trainings (8 runs x 5) in-process: ~1-2 min idle
 def test_a_repeated_tuned_study_queued_from_the_dialog_reaches_the_report(qtbot, tasks, tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    path = make_project(tmp_path / "Study", patients=16, per_patient=2, aff_share=0.5, k=2)
+    path = make_project(tmp_path / "Study", patients=12, per_patient=2, aff_share=0.5, k=2)
     with Project.open(path) as project:
         create_split(project, "cv", k=2, repeats=2, seed=0)
         dialog = NewExperimentDialog(project, tasks, weights_probe=None)

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from engine.store import Project
 
 
@@ -17,9 +19,10 @@ def _affengine(*args):
     return out.stdout
 
 
+@pytest.mark.timeout(900)  # 60 one-epoch trainings (12 runs x (2 trials x 2 inner folds + 1)): ~2 min idle
 def test_repeated_tuned_cnn_vs_vit_study_through_the_cli(tmp_path):
     src = tmp_path / "phantom"
-    _affengine("phantom", "--out", src, "--patients", 18, "--seed", 5, "--aff-share", 0.4,
+    _affengine("phantom", "--out", src, "--patients", 15, "--seed", 5, "--aff-share", 0.4,
                "--size", "320x256", "--workers", 2)
     proj = tmp_path / "Protocol.affproj"
     _affengine("init", proj)
