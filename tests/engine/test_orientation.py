@@ -91,6 +91,7 @@ def test_the_marker_fallback_matches_the_manifest_on_images_with_hidden_laterali
         rows = project.images.list(order="id")
         assert all(r.laterality is None for r in rows)  # hidden
         oplan = orientation_plan(project, [r.id for r in rows])
+        cached, project_path = project.cache_dir / "marker_sides.json", project.path
     decided = 0
     for row, mirror, source in zip(rows, oplan.mirror, oplan.source, strict=True):
         side = truth[row.path.replace("\\", "/").rsplit("/", 1)[-1]]
@@ -102,6 +103,14 @@ def test_the_marker_fallback_matches_the_manifest_on_images_with_hidden_laterali
             assert not mirror
     assert decided >= 0.8 * len(rows)
     assert oplan.counts()["from_marker"] == decided
+    # read once per image: the answers are kept in the cache and the next plan uses them
+    import json
+
+    sides = json.loads(cached.read_text())
+    assert len(sides) == len(rows) and set(sides.values()) <= {"L", "R", ""}
+    cached.write_text(json.dumps({sha: "L" for sha in sides}))
+    with Project.open(project_path) as project:
+        assert orientation_plan(project, [r.id for r in rows]).mirror.all()
 
 
 def test_marker_side_reads_both_letters_and_refuses_blank_images(right_femur):
