@@ -1,6 +1,9 @@
 """The quick study preset's CNN arm on the demo phantom: patient AUC and minutes on this machine.
 
-    python benchmarks/demo_bench.py [--patients 150] [--folds 3] [--threads 2]
+    python benchmarks/demo_bench.py [--patients 150] [--folds 3] [--threads 2] [--epochs E]
+
+``--epochs`` overrides the quick preset's epochs (``affengine study create --epochs``), for
+measuring a candidate default before changing it.
 
 Builds the demo study (phantom with DICOM laterality, imported, a 3-fold split), queues
 ``affengine study create --preset cnn-vs-vit --quick`` (scratch arms; no weights offline), runs
@@ -23,6 +26,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the quick preset's")
     ap.add_argument("--workdir", help="keep the phantom and project here (default: a temp dir)")
     args = ap.parse_args()
 
@@ -44,7 +48,8 @@ def main() -> None:
     with Project.create(root / "Demo") as project:
         import_sources(project, [study.root], manifest=study.manifest)
         create_split(project, "default", k=args.folds, seed=args.seed)
-        names = create_study(project, "cnn-vs-vit", quick=True, drop_missing=True, device="cpu")
+        names = create_study(project, "cnn-vs-vit", quick=True, drop_missing=True, device="cpu",
+                             epochs=args.epochs)
         cnn = next(n for n in names if n.startswith("resnet10t"))
         exp_id = get_experiment(project, cnn).id
         path = project.path

@@ -157,8 +157,12 @@ class ExperimentsController(QObject):
             kwargs["weights_probe"] = self._cached_probe(probe)
         self.dialog = NewExperimentDialog(project, self.tasks, self.window, **kwargs)
         self.dialog.sigCreated.connect(self._created)
+        self.dialog.sigWeightsChanged.connect(self._forget_weights)
         self.dialog.open()
         return self.dialog
+
+    def _forget_weights(self) -> None:
+        self._weights = None  # a file was imported: the next probe asks again
 
     def _cached_probe(self, probe):
         def cached():

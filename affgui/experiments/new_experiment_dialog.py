@@ -4,6 +4,12 @@ Each checked model becomes one experiment per weights choice (ImageNet, scratch 
 both); the table at the bottom lists them with editable names. OK validates every spec
 (``RunSpec``), name and pretrained weights first, then creates the experiments on a worker
 thread; any refusal is shown in the dialog, which stays open.
+
+*CNN vs ViT Study* (a checkable button) switches the dialog to the study preset: OK then runs
+``affengine study create P --preset cnn-vs-vit`` with the Protocol box's quick, repeats, seeds,
+tune-trials and drop-missing choices, so the GUI queues exactly the CLI's design, and shows
+the engine's refusal (missing weights: the folder and the commands) when there is one.
+*Import weights file…* runs ``affengine weights import FILE --model M``.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -38,11 +47,14 @@ from shiboken6 import isValid
 
 from affgui.experiments.plan import (
     PlannedExperiment,
+    StudyOptions,
     build_specs,
     create_experiments,
+    import_weights_file,
+    missing_weights_hint,
     plan_experiments,
     probe_weights,
-    study_models,
+    queue_study,
 )
 from affgui.experiments.split_picker import SplitPickerWidget
 from engine.train import PRECISIONS
@@ -71,6 +83,7 @@ class NewExperimentDialog(QDialog):
     """Plans experiments and creates them; ``sigCreated(names, backend)`` after OK succeeded."""
 
     sigCreated = Signal(list, str)
+    sigWeightsChanged = Signal()  # a weights file was imported: cached probes are stale
 
     def __init__(self, project: Project, tasks: TaskRunner, parent: QWidget | None = None,
                  weights_probe: Callable[[], tuple[dict[str, bool], bool]] | None = default_weights_probe):
@@ -82,6 +95,7 @@ class NewExperimentDialog(QDialog):
         self.hub = False
         self.created: list[str] = []
         self.busy = False
+        self.weights_probe = weights_probe
         self._order: list[str] = []  # models in the order the plan lists them (the preset's pairs)
         self._auto: list[PlannedExperiment] = []  # the plan as last generated (names not edited)
 
@@ -92,10 +106,25 @@ class NewExperimentDialog(QDialog):
             self.weights_mode.addItem(text, key)
         self.prefix = QLineEdit(placeholderText="optional, e.g. study1-")
         preset = QPushButton("CNN vs ViT Study")
-        preset.setToolTip("resnet50 vs vit_base, densenet121 vs deit_small; each pretrained and "
-                          "from scratch, on the chosen split")
-        preset.clicked.connect(self.apply_study_preset)
+        preset.setCheckable(True)
+        preset.setToolTip("the study preset (affengine study create --preset cnn-vs-vit): resnet50 vs "
+                          "vit_base, densenet121 vs deit_small, each pretrained and from scratch, with "
+                          "their family recipes, all under the Protocol box's repeats, seeds and tuning")
+        preset.toggled.connect(self._study_toggled)
         self.preset_button = preset
+        self.import_button = QPushButton("Import weights file…")
+        self.import_button.setToolTip("check a .safetensors or state-dict file against a model and store "
+                                      "it in the weights folder (affengine weights import)")
+        self.import_button.clicked.connect(self.choose_weights_file)
+        # the protocol (docs/training.md): the study preset's options; repeats/seeds/tuning also
+        # apply to experiments queued from the model list
+        self.quick = QCheckBox("Quick CPU demo (resnet10t, vit_tiny at 128 px)")
+        self.repeats = QSpinBox(minimum=0, maximum=100, value=0, specialValueText="all of the split")
+        self.train_seeds = QSpinBox(minimum=1, maximum=100, value=1)
+        self.tune_trials = QSpinBox(minimum=0, maximum=1000, value=0, specialValueText="no tuning")
+        self.drop_missing = QCheckBox("Leave out pretrained arms without weights")
+        self.quick.toggled.connect(self._quick_toggled)
+        self.drop_missing.toggled.connect(lambda *_: self.update_plan())
 
         self.image_size = QSpinBox(minimum=0, maximum=2048, value=0, specialValueText="model default")
         self.epochs = QSpinBox(minimum=1, maximum=10_000, value=30)
@@ -145,7 +174,16 @@ class NewExperimentDialog(QDialog):
         row.addWidget(QLabel("Weights:"))
         row.addWidget(self.weights_mode, 1)
         row.addWidget(self.preset_button)
+        row.addWidget(self.import_button)
         mb.addLayout(row)
+        protocol = QGroupBox("Protocol")
+        pf = QGridLayout(protocol)
+        for k, (label, widget) in enumerate((("Repeats", self.repeats), ("Seeds per fold", self.train_seeds),
+                                             ("Tuning trials", self.tune_trials))):
+            pf.addWidget(QLabel(label), 0, 2 * k)
+            pf.addWidget(widget, 0, 2 * k + 1)
+        pf.addWidget(self.quick, 1, 0, 1, 3)
+        pf.addWidget(self.drop_missing, 1, 3, 1, 3)
         hyper = QGroupBox("Training")
         grid = QGridLayout(hyper)
         for k, (label, widget) in enumerate((
@@ -165,6 +203,7 @@ class NewExperimentDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hyper)
+        layout.addWidget(protocol)
         layout.addLayout(form)
         layout.addWidget(QLabel("Experiments to queue (one training job per fold each):"))
         layout.addWidget(self.plan_table)
@@ -254,10 +293,84 @@ class NewExperimentDialog(QDialog):
         self.update_plan()
 
     def apply_study_preset(self) -> None:
-        """The CNN vs ViT study: each CNN with its transformer, pretrained and from scratch."""
-        self.set_models(study_models(), "both")
+        """Switch to the CNN vs ViT study preset (what the button does)."""
+        self.preset_button.setChecked(True)
+
+    def study_mode(self) -> bool:
+        return self.preset_button.isChecked()
+
+    def _study_toggled(self, on: bool) -> None:
+        self.models.setEnabled(not on)
+        self.weights_mode.setEnabled(not on)
+        if on:  # the preset's own epochs unless changed afterwards (sent as --epochs)
+            self._quick_toggled(self.quick.isChecked())
+        self.update_plan()
+
+    def _quick_toggled(self, quick: bool) -> None:
+        from engine.experiments import preset_epochs
+
+        if self.study_mode():
+            self.epochs.setValue(preset_epochs(quick))
+        self.update_plan()
+
+    def study_options(self) -> StudyOptions:
+        """The ``affengine study create`` options OK uses in study mode."""
+        return StudyOptions(split=self.splits.current_split() or "", quick=self.quick.isChecked(),
+                            repeats=self.repeats.value() or None, seeds=self.train_seeds.value(),
+                            tune_trials=self.tune_trials.value(), drop_missing=self.drop_missing.isChecked(),
+                            epochs=self.epochs.value(), backend=self.backend.currentData(),
+                            prefix=self.prefix.text().strip())
+
+    def _study_plan(self) -> list[PlannedExperiment]:
+        from engine.experiments import preset_arms
+
+        prefix = self.prefix.text().strip()
+        arms = preset_arms("cnn-vs-vit", self.quick.isChecked())
+        if self.drop_missing.isChecked() and self.weights is not None:
+            arms = [a for a in arms if not a.pretrained or self.weights.get(a.model)]
+        return [PlannedExperiment(prefix + a.name, a.model, a.pretrained) for a in arms]
+
+    # -- weights -------------------------------------------------------------------------
+    def choose_weights_file(self) -> None:
+        """Import weights file…: pick a file and its model, then :meth:`import_weights`."""
+        path, _ = QFileDialog.getOpenFileName(self, "Import ImageNet weights", "",
+                                              "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+        if not path:
+            return
+        models = list(self.model_items)
+        current = self.models.currentItem()
+        start = models.index(current.text(0)) if current is not None and current.text(0) in models else 0
+        model, ok = QInputDialog.getItem(self, "Import ImageNet weights", "Weights of model:", models,
+                                         start, False)
+        if ok and model:
+            self.import_weights(path, model)
+
+    def import_weights(self, path: str, model: str) -> None:
+        """Run ``affengine weights import`` off the GUI thread; then probe the weights again."""
+        self.import_button.setEnabled(False)
+        self.error.setText(f"Importing weights for {model}…")
+
+        def done(message: str) -> None:
+            if not isValid(self):
+                return
+            self.import_button.setEnabled(True)
+            self.error.setText(message)
+            self.sigWeightsChanged.emit()
+            if self.weights_probe is not None:
+                self.tasks.submit(lambda _p: self.weights_probe(), done=self._set_weights,
+                                  failed=lambda exc: self._set_weights(None))
+
+        def failed(exc: BaseException) -> None:
+            if isValid(self):
+                self.import_button.setEnabled(True)
+                self.error.setText(f"Weights not imported: {exc}")
+
+        self.tasks.submit(lambda _p: import_weights_file(path, model), done=done, failed=failed)
 
     def update_plan(self) -> None:
+        if self.study_mode():
+            self._show_plan(self._study_plan(), editable=False)
+            return
         checked = self.checked_models()
         order = [m for m in self._order if m in checked]
         models = order + [m for m in checked if m not in order]
@@ -265,11 +378,18 @@ class NewExperimentDialog(QDialog):
         edited = {(p.model, p.pretrained): p.name for p in self.planned()}
         auto = {(p.model, p.pretrained): p.name for p in self._auto}
         self._auto = plans
+        named = [p.__class__(edited[(p.model, p.pretrained)], p.model, p.pretrained)
+                 if (p.model, p.pretrained) in edited and edited[(p.model, p.pretrained)] != auto.get(
+                     (p.model, p.pretrained)) else p for p in plans]  # a name typed by hand stays
+        self._show_plan(named, editable=True)
+
+    def _show_plan(self, plans: list[PlannedExperiment], editable: bool) -> None:
         self.plan_table.setRowCount(len(plans))
         for r, p in enumerate(plans):
-            key = (p.model, p.pretrained)
-            name = edited[key] if key in edited and edited[key] != auto.get(key) else p.name
-            self.plan_table.setItem(r, 0, QTableWidgetItem(name))  # a name typed by hand stays
+            item = QTableWidgetItem(p.name)
+            if not editable:  # the study preset names its arms itself
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.plan_table.setItem(r, 0, item)
             for c, text in ((1, p.model), (2, "ImageNet" if p.pretrained else "scratch")):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -287,7 +407,8 @@ class NewExperimentDialog(QDialog):
         return dict(split=self.splits.current_split(), image_size=self.image_size.value() or None,
                     epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                     lr=float(self.lr.value()), augment=float(self.augment.value()),
-                    precision=self.precision.currentText(), seed=self.seed.value())
+                    precision=self.precision.currentText(), seed=self.seed.value(),
+                    tune_trials=self.tune_trials.value())
 
     # -- OK -------------------------------------------------------------------------
     def submit(self) -> None:
@@ -301,10 +422,15 @@ class NewExperimentDialog(QDialog):
         available = None if self.weights is None else {
             m: ok or self.hub for m, ok in self.weights.items()}
         backend, priority, project = self.backend.currentData(), self.priority.value(), self.project
+        repeats, seeds = self.repeats.value() or None, self.train_seeds.value()
+        options, path, study = self.study_options(), str(project.path), self.study_mode()
 
         def work(_progress):
+            if study:  # the CLI's design, through the CLI: same names, recipes, refusals
+                return queue_study(path, options)
             specs = build_specs(project, plans, settings, available)
-            return create_experiments(project, plans, specs, backend=backend, priority=priority)
+            return create_experiments(project, plans, specs, backend=backend, priority=priority,
+                                      repeats=repeats, seeds=seeds)
 
         self.busy = True
         self.error.setText("Queueing…")
@@ -350,3 +476,5 @@ class NewExperimentDialog(QDialog):
             ok = self.weights.get(name)
             item.setText(WEIGHTS_COLUMN, "on this machine" if ok else
                          "not on this machine (downloadable)" if self.hub else "not on this machine")
+            item.setToolTip(WEIGHTS_COLUMN, "" if ok else missing_weights_hint(name))
+        self.update_plan()  # drop-missing arms follow what is on this machine

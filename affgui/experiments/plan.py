@@ -78,21 +78,22 @@ def build_specs(project: Project, plans: list[PlannedExperiment], settings: dict
         except SpecError as exc:
             problems.append(f"{plan.name}: {str(exc).removeprefix('invalid run spec: ')}")
         if plan.pretrained and weights_available and weights_available.get(plan.model) is False:
-            problems.append(f"{plan.name}: ImageNet weights for {plan.model} are not on this machine "
-                            "(put them in the weights folder, or train it from scratch)")
+            problems.append(f"{plan.name}: {missing_weights_hint(plan.model)}")
     if problems:
         raise ValueError("\n".join(dict.fromkeys(problems)))
     return specs
 
 
 def create_experiments(project: Project, plans: list[PlannedExperiment], specs: list[RunSpec],
-                       backend: str = "local", priority: int = 0) -> list[str]:
-    """Create each planned experiment (one job per fold); returns the names created."""
+                       backend: str = "local", priority: int = 0, repeats: int | None = None,
+                       seeds: int = 1) -> list[str]:
+    """Create each planned experiment (one job per repeat, fold and seed); the names created."""
     from engine.experiments import create_experiment
 
     created = []
     for plan, spec in zip(plans, specs, strict=True):
-        create_experiment(project, plan.name.strip(), spec, priority=priority, backend=backend)
+        create_experiment(project, plan.name.strip(), spec, priority=priority, backend=backend,
+                          repeats=repeats, seeds=seeds)
         created.append(plan.name.strip())
     return created
 
@@ -123,3 +124,79 @@ def probe_weights(timeout_s: float = 120.0) -> dict[str, bool]:
             found[parts[0]] = parts[1] != "missing"
     return found
 
+
+
+def missing_weights_hint(model: str) -> str:
+    """Why a pretrained ``model`` is refused and how to fix it: the folder and the commands."""
+    from engine.models import weights_dir
+
+    return (f"ImageNet weights for {model} are not on this machine; none in the weights folder "
+            f"{weights_dir()}. Put them there with 'Import weights file…' (affengine weights import "
+            f"FILE --model {model}) or, on a machine that is online, 'affengine weights fetch {model}'; "
+            "or train it from scratch")
+
+
+def run_engine(args: list[str], timeout_s: float = 600.0) -> str:
+    """Run ``affengine ARGS`` in a child process (torch stays out of the GUI); its stdout.
+
+    A refusal raises ValueError with the engine's own one-line message (``affengine: error:``
+    removed), so the dialog shows exactly what the CLI would say.
+    """
+    from engine.jobs import engine_command
+
+    out = subprocess.run(engine_command(args), capture_output=True, text=True, timeout=timeout_s,
+                         stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("affengine: error:")]
+        text = (errors[-1] if errors else (lines[-1] if lines else f"exit status {out.returncode}"))
+        raise ValueError(text.removeprefix("affengine: error:").strip())
+    return out.stdout
+
+
+def import_weights_file(file: str, model: str) -> str:
+    """``affengine weights import FILE --model MODEL``: checks keys and shapes, stores the file."""
+    return run_engine(["weights", "import", str(file), "--model", model]).strip()
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """The ``affengine study create`` options the dialog's CNN vs ViT Study preset offers."""
+
+    split: str
+    quick: bool = False
+    repeats: int | None = None  # None: every repeat of the split
+    seeds: int = 1
+    tune_trials: int = 0
+    drop_missing: bool = False
+    epochs: int | None = None  # None: the preset's
+    backend: str = "local"
+    prefix: str = ""
+    device: str = "auto"
+
+
+def study_args(project_path: str, o: StudyOptions) -> list[str]:
+    """The ``affengine`` arguments that queue the preset: the CLI's design, option by option."""
+    args = ["study", "create", str(project_path), "--preset", "cnn-vs-vit", "--split", o.split,
+            "--seeds", str(o.seeds), "--tune-trials", str(o.tune_trials), "--backend", o.backend,
+            "--device", o.device]
+    if o.quick:
+        args.append("--quick")
+    if o.repeats:
+        args += ["--repeats", str(o.repeats)]
+    if o.drop_missing:
+        args.append("--drop-missing")
+    if o.epochs:
+        args += ["--epochs", str(o.epochs)]
+    if o.prefix:
+        args += ["--prefix", o.prefix]
+    return args
+
+
+def queue_study(project_path: str, options: StudyOptions) -> list[str]:
+    """Queue the CNN vs ViT study through ``affengine study create``; the experiment names."""
+    out = run_engine(study_args(project_path, options))
+    m = re.search(r"queued: (.*?); start workers", out)
+    if not m:
+        raise ValueError(f"affengine study create said: {out.strip()[-300:]}")
+    return [n.strip() for n in m.group(1).split(",") if n.strip()]

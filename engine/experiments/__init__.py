@@ -10,7 +10,14 @@ from engine.experiments._experiments import (
     job_repeat_seed,
     list_experiments,
 )
-from engine.experiments._study import PRESETS, Arm, MissingWeightsError, create_study, preset_arms
+from engine.experiments._study import (
+    PRESETS,
+    Arm,
+    MissingWeightsError,
+    create_study,
+    preset_arms,
+    preset_epochs,
+)
 
 __all__ = [
     "PRESETS",
@@ -18,6 +25,7 @@ __all__ = [
     "MissingWeightsError",
     "create_study",
     "preset_arms",
+    "preset_epochs",
     "Design",
     "Experiment",
     "create_experiment",

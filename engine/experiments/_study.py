@@ -22,6 +22,7 @@ PRESETS = ("cnn-vs-vit",)
 FULL_MODELS = ("resnet50", "vit_base_patch16_224", "densenet121", "deit_small_patch16_224")
 QUICK_MODELS = ("resnet10t", "vit_tiny_patch16_224")
 QUICK_SIZE, QUICK_EPOCHS = 128, 12
+FULL_EPOCHS = 30
 
 
 class MissingWeightsError(InvalidInput):
@@ -33,6 +34,11 @@ class Arm:
     name: str
     model: str
     pretrained: bool
+
+
+def preset_epochs(quick: bool = False) -> int:
+    """The epochs a preset trains each run for (``--epochs`` overrides)."""
+    return QUICK_EPOCHS if quick else FULL_EPOCHS
 
 
 def preset_arms(preset: str = "cnn-vs-vit", quick: bool = False) -> list[Arm]:
@@ -71,7 +77,7 @@ def create_study(project: Project, preset: str = "cnn-vs-vit", *, quick: bool = 
         spec = RunSpec(project=str(project.path), split=split, fold=0, model=arm.model,
                        pretrained=arm.pretrained, device=device,
                        image_size=QUICK_SIZE if quick else None,
-                       epochs=epochs or (QUICK_EPOCHS if quick else 30), tune_trials=tune_trials)
+                       epochs=epochs or preset_epochs(quick), tune_trials=tune_trials)
         spec = apply_recipe(spec)
         if quick and arm.model == "resnet10t" and not arm.pretrained:
             spec = spec.replace(lr=2e-3 * spec.batch_size / 32, augment=0.5)  # learnability_bench

@@ -26,12 +26,14 @@ from engine.phantom._manifest import (
     read_manifest,
 )
 from engine.phantom._masking import band_half_mm, roi_band
+from engine.phantom._mirror import mirrored
 from engine.phantom._montage import contact_sheet
 from engine.phantom._render import PhantomImage, render_image
 from engine.phantom._sampling import plan_study
 from engine.phantom._specs import Acquisition, Femur, Fracture, ImageSpec, PatientPlan
 
 __all__ = [
+    "mirrored",
     "CONFIG_NAME",
     "CONFOUNDS",
     "FULL_HEIGHT",

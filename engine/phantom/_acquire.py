@@ -37,6 +37,11 @@ def expose(att: np.ndarray, spec: ImageSpec, mask: np.ndarray | None,
            rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float]]:
     """12-bit display values (bone bright) and a (centre, width) window for them."""
     a, s = spec.acquisition, spec.spacing
+    # a left femur is processed as its right twin seen mirrored, so the grid-anchored filters,
+    # samples and noise mirror too and L/R twins are true mirrors (engine.phantom._mirror)
+    flip = spec.feature_side > 0
+    if flip:
+        att, mask = att[:, ::-1], (mask[:, ::-1] if mask is not None else None)
     att = gaussian(att, a.blur / s)
     noise = rng.standard_normal(att.shape, dtype=np.float32)
     att += np.float32(a.noise * 0.17 / s) * np.exp(np.float32(0.5) * att) * noise
@@ -68,4 +73,6 @@ def expose(att: np.ndarray, spec: ImageSpec, mask: np.ndarray | None,
         disp = outside + mask * (disp - outside)
     pixels = np.clip(np.rint(disp), 0, MAX_VALUE).astype(np.uint16)
     p1, p99 = np.percentile(sample(pixels), [1.0, 99.5])
+    if flip:
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
     return pixels, (float(0.5 * (p1 + p99)), float(max(1.0, 1.1 * (p99 - p1))))

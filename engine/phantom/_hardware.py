@@ -66,7 +66,7 @@ def ruler_into(att: np.ndarray, frame: Frame, x_mm: float) -> None:
     tick = np.clip((0.3 - nearest) / s + 0.5, 0.0, 1.0)
     long_tick = np.mod(np.round(y / 5.0), 2) == 0
     length = np.where(long_tick, 7.0, 4.0)
-    xs = x[cols]
+    xs = x[cols] if frame.side < 0 else 12.0 - x[cols]  # ticks on the femur's side: L/R mirror
     strip = 0.1 + MU_METAL * 4.0 * tick[:, None] * (xs[None, :] <= length[:, None])
     att[:, cols] += strip.astype(np.float32)
 

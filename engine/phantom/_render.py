@@ -73,6 +73,8 @@ def attenuation(spec: ImageSpec, scene: Scene, rng: np.random.Generator):
         if sl is not None:
             outer[sl], inner[sl] = fx.composite(u[sl], v[sl])
     texture = smooth_noise(rng, u.shape, 0.6 / frame.spacing, stretch=2.5)
+    if frame.side > 0:  # a left femur: the right twin's field mirrored (engine.phantom._mirror)
+        texture = texture[:, ::-1]
     mut *= 1.0 + 0.1 * texture
     att = (model.mu_cortex - MU_MUSCLE) * (outer - inner) + (mut - MU_MUSCLE) * inner
     del outer, inner, mut, texture, vv

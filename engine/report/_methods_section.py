@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def _orientation(project: Project, names: Sequence[str]) -> dict:
     from engine.experiments import experiment_jobs
 
-    modes, unknown, mirrored, images = set(), 0, 0, 0
+    modes, unknown, mirrored, images, marker = set(), 0, 0, 0, 0
     for n in names:
         for job in experiment_jobs(project, n):
             try:
@@ -29,8 +29,9 @@ def _orientation(project: Project, names: Sequence[str]) -> dict:
             modes.add(o.get("mode"))
             unknown, mirrored, images = (unknown + o.get("unknown", 0), mirrored + o.get("mirrored", 0),
                                          images + o.get("images", 0))
+            marker += o.get("from_marker", 0)
     return {"modes": sorted(m for m in modes if m), "unknown": unknown, "mirrored": mirrored,
-            "images": images}
+            "images": images, "marker": marker}
 
 
 def methods_section(project: Project, names: Sequence[str], level: str = "patient") -> dict:
@@ -60,8 +61,10 @@ def methods_section(project: Project, names: Sequence[str], level: str = "patien
     o = _orientation(project, names)
     if "canonical" in o["modes"]:
         text.append("Orientation: images were mirrored so the lateral cortex lies on the image left, "
-                    f"from the DICOM/manifest laterality ({o['mirrored']} of {o['images']} training-run "
-                    f"image uses mirrored; {o['unknown']} with orientation unknown, left as stored); "
+                    "from the DICOM/manifest laterality, else from the lead L/R marker read from the "
+                    f"image ({o['mirrored']} of {o['images']} training-run image uses mirrored; "
+                    f"{o['marker']} sided by the marker; {o['unknown']} with orientation unknown, "
+                    "left as stored); "
                     "random horizontal flips were not used.")
     else:
         text.append("Orientation: images were used as stored, with random horizontal flips.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from affgui.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
-from affgui.experiments.plan import plan_experiments, short_name
+from affgui.experiments.plan import plan_experiments, short_name, study_models
 from affgui.tasks import TaskRunner
 from engine.experiments import list_experiments
 from engine.jobs import JobQueue
@@ -103,9 +103,9 @@ def test_create_split_with_held_out_share_and_refusal(qtbot, project, tasks):
     assert {r["name"] for r in project.query("SELECT name FROM splits")} == {"default", "cv3"}
 
 
-def test_study_preset_queues_every_pair_on_one_split(qtbot, project, tasks):
+def test_study_pairs_from_the_model_list_queue_on_one_split(qtbot, project, tasks):
     dialog = open_dialog(qtbot, project, tasks)
-    dialog.preset_button.click()
+    dialog.set_models(study_models(), "both")  # the preset's models as plain experiments
     names = [p.name for p in dialog.planned()]
     assert names == ["resnet50-imagenet", "resnet50-scratch", "vit_base-imagenet", "vit_base-scratch",
                      "densenet121-imagenet", "densenet121-scratch", "deit_small-imagenet",
@@ -146,6 +146,12 @@ def test_invalid_input_is_shown_in_the_dialog_and_nothing_is_written(qtbot, proj
     dialog.set_models(["resnet10t"], "pretrained")  # weights missing, no internet
     text = submit_and_wait_failure(qtbot, dialog)
     assert "ImageNet weights for resnet10t are not on this machine" in text
+    from engine.models import weights_dir
+
+    # the refusal names the weights folder and the commands that fill it
+    assert str(weights_dir()) in text and "Import weights file…" in text
+    assert "affengine weights import FILE --model resnet10t" in text
+    assert "affengine weights fetch resnet10t" in text
 
     dialog.set_models(["resnet10t", "vit_tiny_patch16_224"], "scratch")
     dialog.plan_table.item(1, 0).setText("resnet10t-scratch")  # the same name twice

@@ -16,4 +16,4 @@ def test_vit_recipe_with_drop_path_and_layer_decay_trains(tmp_path):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["spec"]["recipe"] == "vit-scratch" and config["spec"]["layer_decay"] == 0.75
     assert config["orientation"] == {"mode": "canonical", "images": 24, "mirrored": 0, "from_laterality": 0,
-                                     "unknown": 24}  # the synthetic images carry no laterality
+                                     "from_marker": 0, "unknown": 24}  # no laterality, no lead marker
