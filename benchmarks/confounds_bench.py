@@ -14,9 +14,10 @@ patient-grouped, label-stratified k-fold CV. Prints the pooled out-of-fold image
     python benchmarks/confounds_bench.py [--patients 200] [--epochs 10] [--folds 3]
         [--size 160x128] [--threads 2] [--device cpu]
 
-About 6-9 minutes on the 2-core development machine at the defaults; too slow
-for the test suite (tests/engine/test_phantom_confounds.py checks the design
-directly).
+About 4 CPU-minutes per setting at the defaults (render ~75 s, training the rest):
+on the 2-core development machine, loaded 12-15, each setting took 240-285 s with
+``--confounds none|realistic --threads 1`` run side by side. Too slow for the test
+suite (tests/engine/test_phantom_confounds.py checks the design directly).
 """
 
 from __future__ import annotations
