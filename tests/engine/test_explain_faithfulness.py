@@ -50,8 +50,8 @@ class RegionModel(torch.nn.Module):
 
 
 def toy_images(n: int = 3) -> torch.Tensor:
-    """A bright vertical 'bone' band (x 6..26) with the region brighter still; background 0."""
-    x = torch.zeros(n, 1, S, S)
+    """A bright vertical 'bone' band (x 6..26) with the region brighter still; soft tissue 0.2."""
+    x = torch.full((n, 1, S, S), 0.2)
     x[:, :, :, 6:26] = 0.6
     x0, y0, x1, y1 = REGION
     x[:, :, y0:y1, x0:x1] = 1.0
@@ -219,14 +219,15 @@ def test_roi_occlusion_on_a_model_that_reads_only_the_roi():
     np.testing.assert_array_equal(r["drop_roi_control"][:3], 0.0)  # the model never reads there
     np.testing.assert_allclose(r["reliance_roi"][:3], r["drop_roi"][:3])
     np.testing.assert_allclose(r["area_roi"][:3], 64 / S**2)
-    # The marker region is not read: its reliance is exactly at chance (0).
-    np.testing.assert_array_equal(r["reliance_marker"], 0.0)
+    # The marker region is not read: its reliance is exactly at chance (0) where the control
+    # box can avoid the ROI (image 3 has no ROI on record, so its control may land on it).
+    np.testing.assert_array_equal(r["reliance_marker"][:3], 0.0)
     # A model that reads only the marker: the ROI test shows no reliance, the marker test does.
     marker_model = RegionModel(MARKER, offset=0.1)
     xm = x.clone()
     xm[:, :, 26:30, 26:30] = 1.0
     r2 = reliance(marker_model, pixels, xm, labels, boxes, seed=0, regions={"marker": [MARKER] * 4})
     np.testing.assert_array_equal(r2["reliance_roi"][:3], 0.0)
-    assert (r2["reliance_marker"] > 0.3).all()
+    assert (r2["reliance_marker"] > 0.2).all()
     drops = box_drops(model, x, labels, [REGION, None, REGION, REGION])
     assert np.isnan(drops[1]) and drops[0] > 0.3
