@@ -119,7 +119,8 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
                        batch_size: int = 16, progress: Callable[[dict], None] | None = None,
                        should_stop: Callable[[], bool] | None = None, faithfulness: bool = True,
                        patch_mm: float | None = None, stride_mm: float | None = None,
-                       ig_steps: int | None = None, seed: int = 0) -> ExplainResult:
+                       ig_steps: int | None = None, seed: int = 0,
+                       deletion_steps: int | None = None) -> ExplainResult:
     """Explain each fold's validation images with that fold's best model.
 
     The images are those of the run's ``predictions.csv``, so every labelled image gets
@@ -172,7 +173,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
 
             emit(f"{method} fold {fold}: deletion/insertion curves and ROI occlusion")
             faithfulness_for_fold(project, run, method, model, pixels, maps, p, info, mirror,
-                                  batch_size, seed + fold)
+                                  batch_size, seed + fold, deletion_steps)
         del model, pixels
         maps = unmirror_maps(maps, mirror)
         meta = {"experiment": name, "method": method, "model": info["spec"].model, "fold": fold,

@@ -69,7 +69,8 @@ def input_boxes(project: Project, image_ids, size: int, mirror=None, source: str
 
 
 def faithfulness_for_fold(project: Project, run: Path, method: str, model, pixels, maps, preds: dict,
-                          info: dict, mirror, batch_size: int, seed: int) -> None:
+                          info: dict, mirror, batch_size: int, seed: int,
+                          steps: int | None = None) -> None:
     """Deletion/insertion curves of ``maps`` and the ROI occlusion test, for one fold model.
 
     ``pixels`` are the uint8 ``(N, 1, S, S)`` inputs in the run's orientation and ``maps``
@@ -77,7 +78,7 @@ def faithfulness_for_fold(project: Project, run: Path, method: str, model, pixel
     """
     import torch
 
-    from engine.explain._faith import faithfulness, reliance
+    from engine.explain._faith import DELETION_STEPS, faithfulness, reliance
     from engine.train import normalise
 
     model.eval()
@@ -93,7 +94,8 @@ def faithfulness_for_fold(project: Project, run: Path, method: str, model, pixel
     for start in range(0, len(ids), batch_size):
         sl = slice(start, start + batch_size)
         x = normalise(pixels[sl], info["mean"], info["std"])
-        f = faithfulness(model, x, maps[sl], black, seed=seed + start, batch_size=batch_size * 4)
+        f = faithfulness(model, x, maps[sl], black, steps or DELETION_STEPS, seed=seed + start,
+                         batch_size=batch_size * 4)
         for k, v in f.items():
             parts.setdefault(k, []).append(v)
         if any(b is not None for b in roi[sl]) or (has_marker and any(b is not None for b in marker[sl])):
@@ -184,7 +186,7 @@ def reliance_summary(project: Project, name: str, n_boot: int = 2000, seed: int 
     if r is None:
         return None
     groups = _patients(project, r["image_ids"])
-    out = {"experiment": name, "images": int(len(r["image_ids"])), "regions": {}}
+    out = {"experiment": name, "images": int(np.sum(~np.isnan(r["area_roi"]))), "regions": {}}
     for region in ("roi", "marker"):
         key = f"reliance_{region}"
         if key not in r:
@@ -198,5 +200,6 @@ def reliance_summary(project: Project, name: str, n_boot: int = 2000, seed: int 
             "drop": bootstrap_mean(r[f"drop_{region}"], groups, n_boot, seed=seed).to_json(),
             "drop_control": bootstrap_mean(r[f"drop_{region}_control"], groups, n_boot, seed=seed).to_json(),
             "area_share": float(np.nanmean(r[f"area_{region}"])),
+            "images": int(np.sum(~np.isnan(r[f"area_{region}"]))),
             "no_control": int(np.sum(~np.isnan(r[f"area_{region}"]) & np.isnan(r[key])))}
     return out
