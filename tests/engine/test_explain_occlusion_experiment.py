@@ -48,8 +48,9 @@ def test_occlusion_for_a_cnn_and_a_vit_at_the_same_grid(study):
         roi = roi_summary(project, CNN, "occlusion", n_boot=100)
         faith = faithfulness_summary(project, CNN, "occlusion", n_boot=100)
         rel = {CNN: reliance_summary(project, CNN, n_boot=100)}
-        assert reliance_summary(project, VIT) is None and faithfulness_summary(project, VIT, "occlusion") is None
-        for fold, run in fold_runs(project, CNN):
+        assert reliance_summary(project, VIT) is None
+        assert faithfulness_summary(project, VIT, "occlusion") is None
+        for _fold, run in fold_runs(project, CNN):
             preds = read_predictions(run / PREDICTIONS)
             np.testing.assert_allclose(cnn.subset(preds["image_id"]).probability, preds["probability"],
                                        atol=1e-4)
