@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
@@ -21,8 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--stride-mm", type=float, default=None,
                    help="occlusion stride in mm, also the stored grid's cell (default 10)")
     p.add_argument("--ig-steps", type=int, default=None, help="integrated-gradients steps (default 32)")
-    p.add_argument("--no-faithfulness", action="store_true",
-                   help="skip the deletion/insertion curves and the ROI occlusion test")
+    p.add_argument("--faithfulness", action=argparse.BooleanOptionalAction, default=None,
+                   help="deletion/insertion curves and the ROI occlusion test with the maps "
+                        "(default: on for occlusion and ig, off for the others)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--queue", action="store_true",
@@ -88,7 +90,7 @@ def run_explain(args) -> int:
 
             result = explain_experiment(project, args.experiment, args.method, device,
                                         args.batch_size, progress=show,
-                                        faithfulness=not args.no_faithfulness, patch_mm=args.patch_mm,
+                                        faithfulness=args.faithfulness, patch_mm=args.patch_mm,
                                         stride_mm=args.stride_mm, ig_steps=args.ig_steps)
             summary = roi_summary(project, args.experiment, args.method)
         except (KeyError, FileNotFoundError, ValueError) as exc:

@@ -117,7 +117,7 @@ def attribution_options(project: Project, image_ids, size: int, patch_mm: float 
 
 def explain_experiment(project: Project, name: str, method: str = "gradcam", device: str = "cpu",
                        batch_size: int = 16, progress: Callable[[dict], None] | None = None,
-                       should_stop: Callable[[], bool] | None = None, faithfulness: bool = True,
+                       should_stop: Callable[[], bool] | None = None, faithfulness: bool | None = None,
                        patch_mm: float | None = None, stride_mm: float | None = None,
                        ig_steps: int | None = None, seed: int = 0,
                        deletion_steps: int | None = None) -> ExplainResult:
@@ -125,7 +125,8 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
 
     The images are those of the run's ``predictions.csv``, so every labelled image gets
     exactly one map, from the model whose prediction the report shows. Maps go to
-    ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`). With ``faithfulness`` the
+    ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`). With ``faithfulness``
+    (default: on for the model-agnostic methods, off for the family-specific extras) the
     same fold model also gets deletion/insertion curves of these maps and, once per fold,
     the ROI occlusion test (``<run>/heatmaps/faithfulness/``, see
     :mod:`engine.explain._faith`).
@@ -134,6 +135,8 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
     from engine.train._orientation import run_mirror, unmirror_maps
 
     t0 = time.perf_counter()
+    if faithfulness is None:
+        faithfulness = method in ATTRIBUTION_METHODS
     model_name = experiment_model(project, name)
     if model_name:
         check_method_for_model(method, model_name)  # before any fold is loaded
