@@ -34,6 +34,18 @@ def add_parser(sub) -> None:
                    help="image size in pixels (default 2500x2000)")
     p.add_argument("--difficulty", type=float, default=0.5, metavar="D",
                    help="0 (obvious) .. 1 (subtle, noisy); default 0.5")
+    p.add_argument("--confounds", choices=("realistic", "none"), default="realistic",
+                   help="realistic (default): AFF and NFF also differ outside the fracture "
+                        "ROI (displacement, level, swelling, cortex, bow), as clinically; "
+                        "none: all label evidence lies inside the ROI")
+    p.add_argument("--shortcut", choices=("none", "marker"), default="none",
+                   help="marker: plant a burned-in site marker (top-left corner) on a share "
+                        "of AFF and a smaller share of NFF images; the manifest records its "
+                        "box (site_marker_x0..y1). Default none")
+    p.add_argument("--shortcut-aff-share", type=float, default=0.8, metavar="F",
+                   help="share of AFF images with the marker (default 0.8)")
+    p.add_argument("--shortcut-nff-share", type=float, default=0.1, metavar="F",
+                   help="share of NFF images with the marker (default 0.1)")
     p.add_argument("--png", action="store_true", help="also write 16-bit PNG copies")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: all CPUs)")
@@ -52,11 +64,15 @@ def run(args) -> int:
     try:
         config = PhantomConfig(patients=args.patients, seed=args.seed, aff_share=args.aff_share,
                                height=height, width=width, difficulty=args.difficulty,
-                               png=args.png)
+                               png=args.png, confounds=args.confounds,
+                               shortcut=args.shortcut,
+                               shortcut_aff_share=args.shortcut_aff_share,
+                               shortcut_nff_share=args.shortcut_nff_share)
     except PhantomError as exc:
         raise CliError(str(exc)) from None
     workers = args.workers or os.cpu_count() or 1
     print(f"phantom: {config.patients} patients, {height}x{width}, seed {config.seed}, "
+          f"confounds {config.confounds}, "
           f"{workers} worker(s) -> {args.out}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
@@ -68,5 +84,9 @@ def run(args) -> int:
     print(f"wrote {study.images} images of {study.patients} patients "
           f"(AFF: {study.aff_share:.1%} of patients, {study.aff_image_share:.1%} of images) "
           f"in {seconds:.1f} s ({seconds / max(1, study.images):.3f} s/image)")
+    if config.shortcut == "marker":
+        print("site marker on " + ", ".join(
+            f"{sum(r.site_marker_x0 is not None for r in rows)}/{len(rows)} {label} images"
+            for label in ("AFF", "NFF") for rows in [[r for r in study.rows if r.label == label]]))
     print(f"manifest: {study.manifest}")
     return 0

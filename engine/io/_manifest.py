@@ -2,7 +2,10 @@
 
 Columns: ``path`` (required; relative to the manifest's folder, or absolute),
 ``patient_id``, ``label``, ``view``, ``laterality``, ``roi_x0``, ``roi_y0``,
-``roi_x1``, ``roi_y1`` (source pixels). Other columns are ignored; header
+``roi_x1``, ``roi_y1`` (source pixels), and optionally ``site_marker_x0`` ..
+``site_marker_y1`` (a planted site marker's box, written by ``affengine phantom
+--shortcut marker``; stored as a ROI row with source ``site_marker``, apart from the
+fracture ROIs). Other columns are ignored; header
 names are matched without regard to case or surrounding spaces. The file is
 read by :func:`engine.io.read_csv` (encodings, delimiters, quoting: docs/import.md).
 """
@@ -18,6 +21,7 @@ from engine.io._csv import CsvError, read_csv
 from engine.io._rules import ImportSetupError, parse_label, parse_side, parse_view
 
 ROI_COLUMNS = ("roi_x0", "roi_y0", "roi_x1", "roi_y1")
+SITE_MARKER_COLUMNS = ("site_marker_x0", "site_marker_y0", "site_marker_x1", "site_marker_y1")
 
 
 class ManifestError(ImportSetupError):
@@ -35,6 +39,7 @@ class ManifestEntry:
     view: str | None = None
     laterality: str | None = None
     roi: tuple[float, float, float, float] | None = None
+    site_marker: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -52,23 +57,24 @@ class Manifest:
     warnings: list[str] = field(default_factory=list)
 
 
-def _roi(row: dict[str, str]) -> tuple[float, float, float, float] | None:
-    texts = [row.get(c, "").strip() for c in ROI_COLUMNS]
+def _roi(row: dict[str, str], columns: tuple[str, ...] = ROI_COLUMNS,
+         what: str = "ROI") -> tuple[float, float, float, float] | None:
+    texts = [row.get(c, "").strip() for c in columns]
     if not any(texts):
         return None
     values = []
-    for column, text in zip(ROI_COLUMNS, texts, strict=True):
+    for column, text in zip(columns, texts, strict=True):
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"bad ROI: {column}={text!r} is not a number") from None
+            raise ValueError(f"bad {what}: {column}={text!r} is not a number") from None
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"bad ROI: {column}={text!r} must be a number >= 0")
+            raise ValueError(f"bad {what}: {column}={text!r} must be a number >= 0")
         values.append(value)
     x0, y0, x1, y1 = values
     if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"bad ROI: empty box ({x0:g}, {y0:g}, {x1:g}, {y1:g}); "
-                         "need roi_x1 > roi_x0 and roi_y1 > roi_y0")
+        raise ValueError(f"bad {what}: empty box ({x0:g}, {y0:g}, {x1:g}, {y1:g}); "
+                         f"need {columns[2]} > {columns[0]} and {columns[3]} > {columns[1]}")
     return x0, y0, x1, y1
 
 
@@ -115,7 +121,8 @@ def read_manifest(path: str | Path) -> Manifest:
             entry = ManifestEntry(
                 path=key, where=where, patient_id=row.get("patient_id", "").strip() or None,
                 label=parse_label(row.get("label", "")), view=parse_view(row.get("view", "")),
-                laterality=parse_side(row.get("laterality", "")), roi=_roi(row))
+                laterality=parse_side(row.get("laterality", "")), roi=_roi(row),
+                site_marker=_roi(row, SITE_MARKER_COLUMNS, "site marker"))
         except ValueError as exc:
             manifest.errors.append((where, f"{exc}; {text} not imported"))
             manifest.blocked.add(key)

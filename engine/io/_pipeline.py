@@ -16,7 +16,7 @@ from engine.io._rules import ImportSetupError, PatientRule, folder_label
 from engine.io._scan import Candidate, scan
 from engine.io._worker import Job, Outcome
 from engine.io._writer import Unit, Writer
-from engine.store import Project, fs_path, stored_path
+from engine.store import SITE_MARKER_SOURCE, Project, fs_path, stored_path
 
 Progress = Callable[[int, int, str], None]
 CHANGED = "content changed since the last import: imported as a new image (the old row keeps " \
@@ -49,7 +49,10 @@ class _Known:
         # An import label goes only to images nobody has labelled, ever (not even cleared).
         self.settled = {r[0] for r in project.query(
             "SELECT image_id FROM labels UNION SELECT image_id FROM label_history")}
-        self.with_roi = {r[0] for r in project.query("SELECT DISTINCT image_id FROM rois")}
+        self.with_roi = {r[0] for r in project.query(
+            "SELECT DISTINCT image_id FROM rois WHERE source != ?", (SITE_MARKER_SOURCE,))}
+        self.with_marker = {r[0] for r in project.query(
+            "SELECT DISTINCT image_id FROM rois WHERE source = ?", (SITE_MARKER_SOURCE,))}
 
 
 def _unchanged(row: _Row, path: str) -> bool:
@@ -104,9 +107,23 @@ class _Importer:
             roi = None
         if roi and image_id is not None:
             self.known.with_roi.add(image_id)
-        return label, roi
+        return label, roi, self._marker(entry, image_id, width, height)
 
-    def _extras_fn(self, label, roi):
+    def _marker(self, entry: ManifestEntry | None, image_id: int | None, width: int,
+                height: int):
+        """The site-marker box to store (once per image, like the ROI)."""
+        box = entry.site_marker if entry else None
+        if box and image_id is not None and image_id in self.known.with_marker:
+            return None
+        if box and (box[2] > width or box[3] > height):
+            self.report.errors.append((entry.where, f"site marker {box} lies outside the image "
+                                       f"({width}x{height}); marker not stored"))
+            return None
+        if box and image_id is not None:
+            self.known.with_marker.add(image_id)
+        return box
+
+    def _extras_fn(self, label, roi, marker=None):
         reader = self.reader
 
         def write(conn, image_id: int, count: Counter) -> None:
@@ -115,15 +132,17 @@ class _Importer:
             if roi:
                 self.project.rois.add(image_id, roi, reader, "import", conn=conn)
                 count["rois"] += 1
+            if marker:
+                self.project.rois.add(image_id, marker, reader, SITE_MARKER_SOURCE, conn=conn)
         return write
 
     def existing(self, row: _Row, cand: Candidate, kind: str, mtime: float | None = None):
         """Queue the writes for an image already stored (unchanged, touched or moved)."""
-        label, roi = self.extras(cand, row.id, row.width, row.height)
-        if kind == "unchanged" and mtime is None and not label and not roi:
+        label, roi, marker = self.extras(cand, row.id, row.width, row.height)
+        if kind == "unchanged" and mtime is None and not label and not roi and not marker:
             self.report.unchanged += 1
             return
-        extras = self._extras_fn(label, roi)
+        extras = self._extras_fn(label, roi, marker)
         image_id, source = row.id, cand.root
 
         def write(conn):

@@ -7,8 +7,10 @@ memory with its ground-truth geometry. See ``docs/phantom.md``.
 
 from engine.phantom._acquire import MAX_VALUE
 from engine.phantom._config import (
+    CONFOUNDS,
     FULL_HEIGHT,
     FULL_WIDTH,
+    SHORTCUTS,
     TRANSFER_SYNTAXES,
     PhantomConfig,
     PhantomError,
@@ -23,6 +25,7 @@ from engine.phantom._manifest import (
     ManifestRow,
     read_manifest,
 )
+from engine.phantom._masking import band_half_mm, roi_band
 from engine.phantom._montage import contact_sheet
 from engine.phantom._render import PhantomImage, render_image
 from engine.phantom._sampling import plan_study
@@ -30,12 +33,14 @@ from engine.phantom._specs import Acquisition, Femur, Fracture, ImageSpec, Patie
 
 __all__ = [
     "CONFIG_NAME",
+    "CONFOUNDS",
     "FULL_HEIGHT",
     "FULL_WIDTH",
     "MANIFEST_COLUMNS",
     "MANIFEST_NAME",
     "MAX_VALUE",
     "REQUIRED_COLUMNS",
+    "SHORTCUTS",
     "TRANSFER_SYNTAXES",
     "Acquisition",
     "Femur",
@@ -48,6 +53,7 @@ __all__ = [
     "PhantomError",
     "PhantomImage",
     "PhantomStudy",
+    "band_half_mm",
     "contact_sheet",
     "generate",
     "layout",
@@ -56,6 +62,7 @@ __all__ = [
     "read_manifest",
     "relative_paths",
     "render_image",
+    "roi_band",
     "write_dicom",
     "write_png",
 ]

@@ -17,9 +17,13 @@ def aff_max_angle(difficulty: float) -> float:
 
 NFF_MIN_ANGLE = 15.0
 
+# confounds="none": one label-independent law for everything seen outside the ROI
+STILL_SHARE = 0.4           # fractures whose distal fragment does not move at all
 
-def sample_femur(rng: np.random.Generator, label: str) -> Femur:
-    aff = label == "AFF"
+
+def sample_femur(rng: np.random.Generator, label: str, confounds: str = "realistic") -> Femur:
+    """One femur; under ``confounds="none"`` every label gets the NFF (baseline) anatomy."""
+    aff = label == "AFF" and confounds == "realistic"
     r0 = rng.uniform(12.0, 15.5)
     cortex = float(np.clip(rng.normal(5.6, 0.8) + (0.6 if aff else 0.0), 3.8, 0.6 * r0))
     return Femur(
@@ -53,16 +57,63 @@ def _sign(rng: np.random.Generator) -> int:
     return 1 if rng.random() < 0.5 else -1
 
 
+def neutral_motion(rng: np.random.Generator, femur: Femur) -> tuple[float, float, float]:
+    """``(shift, shortening, angulation_deg)`` of the distal fragment, the same law for
+    both labels: still (all zero) in ``STILL_SHARE``, otherwise between the AFF and NFF
+    ranges of the realistic phantom."""
+    if rng.random() < STILL_SHARE:
+        return 0.0, 0.0, 0.0
+    return (_sign(rng) * 2 * femur.shaft_radius * rng.uniform(0.05, 0.8),
+            rng.uniform(-14.0, 1.0), _sign(rng) * rng.uniform(0.0, 10.0))
+
+
+def neutral_level(rng: np.random.Generator, femur: Femur) -> float:
+    """The fracture level for either label: the shaft between both realistic ranges."""
+    model = FemurModel(femur, "AP")
+    lo, hi = model.u_shaft + 5.0, model.u_flare - 15.0
+    return lo + (hi - lo) * rng.beta(1.5, 1.8)
+
+
+def swelling(fx: Fracture) -> float:
+    """Soft-tissue swelling (mm) at the fracture: realistic only at complete fractures."""
+    if fx.swelling is not None:
+        return fx.swelling
+    return 4.0 + 0.3 * abs(fx.shift) if fx.complete else 0.0
+
+
 def sample_fracture(rng: np.random.Generator, label: str, femur: Femur,
-                    difficulty: float) -> Fracture:
-    """A fracture as seen in the AP view (see :func:`for_view` for the lateral view)."""
+                    difficulty: float, confounds: str = "realistic") -> Fracture:
+    """A fracture as seen in the AP view (see :func:`for_view` for the lateral view).
+
+    Under ``confounds="none"`` the ROI content (line, beak, completeness, comminution)
+    still follows the label, but level, displacement and swelling come from
+    :func:`neutral_level` and :func:`neutral_motion` for both labels; an AFF is
+    incomplete only when its fragment is still, as often overall as in realistic.
+    """
+    if confounds == "none":
+        level = neutral_level(rng, femur)
+        shift, shortening, angulation = neutral_motion(rng, femur)
+        still = shift == shortening == angulation == 0.0
+        p_incomplete = min(1.0, (0.15 + 0.2 * difficulty) / STILL_SHARE)
+        complete = not (label == "AFF" and still and rng.random() < p_incomplete)
+        fx = _sample_fracture(rng, label, femur, difficulty, complete)
+        return dataclasses.replace(
+            fx, level=level, shift=shift, shortening=shortening, angulation_deg=angulation,
+            swelling=4.0 + 0.3 * abs(shift))
+    return _sample_fracture(rng, label, femur, difficulty)
+
+
+def _sample_fracture(rng: np.random.Generator, label: str, femur: Femur, difficulty: float,
+                     complete: bool | None = None) -> Fracture:
+    """The realistic draw; ``complete`` given overrides (without consuming) its draw."""
     d = difficulty
     model = FemurModel(femur, "AP")
     r0, c = femur.shaft_radius, femur.cortex
     if label == "AFF":
         lo, hi = model.u_shaft - 8.0, model.u_flare - 15.0
         level = lo + (hi - lo) * rng.beta(1.4, 2.6)
-        complete = bool(rng.random() >= 0.15 + 0.2 * d)
+        if complete is None:
+            complete = bool(rng.random() >= 0.15 + 0.2 * d)
         if rng.random() < 0.08 + 0.2 * d:
             beak = rng.uniform(0.25, 0.8)            # the subtle ones
         else:
@@ -123,11 +174,18 @@ def sample_fracture(rng: np.random.Generator, label: str, femur: Femur,
     )
 
 
-def for_view(rng: np.random.Generator, fx: Fracture, view: str, difficulty: float) -> Fracture:
+def for_view(rng: np.random.Generator, fx: Fracture, view: str, difficulty: float,
+             confounds: str = "realistic") -> Fracture:
     """The same fracture in another projection: same level and type, its own angle,
-    displacement and (for AFF) a smaller anterolateral beak."""
+    displacement and (for AFF) a smaller anterolateral beak. Under ``confounds="none"``
+    the displacement changes by the same law for both labels."""
     if view == "AP":
         return fx
+    if confounds == "none":
+        shift, angulation = rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)
+        seen = for_view(rng, fx, view, difficulty)
+        return dataclasses.replace(seen, shift=fx.shift * shift,
+                                   angulation_deg=fx.angulation_deg * angulation)
     if fx.label == "AFF":
         angle = float(np.clip(fx.angle_deg + rng.normal(0.0, 1.5), 0.0,
                               aff_max_angle(difficulty)))

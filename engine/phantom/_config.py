@@ -10,6 +10,8 @@ from engine.errors import InvalidInput
 
 FULL_HEIGHT, FULL_WIDTH = 2500, 2000
 TRANSFER_SYNTAXES = ("explicit", "implicit", "rle", "jpeg2000")
+CONFOUNDS = ("realistic", "none")
+SHORTCUTS = ("none", "marker")
 MIN_SIDE, MAX_SIDE = 128, 8192
 
 
@@ -23,6 +25,16 @@ class PhantomConfig:
 
     ``difficulty`` (0..1) shrinks the AFF beak and lowers contrast, raises noise and
     the share of incomplete AFF and near-transverse comminuted NFF.
+
+    ``confounds`` says where label evidence may lie. ``"realistic"`` (the default, the
+    demo's) lets AFF and NFF differ outside the fracture ROI as they do clinically
+    (displacement, fracture level, swelling, cortex and bow); ``"none"`` draws all of
+    those from one label-independent distribution, so a model that is right must be
+    reading the ROI (docs/phantom.md, "Confounds").
+
+    ``shortcut="marker"`` plants a spurious cue: a burned-in site marker in the top-left
+    corner on ``shortcut_aff_share`` of AFF images and ``shortcut_nff_share`` of NFF
+    images (exact shares, rounded); the manifest records its box.
     """
 
     patients: int = 100
@@ -37,6 +49,10 @@ class PhantomConfig:
     ruler_share: float = 0.1
     monochrome1_share: float = 0.3
     transfer_syntaxes: tuple[str, ...] = TRANSFER_SYNTAXES
+    confounds: str = "realistic"
+    shortcut: str = "none"
+    shortcut_aff_share: float = 0.8
+    shortcut_nff_share: float = 0.1
 
     def __post_init__(self) -> None:
         def fail(msg: str) -> None:
@@ -57,10 +73,15 @@ class PhantomConfig:
             fail(f"width/height must be in 0.4..1.25 (a portrait femur view), "
                  f"got {self.width}x{self.height}")
         for name in ("aff_share", "difficulty", "bilateral_share", "implant_share",
-                     "ruler_share", "monochrome1_share"):
+                     "ruler_share", "monochrome1_share", "shortcut_aff_share",
+                     "shortcut_nff_share"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 fail(f"{name} must be in 0..1, got {value!r}")
+        if self.confounds not in CONFOUNDS:
+            fail(f"confounds must be one of {', '.join(CONFOUNDS)}, got {self.confounds!r}")
+        if self.shortcut not in SHORTCUTS:
+            fail(f"shortcut must be one of {', '.join(SHORTCUTS)}, got {self.shortcut!r}")
         syntaxes = tuple(self.transfer_syntaxes)
         unknown = sorted(set(syntaxes) - set(TRANSFER_SYNTAXES))
         if not syntaxes or unknown:

@@ -50,9 +50,14 @@ class ManifestRow:
     study_date: str
     difficulty: float
     png_path: str              # '' unless PNG copies were written
+    site_marker_x0: int | None = None   # the planted site marker's box ([x0, x1) x [y0, y1),
+    site_marker_y0: int | None = None   # pixels); all four empty when the image has none
+    site_marker_x1: int | None = None
+    site_marker_y1: int | None = None
 
 
 MANIFEST_COLUMNS = tuple(f.name for f in dataclasses.fields(ManifestRow))
+SITE_MARKER_COLUMNS = ("site_marker_x0", "site_marker_y0", "site_marker_x1", "site_marker_y1")
 _TYPES = {f.name: f.type for f in dataclasses.fields(ManifestRow)}
 
 
@@ -71,10 +76,19 @@ def manifest_row(image: PhantomImage, path: str, png_path: str = "") -> Manifest
         pixel_spacing_mm=round(s.spacing, 6), modality=a.modality, photometric=a.photometric,
         transfer_syntax=a.transfer_syntax, implant=a.implant, ruler=a.ruler >= 0,
         study_date=s.study_date, difficulty=s.difficulty, png_path=png_path,
+        **site_marker_columns(a.site_marker),
     )
 
 
+def site_marker_columns(box: tuple[int, int, int, int] | None) -> dict[str, int | None]:
+    """The manifest's ``site_marker_*`` values of ``box`` (all None for no marker)."""
+    values = box if box is not None else (None,) * 4
+    return dict(zip(SITE_MARKER_COLUMNS, values, strict=True))
+
+
 def _text(value) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
@@ -86,6 +100,8 @@ def _parse(name: str, text: str):
         return text == "1"
     if kind == "int":
         return int(text)
+    if kind == "int | None":
+        return int(text) if text else None
     if kind == "float":
         return float(text)
     return text
@@ -107,8 +123,10 @@ def read_manifest(path: str | os.PathLike) -> tuple[ManifestRow, ...]:
     """Rows of a manifest written by :func:`generate`."""
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or ())]
+        optional = set(SITE_MARKER_COLUMNS)    # manifests from before the shortcut lack them
+        missing = [c for c in MANIFEST_COLUMNS
+                   if c not in (reader.fieldnames or ()) and c not in optional]
         if missing:
             raise ValueError(f"{path}: not a phantom manifest (missing {', '.join(missing)})")
-        return tuple(ManifestRow(**{c: _parse(c, r[c]) for c in MANIFEST_COLUMNS})
+        return tuple(ManifestRow(**{c: _parse(c, r.get(c) or "") for c in MANIFEST_COLUMNS})
                      for r in reader)

@@ -12,6 +12,7 @@ from engine.phantom._filters import enlarge, smooth_noise
 from engine.phantom._frame import Frame, box_corners
 from engine.phantom._hardware import implant_into, marker_into, ruler_into
 from engine.phantom._layout import ImageGeometry, Scene, build_scene, geometry
+from engine.phantom._shortcut import stamp
 from engine.phantom._skeleton import Skeleton
 from engine.phantom._specs import ImageSpec
 
@@ -103,5 +104,7 @@ def render_image(spec: ImageSpec, *, features: bool = True) -> PhantomImage:
     scene = build_scene(spec, features)
     att, mask = attenuation(spec, scene, rng)
     pixels, window = expose(att, spec, mask, rng)
+    if spec.acquisition.site_marker is not None:
+        stamp(pixels, spec.acquisition.site_marker)
     geo = geometry(scene if features else build_scene(spec))
     return PhantomImage(pixels, spec, geo, window)

@@ -14,6 +14,7 @@ import numpy as np
 from engine.phantom._anatomy_sampling import contralateral, for_view, sample_femur, sample_fracture
 from engine.phantom._config import PhantomConfig
 from engine.phantom._placement import place
+from engine.phantom._shortcut import plant
 from engine.phantom._specs import Acquisition, ImageSpec, PatientPlan
 
 IMAGE_COUNT_P = (0.08, 0.17, 0.2, 0.25, 0.15, 0.15)       # 1..6 images, mean ~3.7
@@ -32,24 +33,29 @@ def plan_study(config: PhantomConfig) -> tuple[PatientPlan, ...]:
     labels = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
     n_aff = int(round(config.aff_share * config.patients))
     aff = set(labels.permutation(config.patients)[:n_aff].tolist())
-    return tuple(plan_patient(config, k, "AFF" if k in aff else "NFF")
-                 for k in range(config.patients))
+    plans = tuple(plan_patient(config, k, "AFF" if k in aff else "NFF")
+                  for k in range(config.patients))
+    return plant(config, plans)
 
 
 def plan_patient(config: PhantomConfig, k: int, label: str) -> PatientPlan:
     rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(1, k)))
-    d = config.difficulty
+    d, confounds = config.difficulty, config.confounds
     n = int(rng.choice(6, p=IMAGE_COUNT_P)) + 1
     share = config.bilateral_share if label == "AFF" else config.bilateral_share / 8
+    if confounds == "none":     # one share for both labels, about the realistic total
+        share = config.bilateral_share * (config.aff_share + (1 - config.aff_share) / 8)
     bilateral = n >= 2 and rng.random() < share
     first = "L" if rng.random() < 0.5 else "R"
     other = "R" if first == "L" else "L"
-    femurs = {first: sample_femur(rng, label)}
-    fractures = {first: sample_fracture(rng, label, femurs[first], d)}
+    femurs = {first: sample_femur(rng, label, confounds)}
+    fractures = {first: sample_fracture(rng, label, femurs[first], d, confounds)}
     if bilateral:
         femurs[other] = contralateral(rng, femurs[first])
-        fx = sample_fracture(rng, label, femurs[other], d)
-        if label == "AFF" and rng.random() < 0.6:     # the second side is often incomplete
+        fx = sample_fracture(rng, label, femurs[other], d, confounds)
+        if confounds == "none":
+            pass        # incomplete only where still: sample_fracture already decided
+        elif label == "AFF" and rng.random() < 0.6:     # the second side is often incomplete
             fx = dataclasses.replace(fx, complete=False, shift=0.0, shortening=0.0,
                                      angulation_deg=0.0, spike_angle_deg=0.0,
                                      gap=min(fx.gap, 0.8))
@@ -60,7 +66,7 @@ def plan_patient(config: PhantomConfig, k: int, label: str) -> PatientPlan:
         slots = [(first, "AP"), (first, "lateral")] * 3
         if rng.random() < 0.2:
             slots[0], slots[1] = slots[1], slots[0]
-    views = {(side, view): for_view(rng, fractures[side], view, d)
+    views = {(side, view): for_view(rng, fractures[side], view, d, confounds)
              for side in fractures for view in ("AP", "lateral")}
     day0 = int(rng.integers(_FIRST_DAY, _LAST_DAY))
     images, seen = [], {}

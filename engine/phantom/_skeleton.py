@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.phantom._anatomy_sampling import swelling
 from engine.phantom._femur import (
     MU_FAT,
     MU_MARROW,
@@ -57,8 +58,8 @@ class Skeleton:
         half = t * (1.0 + 0.45 * (1.0 - smoothstep(40.0, 180.0, u_s))
                     - 0.38 * smoothstep(0.55 * L, L - 10.0, u_s)
                     - 0.05 * smoothstep(L, L + 120.0, u_s))
-        if fracture is not None and fracture.complete:
-            swell = 4.0 + 0.3 * abs(fracture.shift)
+        swell = swelling(fracture) if fracture is not None else 0.0
+        if swell > 0:
             half = half + swell * np.exp(-(((u_s - fracture.level) / 45.0) ** 2))
         centre = (-0.22 * t * (1.0 - smoothstep(60.0, 0.8 * L, u_s)) if ap
                   else -0.12 * half)

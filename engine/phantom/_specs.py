@@ -62,6 +62,7 @@ class Fracture:
     butterfly_side: int       # +1 feature side, -1 opposite
     butterfly_shift: float
     chips: tuple[tuple[float, float, float], ...] = ()   # (du, w, radius)
+    swelling: float | None = None   # soft-tissue swelling, mm; None: realistic rule
 
     @property
     def fragments(self) -> int:
@@ -97,6 +98,7 @@ class Acquisition:
     ruler: float              # ruler x position in mm, or -1 for none
     implant: str              # "none" | "plate" | "screws"
     implant_at: float         # plate: u of its proximal end
+    site_marker: tuple[int, int, int, int] | None = None   # burned-in shortcut box, pixels
 
 
 @dataclass(frozen=True)

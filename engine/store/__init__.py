@@ -17,7 +17,7 @@ from engine.store._images import (
 from engine.store._labels import SOURCES, LabelBook, LabelChange, NothingToUndo, UndoConflict
 from engine.store._names import csv_cell, fs_path, safe_text, stored_path
 from engine.store._project import SCHEMA_VERSION, Project, ProjectError, utc_now
-from engine.store._rois import Roi, RoiTable
+from engine.store._rois import SITE_MARKER_SOURCE, Roi, RoiTable
 
 __all__ = [
     "CACHE_SIDE",
@@ -42,6 +42,7 @@ __all__ = [
     "Project",
     "ProjectError",
     "Roi",
+    "SITE_MARKER_SOURCE",
     "RoiTable",
     "check_label",
     "content_hash",

@@ -1,4 +1,11 @@
-"""Fracture ROI boxes in source-pixel coordinates."""
+"""Fracture ROI boxes in source-pixel coordinates, and planted site-marker boxes.
+
+A site marker (``affengine phantom --shortcut marker``) is a box like a ROI but not a
+fracture region: it is stored in the same table with ``source = SITE_MARKER_SOURCE``
+and kept out of :meth:`RoiTable.for_image` / :meth:`RoiTable.all` unless asked for
+with ``markers=True``, so ROI measures, the viewer and the report never mistake it
+for the fracture.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,9 @@ if TYPE_CHECKING:
     import sqlite3
 
     from engine.store._project import Project
+
+
+SITE_MARKER_SOURCE = "site_marker"
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,16 @@ class RoiTable:
         with self._p.transaction() as conn:
             conn.execute("DELETE FROM rois WHERE id = ?", (roi_id,))
 
-    def for_image(self, image_id: int) -> list[Roi]:
-        return [Roi(**dict(r)) for r in
-                self._p.query("SELECT * FROM rois WHERE image_id = ? ORDER BY id", (image_id,))]
+    def for_image(self, image_id: int, *, markers: bool = False) -> list[Roi]:
+        """The image's fracture ROIs, or with ``markers=True`` its site-marker boxes."""
+        op = "=" if markers else "!="
+        return [Roi(**dict(r)) for r in self._p.query(
+            f"SELECT * FROM rois WHERE image_id = ? AND source {op} ? ORDER BY id",
+            (image_id, SITE_MARKER_SOURCE))]
 
-    def all(self) -> list[Roi]:
-        return [Roi(**dict(r)) for r in self._p.query("SELECT * FROM rois ORDER BY image_id, id")]
+    def all(self, *, markers: bool = False) -> list[Roi]:
+        """Every fracture ROI, or with ``markers=True`` every site-marker box."""
+        op = "=" if markers else "!="
+        return [Roi(**dict(r)) for r in self._p.query(
+            f"SELECT * FROM rois WHERE source {op} ? ORDER BY image_id, id",
+            (SITE_MARKER_SOURCE,))]
