@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 FAITH_DIR = "faithfulness"
 RELIANCE = "reliance"
-MARKER_SOURCE = "marker"  # ROI rows of this source are a planted site marker, not the fracture
+MARKER_SOURCE = "site_marker"  # engine.store: a planted site marker's box, not the fracture
 CURVES = ("deletion", "insertion", "deletion_random", "insertion_random")
 
 
@@ -39,20 +39,19 @@ def _write(path: Path, arrays: dict, meta: dict) -> None:
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
 
 
-def input_boxes(project: Project, image_ids, size: int, mirror=None, source: str | None = None,
-                exclude: str | None = MARKER_SOURCE) -> list:
-    """Per image: the integer input-pixel bounding box of its ROIs (of ``source``), or ``None``.
+def input_boxes(project: Project, image_ids, size: int, mirror=None, markers: bool = False) -> list:
+    """Per image: the integer input-pixel bounding box of its fracture ROIs (or, with
+    ``markers``, of its site-marker boxes), or ``None``.
 
     Several boxes of one image become their bounding box. ``mirror`` flips the boxes of
-    images the run saw mirrored. ROIs of source ``exclude`` (the site marker) are skipped.
+    images the run saw mirrored.
     """
     from engine.explain._faith import mirror_box, pixel_box
     from engine.explain._roi import letterbox_box
 
     out = []
     for k, image_id in enumerate(image_ids):
-        rois = [r for r in project.rois.for_image(int(image_id))
-                if (source is None or r.source == source) and (exclude is None or r.source != exclude)]
+        rois = project.rois.for_image(int(image_id), markers=markers)
         if not rois:
             out.append(None)
             continue
@@ -88,7 +87,7 @@ def faithfulness_for_fold(project: Project, run: Path, method: str, model, pixel
     labels = np.asarray(preds["label"], np.int64)
     parts: dict[str, list] = {}
     roi = input_boxes(project, ids, size, mirror)
-    marker = input_boxes(project, ids, size, mirror, source=MARKER_SOURCE, exclude=None)
+    marker = input_boxes(project, ids, size, mirror, markers=True)
     has_marker = any(b is not None for b in marker)
     rel_parts: dict[str, list] = {}
     for start in range(0, len(ids), batch_size):
