@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from engine.experiments import create_experiment
@@ -50,6 +52,11 @@ def test_cnn_and_vit_are_paired_with_the_same_model_agnostic_method(qtbot, windo
     # resnet10t has no class token: rollout is not offered while the CNN is in the pairing.
     assert not widget.controls.offered("rollout") and not widget.controls.offered("gradrollout")
     assert widget.controls.offered("gradcam")
+    shot = os.environ.get("AFFWB_HEATMAP_SCREENSHOT")  # docs/img/heatmaps_same_method.png, under Xvfb
+    if shot:
+        widget.resize(1400, 700)
+        qtbot.wait(500)
+        widget.grab().save(shot)
     widget.controls.set_chosen(["vit"])
     qtbot.waitUntil(lambda: widget.controls.offered("rollout"), timeout=10_000)
     widget.set_project(None)
