@@ -6,6 +6,11 @@ Prints ``RESULT explain_batched_vs_single <ratio>`` (maps/s batched / maps/s sin
 
     python benchmarks/explain_bench.py --model resnet50 --method gradcam --images 32 --batch-size 16
 
+``--method occlusion`` or ``ig`` times engine.explain's batched Captum call against Captum
+one image at a time and prints ``RESULT explain_occlusion_batched_vs_single`` (or ``_ig_``)::
+
+    python benchmarks/explain_bench.py --model resnet10t --size 64 --method occlusion --images 8
+
 ``--phantom`` instead trains ``--phantom-model`` (default resnet10t) from scratch on a
 phantom study (K folds), explains every image out of fold, does the same with randomised
 weights, and prints ROI energy and pointing game of both against chance, ending with
@@ -95,6 +100,57 @@ def phantom(args) -> None:
     print(f"RESULT explain_phantom_random_energy_over_chance {np.nanmean(sr.energy) / chance:.2f}")
 
 
+def attribution_rows(model, x: torch.Tensor, args) -> None:
+    """Occlusion / IG: engine.explain's batched Captum call against Captum one image at a time.
+
+    The single baseline is Captum's usual per-image use (one ``attribute`` call per image,
+    one window per forward for occlusion); the batched path puts ``perturbations_per_eval``
+    windows of every image of a batch, or all IG steps of a batch, through one call.
+    """
+    from captum.attr import IntegratedGradients, Occlusion
+
+    from engine.explain import AttributionOptions, LogOdds, attribution_maps
+
+    size = int(x.shape[-1])
+    options = AttributionOptions(patch_mm=args.patch_px, stride_mm=args.stride_px, mm_per_pixel=1.0,
+                                 ig_steps=args.ig_steps)
+    patch, stride = options.patch_stride_px(size)
+    wrapped = LogOdds(model).eval()
+
+    def single() -> None:
+        for i in range(len(x)):
+            xi = x[i:i + 1]
+            target = int(model(xi).argmax(1))
+            if args.method == "occlusion":
+                with torch.no_grad():
+                    Occlusion(wrapped).attribute(xi, sliding_window_shapes=(1, patch, patch),
+                                                 strides=(1, stride, stride), baselines=0.0, target=target)
+            else:
+                IntegratedGradients(wrapped).attribute(xi.clone().requires_grad_(True), baselines=0 * xi,
+                                                       target=target, n_steps=args.ig_steps)
+
+    def batched() -> None:
+        for start in range(0, len(x), args.batch_size):
+            attribution_maps(model, x[start:start + args.batch_size], args.method, options)
+
+    attribution_maps(model, x[:2], args.method, options)  # warm-up
+    times = {}
+    for name, fn in (("single", single), ("batched", batched)):
+        best = float("inf")
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        times[name] = best
+    rate = {k: len(x) / v for k, v in times.items()}
+    print(f"model {args.model} ({size} px), method {args.method}, {len(x)} images, batch {args.batch_size}, "
+          f"patch {patch} px, stride {stride} px (grid {options.grid(size)}), ig steps {args.ig_steps}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"single  (Captum, one image per call): {rate['single']:.2f} maps/s")
+    print(f"batched (engine.explain):             {rate['batched']:.2f} maps/s")
+    print(f"RESULT explain_{args.method}_batched_vs_single {rate['batched'] / rate['single']:.2f}")
+
+
 def main() -> None:
     from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM
 
@@ -109,6 +165,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, help="input size (default: the registry's)")
     ap.add_argument("--threads", type=int, help="torch CPU threads")
     ap.add_argument("--repeats", type=int, default=2, help="timed repeats; the best is kept")
+    ap.add_argument("--patch-px", type=float, default=16, help="occlusion patch side in input px")
+    ap.add_argument("--stride-px", type=float, default=16, help="occlusion stride in input px")
+    ap.add_argument("--ig-steps", type=int, default=16)
     ap.add_argument("--phantom", action="store_true", help="trained vs random maps on a phantom")
     ap.add_argument("--phantom-model", default="resnet10t")
     ap.add_argument("--patients", type=int, default=150)
@@ -127,6 +186,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = create_model(args.model, img_size=size).eval()
     x = _images(args.images, size)
+    if args.method in ("occlusion", "ig"):
+        return attribution_rows(model, x, args)
     cls = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM,
            "eigencam": EigenCAM}[args.method]
     layer, reshape = target_layer_of(model, args.model)

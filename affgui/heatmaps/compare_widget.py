@@ -48,6 +48,7 @@ class HeatmapCompareWidget(QWidget):
         self._maps: dict[tuple[str, str], loading.ExperimentMaps] = {}
         self._reading: set[tuple[str, str]] = set()
         self._available: dict[str, set[str]] = {}
+        self._no_class_token: set[str] = set()
         self._pixels: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pixel_reading: set[str] = set()
         self._keep = keep_images
@@ -94,6 +95,7 @@ class HeatmapCompareWidget(QWidget):
         self._maps.clear()
         self._reading.clear()
         self._available.clear()
+        self._no_class_token.clear()
         self._pixels.clear()
         self._pixel_reading.clear()
         self.watcher.clear()
@@ -267,17 +269,18 @@ class HeatmapCompareWidget(QWidget):
     def _read_available(self) -> None:
         project, names = self.project, [e for e in self.experiments() if e not in self._available]
         if project is None or not names:
-            self.controls.set_available(self._available, self.experiments())
+            self.controls.set_available(self._available, self.experiments(), self._no_class_token)
             return
-        for name in names:
-            self._available[name] = set()  # read once; replaced when the read returns
+        pending = set(names)  # not in _available until read, so no default is picked from a guess
 
-        def done(found: dict[str, set[str]]) -> None:
-            self._available.update(found)
-            self.controls.set_available(self._available, self.experiments())
+        def done(found: tuple[dict[str, set[str]], set[str]]) -> None:
+            maps, blocked = found
+            self._available.update(maps)
+            self._no_class_token = (self._no_class_token - pending) | blocked
+            self.controls.set_available(self._available, self.experiments(), self._no_class_token)
 
-        self._submit(lambda: {n: loading.available_methods(project, n) for n in names}, done,
-                     "list the heatmaps")
+        self._submit(lambda: ({n: loading.available_methods(project, n) for n in names},
+                              loading.without_class_token(project, names)), done, "list the heatmaps")
 
     def _show_maps(self) -> None:
         method = self.method()

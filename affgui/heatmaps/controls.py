@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.heatmaps.overlay import COLORMAPS, METHODS
+from engine.explain import CLASS_TOKEN_METHODS, DEFAULT_METHOD, method_kind
 
 
 class HeatmapControlsWidget(QWidget):
@@ -43,10 +44,16 @@ class HeatmapControlsWidget(QWidget):
         self.picker.setMaximumHeight(56)
         self.picker.itemChanged.connect(self._on_item_changed)
         self.method_combo = QComboBox()
-        self.method_combo.setToolTip("Heatmap method; grey: not computed for every chosen experiment")
+        self.method_combo.setToolTip("Heatmap method, the same for every pane; occlusion and ig are "
+                                     "model-agnostic, the others family-specific extras; grey: not "
+                                     "computed for every chosen experiment")
         for method in METHODS:
-            self.method_combo.addItem(method, method)
+            kind = method_kind(method)
+            self.method_combo.addItem(method if kind == "model-agnostic" else f"{method} (extra)", method)
+        self.method_combo.setCurrentIndex(self.method_combo.findData(DEFAULT_METHOD))
         self.method_combo.currentIndexChanged.connect(lambda _i: self.sigMethodChanged.emit(self.method()))
+        self.method_combo.activated.connect(lambda _i: setattr(self, "method_chosen", True))
+        self.method_chosen = False  # True once the reader (or set_method) picked one
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(COLORMAPS)
         self.colormap_combo.currentTextChanged.connect(self.sigColormapChanged)
@@ -87,7 +94,19 @@ class HeatmapControlsWidget(QWidget):
         k = self.method_combo.findData(method)
         if k < 0:
             raise ValueError(f"unknown heatmap method {method!r} (use one of {', '.join(METHODS)})")
+        self.method_chosen = True
         self.method_combo.setCurrentIndex(k)
+
+    def default_method(self, available: dict[str, set[str]], experiments: list[str],
+                       blocked: set[str] = frozenset()) -> str:
+        """The pairing shown until the reader picks one: the same method for every pane.
+
+        Occlusion when every chosen experiment has it, else the first method (model-agnostic
+        first) computed for all of them, else occlusion (its panes offer to compute it).
+        """
+        common = set.intersection(*[available.get(e, set()) for e in experiments]) if experiments else set()
+        order = [DEFAULT_METHOD] + [m for m in METHODS if m != DEFAULT_METHOD]
+        return next((m for m in order if m in common and m not in blocked), DEFAULT_METHOD)
 
     def colormap(self) -> str:
         return self.colormap_combo.currentText()
@@ -120,15 +139,35 @@ class HeatmapControlsWidget(QWidget):
         self.set_experiment_names([self.picker.item(k).text() for k in range(self.picker.count())],
                                   names)
 
-    def set_available(self, available: dict[str, set[str]], experiments: list[str]) -> None:
-        """Grey out methods not computed for every chosen experiment (they stay selectable)."""
+    def set_available(self, available: dict[str, set[str]], experiments: list[str],
+                      no_class_token: set[str] = frozenset()) -> None:
+        """Grey out methods not computed for every chosen experiment (they stay selectable);
+        rollout methods are not offered (disabled) when a chosen model has no class token."""
         model = self.method_combo.model()
+        blocked = [e for e in experiments if e in no_class_token]
         for k in range(self.method_combo.count()):
             method = self.method_combo.itemData(k)
             missing = [e for e in experiments if method not in available.get(e, set())]
             item = model.item(k)
+            if method in CLASS_TOKEN_METHODS:
+                item.setEnabled(not blocked)
+                if blocked:
+                    item.setToolTip(f"needs a class token; {', '.join(blocked)} has none")
+                    continue
             item.setForeground(QColor(theme.TEXT_DIM) if missing else QColor(theme.TEXT))
-            item.setToolTip(f"not computed for {', '.join(missing)}" if missing else "computed")
+            item.setToolTip(f"{method_kind(method)}; " + (f"not computed for {', '.join(missing)}"
+                                                          if missing else "computed"))
+        if blocked and self.method() in CLASS_TOKEN_METHODS:
+            self.method_combo.setCurrentIndex(self.method_combo.findData(DEFAULT_METHOD))
+        if not self.method_chosen and experiments and all(e in available for e in experiments):
+            pick = self.default_method(available, experiments, set(CLASS_TOKEN_METHODS) if blocked else set())
+            if pick != self.method():
+                self.method_combo.setCurrentIndex(self.method_combo.findData(pick))
+
+    def offered(self, method: str) -> bool:
+        """Whether the method list lets the reader pick ``method`` now."""
+        k = self.method_combo.findData(method)
+        return k >= 0 and self.method_combo.model().item(k).isEnabled()
 
     def show_levels(self, center: float, width: float) -> None:
         self.levels_label.setText(f"W {width:.0f}  L {center:.0f}")

@@ -125,3 +125,28 @@ def experiment_names(project: Project) -> list[str]:
     from engine.experiments import list_experiments
 
     return [e.name for e in list_experiments(project)]
+
+
+def experiment_models(project: Project, names: list[str]) -> dict[str, str]:
+    """``experiment -> registered model name`` (empty string where the spec names none)."""
+    from engine.experiments import get_experiment
+
+    out = {}
+    for name in names:
+        spec = get_experiment(project, name).spec
+        out[name] = str(spec.get("model", "")) if isinstance(spec, dict) else ""
+    return out
+
+
+def without_class_token(project: Project, names: list[str]) -> set[str]:
+    """The experiments whose model has no class token (rollout cannot explain them)."""
+    from engine.explain import has_class_token
+
+    out = set()
+    for name, model in experiment_models(project, names).items():
+        try:
+            if not has_class_token(model):
+                out.add(name)
+        except (KeyError, ValueError):  # an unregistered model: offer nothing model-specific
+            out.add(name)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
@@ -13,7 +14,17 @@ def add_parser(sub) -> None:
     p.add_argument("project")
     p.add_argument("--experiment", required=True, help="experiment name (affengine experiment list)")
     p.add_argument("--method", default="gradcam",
-                   help="gradcam (default), gradcam++, hirescam, eigencam or rollout (ViTs)")
+                   help="occlusion or ig (model-agnostic: the same method for CNNs and ViTs; what the "
+                        "report compares), gradcam (default), gradcam++, hirescam, eigencam, or rollout / "
+                        "gradrollout (models with a class token only)")
+    p.add_argument("--patch-mm", type=float, default=None,
+                   help="occlusion patch side in mm of the input (default 20; from the pixel spacing)")
+    p.add_argument("--stride-mm", type=float, default=None,
+                   help="occlusion stride in mm, also the stored grid's cell (default 10)")
+    p.add_argument("--ig-steps", type=int, default=None, help="integrated-gradients steps (default 32)")
+    p.add_argument("--faithfulness", action=argparse.BooleanOptionalAction, default=None,
+                   help="deletion/insertion curves and the ROI occlusion test with the maps "
+                        "(default: on for occlusion and ig, off for the others)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--queue", action="store_true",
@@ -40,7 +51,19 @@ def run_explain(args) -> int:
         explain_job_spec(args.experiment, args.method, args.batch_size)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    for flag, value in (("--patch-mm", args.patch_mm), ("--stride-mm", args.stride_mm),
+                        ("--ig-steps", args.ig_steps)):
+        if value is not None and not value > 0:
+            raise CliError(f"{flag} must be positive, got {value}")
     with open_project(args.project) as project:
+        from engine.explain import check_method_for_model, experiment_model
+
+        try:
+            model_name = experiment_model(project, args.experiment)
+            if model_name:
+                check_method_for_model(args.method, model_name)
+        except (KeyError, ValueError) as exc:
+            raise CliError(f"experiment {args.experiment}: {str(exc).strip(chr(39) + chr(34))}") from None
         if args.on is not None:
             from engine.final import explain_external
 
@@ -66,7 +89,9 @@ def run_explain(args) -> int:
                 print(event["message"], file=sys.stderr, flush=True)
 
             result = explain_experiment(project, args.experiment, args.method, device,
-                                        args.batch_size, progress=show)
+                                        args.batch_size, progress=show,
+                                        faithfulness=args.faithfulness, patch_mm=args.patch_mm,
+                                        stride_mm=args.stride_mm, ig_steps=args.ig_steps)
             summary = roi_summary(project, args.experiment, args.method)
         except (KeyError, FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc).strip("'\"")) from None

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.explain._names import CAM_METHODS, ROLLOUT
+from engine.explain._names import (
+    ATTRIBUTION_METHODS,
+    CAM_METHODS,
+    GRAD_ROLLOUT,
+    ROLLOUT,
+    all_methods,
+    check_method_for_model,
+)
 from engine.explain._storage import Heatmaps, concat_heatmaps, read_heatmaps, write_heatmaps
 
 if TYPE_CHECKING:
@@ -29,31 +36,39 @@ class ExplainResult:
 
 
 def methods() -> tuple[str, ...]:
-    return (*CAM_METHODS, ROLLOUT)
+    """Every method: the model-agnostic ones first, then Grad-CAM's family and the class-token ones."""
+    return all_methods()
 
 
 def explain_batches(model, model_name: str, pixels, mean: float, std: float, method: str = "gradcam",
                     batch_size: int = 16, should_stop: Callable[[], bool] | None = None,
-                    on_batch: Callable[[int], None] | None = None):
+                    on_batch: Callable[[int], None] | None = None, options=None):
     """``(maps float16, probability)`` for uint8 ``(N, 1, S, S)`` pixels, or ``None`` if stopped.
 
     Pixels are normalised a batch at a time, so only one float batch lives on the device.
+    ``options`` (:class:`~engine.explain._attrib.AttributionOptions`) sets the occlusion
+    patch/stride and the IG steps.
     """
     from engine.explain._cam import CamExplainer
-    from engine.explain._rollout import attention_rollout
+    from engine.explain._rollout import attention_rollout, gradient_rollout
     from engine.train import normalise
 
-    if method not in methods():
-        raise ValueError(f"unknown method {method!r} (use one of {', '.join(methods())})")
+    check_method_for_model(method, model_name)
     maps, probs = [], []
-    cam = None if method == ROLLOUT else CamExplainer(model, model_name, method)
+    cam = CamExplainer(model, model_name, method) if method in CAM_METHODS else None
     try:
         for start in range(0, pixels.shape[0], batch_size):
             if should_stop is not None and should_stop():
                 return None
             x = normalise(pixels[start:start + batch_size], mean, std)
-            if cam is None:
+            if method in ATTRIBUTION_METHODS:
+                from engine.explain._attrib import attribution_maps
+
+                m, p = attribution_maps(model, x, method, options)
+            elif method == ROLLOUT:
                 m, p = attention_rollout(model, x)
+            elif method == GRAD_ROLLOUT:
+                m, p = gradient_rollout(model, x)
             else:
                 import torch
 
@@ -78,19 +93,53 @@ def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
                   for j in experiment_jobs(project, name) if j.kind == "train")
 
 
+def experiment_model(project: Project, name: str) -> str | None:
+    """The registered model name of experiment ``name`` (``None`` if its spec has none)."""
+    from engine.experiments import get_experiment
+
+    spec = get_experiment(project, name).spec
+    return spec.get("model") if isinstance(spec, dict) else None
+
+
+def attribution_options(project: Project, image_ids, size: int, patch_mm: float | None = None,
+                        stride_mm: float | None = None, ig_steps: int | None = None):
+    """:class:`AttributionOptions` for these images at input ``size`` (mm from their pixel spacing)."""
+    from engine.explain._attrib import AttributionOptions, input_mm_per_pixel
+
+    rows = [project.images.get(int(i)) for i in image_ids]
+    mm = input_mm_per_pixel([r.pixel_spacing_col or r.pixel_spacing_row for r in rows],
+                            [max(r.width, r.height) for r in rows], size)
+    base = AttributionOptions()
+    return AttributionOptions(patch_mm if patch_mm is not None else base.patch_mm,
+                              stride_mm if stride_mm is not None else base.stride_mm, mm,
+                              int(ig_steps) if ig_steps is not None else base.ig_steps)
+
+
 def explain_experiment(project: Project, name: str, method: str = "gradcam", device: str = "cpu",
                        batch_size: int = 16, progress: Callable[[dict], None] | None = None,
-                       should_stop: Callable[[], bool] | None = None) -> ExplainResult:
+                       should_stop: Callable[[], bool] | None = None, faithfulness: bool | None = None,
+                       patch_mm: float | None = None, stride_mm: float | None = None,
+                       ig_steps: int | None = None, seed: int = 0,
+                       deletion_steps: int | None = None) -> ExplainResult:
     """Explain each fold's validation images with that fold's best model.
 
     The images are those of the run's ``predictions.csv``, so every labelled image gets
     exactly one map, from the model whose prediction the report shows. Maps go to
-    ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`).
+    ``<run>/heatmaps/<method>.npz`` (see :func:`read_heatmaps`). With ``faithfulness``
+    (default: on for the model-agnostic methods, off for the family-specific extras) the
+    same fold model also gets deletion/insertion curves of these maps and, once per fold,
+    the ROI occlusion test (``<run>/heatmaps/faithfulness/``, see
+    :mod:`engine.explain._faith`).
     """
     from engine.train import PREDICTIONS, load_run_model, prepare_images, read_predictions
     from engine.train._orientation import run_mirror, unmirror_maps
 
     t0 = time.perf_counter()
+    if faithfulness is None:
+        faithfulness = method in ATTRIBUTION_METHODS
+    model_name = experiment_model(project, name)
+    if model_name:
+        check_method_for_model(method, model_name)  # before any fold is loaded
     runs = fold_runs(project, name)
     missing = [str(r) for _, r in runs if not (r / PREDICTIONS).exists()]
     if not runs or missing:
@@ -110,6 +159,7 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
         size = int(info["image_size"])
         mirror = run_mirror(project, info["spec"], p["image_id"])  # canonical orientation, as trained
         pixels = prepare_images(project, p["image_id"], size, device, mirror=mirror)
+        options = attribution_options(project, p["image_id"], size, patch_mm, stride_mm, ig_steps)
 
         def on_batch(n: int, fold: int = fold) -> None:
             nonlocal done
@@ -117,19 +167,36 @@ def explain_experiment(project: Project, name: str, method: str = "gradcam", dev
             emit(f"{method} fold {fold}: {done}/{total} images")
 
         out = explain_batches(model, info["spec"].model, pixels, info["mean"], info["std"], method,
-                              batch_size, should_stop, on_batch)
-        del model, pixels
+                              batch_size, should_stop, on_batch, options)
         if out is None:
             return ExplainResult("cancelled", method, files, done, time.perf_counter() - t0)
         maps, prob = out
+        if faithfulness:
+            from engine.explain._faith_store import faithfulness_for_fold
+
+            emit(f"{method} fold {fold}: deletion/insertion curves and ROI occlusion")
+            faithfulness_for_fold(project, run, method, model, pixels, maps, p, info, mirror,
+                                  batch_size, seed + fold, deletion_steps)
+        del model, pixels
         maps = unmirror_maps(maps, mirror)
         meta = {"experiment": name, "method": method, "model": info["spec"].model, "fold": fold,
                 "run_id": run.name, "grid": list(maps.shape[1:]), "input_size": size,
-                "target": "log-odds of the predicted class" if method != ROLLOUT else "class token",
-                "count": int(len(maps)), "checkpoint_epoch": info.get("epoch")}
+                "target": _target_of(method), "count": int(len(maps)),
+                "checkpoint_epoch": info.get("epoch"),
+                "all_zero": int((maps.reshape(len(maps), -1).max(1) <= 0).sum()) if len(maps) else 0}
+        if method in ATTRIBUTION_METHODS:
+            meta["attribution"] = options.to_json(size)
         files.append(write_heatmaps(run, method, p["image_id"], maps, prob, p["label"], meta))
     emit(f"{method}: {done} images in {time.perf_counter() - t0:.1f} s")
     return ExplainResult("finished", method, files, done, time.perf_counter() - t0)
+
+
+def _target_of(method: str) -> str:
+    if method == ROLLOUT:
+        return "class token"
+    if method in ATTRIBUTION_METHODS:
+        return "log-odds of the predicted class (input pixels)"
+    return "log-odds of the predicted class"
 
 
 def load_experiment_heatmaps(project: Project, name: str, method: str = "gradcam") -> Heatmaps:
@@ -144,10 +211,17 @@ def load_experiment_heatmaps(project: Project, name: str, method: str = "gradcam
 
 # -- the 'explain' job kind ------------------------------------------------------------
 
-def explain_job_spec(experiment: str, method: str = "gradcam", batch_size: int = 16) -> dict:
-    """The JSON spec of an ``explain`` job (checked here, so a bad one is never queued)."""
+def explain_job_spec(experiment: str, method: str = "gradcam", batch_size: int = 16,
+                     model: str | None = None) -> dict:
+    """The JSON spec of an ``explain`` job (checked here, so a bad one is never queued).
+
+    With ``model`` (the experiment's registered model) a method that cannot explain it,
+    e.g. rollout for a model without a class token, is refused here.
+    """
     if method not in methods():
         raise ValueError(f"unknown method {method!r} (use one of {', '.join(methods())})")
+    if model:
+        check_method_for_model(method, model)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     return {"experiment": experiment, "method": method, "batch_size": int(batch_size)}
@@ -164,7 +238,7 @@ def submit_explain(project: Project, experiment: str, method: str = "gradcam",
     from engine.jobs import JobQueue
 
     get_experiment(project, experiment)  # KeyError now rather than in the worker
-    spec = explain_job_spec(experiment, method, batch_size)
+    spec = explain_job_spec(experiment, method, batch_size, experiment_model(project, experiment))
     return JobQueue(project).submit("explain", spec, priority=priority)
 
 

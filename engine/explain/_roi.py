@@ -140,9 +140,32 @@ def roi_summary(project: Project, name: str, method: str = "gradcam", source: st
     h = load_experiment_heatmaps(project, name, method)
     scores = roi_scores(project, h, source)
     groups = scores.summary(n_boot, seed)
-    return {"experiment": name, "method": method, "roi_source": source, "images": int(len(h)),
-            "with_roi": int(len(scores.image_ids)), "grid": list(h.maps.shape[1:]),
-            "groups": {g: {k: v.to_json() for k, v in d.items()} for g, d in groups.items()}}
+    out = {"experiment": name, "method": method, "roi_source": source, "images": int(len(h)),
+           "with_roi": int(len(scores.image_ids)), "grid": list(h.maps.shape[1:]),
+           "blank_maps": blank_counts(h),
+           "groups": {g: {k: v.to_json() for k, v in d.items()} for g, d in groups.items()}}
+    for d in out["groups"].values():
+        d["verdict"] = {k: chance_verdict(d[k], d["chance"]["mean"]) for k in ("energy", "hit")}
+        d["energy_over_chance"] = (d["energy"]["mean"] / d["chance"]["mean"]
+                                   if d["energy"]["n"] and d["chance"]["mean"] else None)
+    return out
+
+
+def blank_counts(heatmaps: Heatmaps) -> int:
+    """How many maps are all zero (no positive evidence; never counted as evidence)."""
+    m = np.asarray(heatmaps.maps, np.float32).reshape(len(heatmaps), -1)
+    return int((~(m > 0).any(1)).sum()) if len(m) else 0
+
+
+def chance_verdict(summary: dict, chance: float | None) -> str:
+    """``above chance`` / ``below chance`` / ``at chance``: the CI of a measure against its chance level."""
+    if not summary.get("n") or chance is None or chance != chance:
+        return "not measured"
+    if summary["low"] > chance:
+        return "above chance"
+    if summary["high"] < chance:
+        return "below chance"
+    return "at chance"
 
 
 def compare_experiments(project: Project, a: str, b: str, method: str = "gradcam",
@@ -173,7 +196,9 @@ def format_roi_summary(summary: dict) -> list[str]:
         e, h, c = d["energy"], d["hit"], d["chance"]
         if not c["n"]:
             continue
-        lines.append(f"  {group:>3} n={c['n']}: ROI energy {_ci(e)}, pointing {_ci(h)}, "
+        verdict = d.get("verdict", {})
+        lines.append(f"  {group:>3} n={c['n']}: ROI energy {_ci(e)} ({verdict.get('energy', '?')}), "
+                     f"pointing {_ci(h)} ({verdict.get('hit', '?')}), "
                      f"chance {c['mean']:.3f} ({c['n'] - e['n']} maps without mass)")
     return lines
 

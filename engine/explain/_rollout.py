@@ -69,10 +69,11 @@ class AttentionRecorder:
     probabilities, so it is turned off while recording and restored on exit.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, keep_graph: bool = False):
         if not hasattr(model, "blocks") or int(getattr(model, "num_prefix_tokens", 0)) < 1:
             raise ValueError("attention rollout needs a ViT with a class token and model.blocks")
         self.model = model
+        self.keep_graph = keep_graph  # keep the attention in the graph, its gradient retained
         self.attentions: list[torch.Tensor] = []
         self._handles = []
         self._fused = []
@@ -85,7 +86,11 @@ class AttentionRecorder:
         return self
 
     def _save(self, module, inputs, output) -> None:
-        self.attentions.append(output.detach().cpu())
+        if self.keep_graph:
+            output.retain_grad()
+            self.attentions.append(output)
+        else:
+            self.attentions.append(output.detach().cpu())
 
     def __exit__(self, *exc) -> None:
         for h in self._handles:
@@ -108,3 +113,45 @@ def attention_rollout(model, images: torch.Tensor, head_fusion: str = "mean",
     span = maps.max(axis=(1, 2), keepdims=True) - lo
     maps = (maps - lo) / np.where(span > 0, span, 1.0)
     return maps.astype(np.float32), torch.softmax(logits.float(), 1)[:, 1].cpu().numpy()
+
+
+def gradient_rollout(model, images: torch.Tensor, target_class: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient-weighted attention rollout (Chefer, Gur & Wolf 2021, "generic attention-model
+    explainability"): ``(B, gh, gw)`` float32 maps in 0..1 and the AFF probability.
+
+    Each layer's attention ``A`` is weighted by its gradient with respect to the log-odds of
+    the predicted class, ``Abar = mean_heads(relu(grad_A * A))``, and relevance is carried
+    through the layers as ``R <- R + Abar R`` from ``R = I``. The map is the class token's row
+    of ``R`` over the patch tokens. Unlike Grad-CAM on ``norm1`` it needs no channel
+    average of near-equal token gradients (see ``docs/explain.md``), and unlike plain
+    rollout it is class-specific. A map with no positive relevance stays all zero.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        x = images.detach().clone().requires_grad_(True)
+        with torch.enable_grad(), AttentionRecorder(model, keep_graph=True) as rec:
+            logits = model(x).float()
+            c = logits.argmax(1) if target_class is None else torch.full(
+                (len(x),), int(target_class), device=logits.device)
+            chosen = logits.gather(1, c[:, None])[:, 0]
+            others = logits.scatter(1, c[:, None], float("-inf"))
+            (chosen - torch.logsumexp(others, 1)).sum().backward()
+        prefix = int(model.num_prefix_tokens)
+        n = rec.attentions[0].shape[-1]
+        relevance = torch.eye(n, dtype=torch.float64).expand(len(x), n, n).clone()
+        for att in rec.attentions:
+            grad = att.grad if att.grad is not None else torch.zeros_like(att)
+            a = (grad * att).detach().clamp_min(0).mean(1).double().cpu()
+            relevance = relevance + a @ relevance
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+    row = relevance[:, 0, prefix:].float()
+    gh, gw = (int(v) for v in model.patch_embed.grid_size)
+    maps = row.reshape(-1, gh, gw).numpy()
+    top = maps.max(axis=(1, 2), keepdims=True)
+    maps = np.where(top > 0, maps / np.where(top > 0, top, 1.0), 0.0)
+    return maps.astype(np.float32), torch.softmax(logits.detach(), 1)[:, 1].cpu().numpy()

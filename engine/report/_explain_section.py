@@ -24,6 +24,7 @@ HINT = ("No heatmaps for these experiments: run `affengine explain PROJECT --exp
         "an overlay gallery.")
 _STATS = ("mean", "low", "high", "n")
 _AGREE = ("pearson", "spearman", "iou_top10", "iou_top20")
+_FAITH = ("map", "random", "map_minus_random")
 
 
 def available_methods(project: Project, name: str) -> list[str]:
@@ -34,34 +35,67 @@ def available_methods(project: Project, name: str) -> list[str]:
     return [m for m in methods() if runs and all(heatmap_paths(r, m)[0].exists() for _, r in runs)]
 
 
+def shared_method(found: dict[str, list[str]], names: Sequence[str]) -> str | None:
+    """The method every listed experiment has, model-agnostic first (occlusion, then ig, ...)."""
+    from engine.explain import DEFAULT_METHOD, methods
+
+    have = [set(found[n]) for n in names if found.get(n)]
+    if not have:
+        return None
+    common = set.intersection(*have)
+    order = [DEFAULT_METHOD] + [m for m in methods() if m != DEFAULT_METHOD]
+    return next((m for m in order if m in common), None)
+
+
 def explain_section(project: Project, names: Sequence[str], families: dict[str, str],
                     n_boot: int = 2000, seed: int = 0, gallery_per_kind: int = 2) -> tuple[dict | None, dict]:
-    """``(section, figures)``: JSON-ready measures and base64 PNG overlays; ``(None, {})`` without maps."""
-    from engine.explain import compare_heatmaps, load_experiment_heatmaps, roi_summary
+    """``(section, figures)``: JSON-ready measures and base64 PNG overlays; ``(None, {})`` without maps.
+
+    Experiments are compared only with the *same* method (a CNN's Grad-CAM against a ViT's
+    rollout would compare methods and grids, not models); the model-agnostic methods come
+    first and the headline uses the ROI occlusion test, which needs no map.
+    """
+    from engine.explain import (
+        compare_heatmaps,
+        faithfulness_summary,
+        load_experiment_heatmaps,
+        method_kind,
+        reliance_summary,
+        roi_summary,
+    )
 
     found = {n: available_methods(project, n) for n in names}
     if not any(found.values()):
         return None, {}
     maps = {(n, m): load_experiment_heatmaps(project, n, m) for n, ms in found.items() for m in ms}
     roi = [roi_summary(project, n, m, n_boot=n_boot, seed=seed) for (n, m) in maps]
+    for r in roi:
+        r["kind"] = method_kind(r["method"])
+    faith = [f for (n, m) in maps if (f := faithfulness_summary(project, n, m, n_boot, seed)) is not None]
+    reliance = [r for n in names if (r := reliance_summary(project, n, n_boot, seed)) is not None]
     pairs = []
     for a, b in combinations([n for n in names if found[n]], 2):
-        for ma in found[a]:
-            for mb in found[b]:
-                ha, hb = maps[(a, ma)], maps[(b, mb)]
-                if not len(np.intersect1d(ha.image_ids, hb.image_ids)):
-                    continue
-                c = compare_heatmaps(project, ha, hb, None, n_boot, seed)
-                pairs.append(({"a": a, "method_a": ma, "b": b, "method_b": mb,
-                               "images": int(len(c.image_ids)),
-                               "agreement": {k: v.to_json() for k, v in c.agreement_summary.items()},
-                               "roi_energy": {"a_mean": _mean(c.energy_a), "b_mean": _mean(c.energy_b),
-                                              "wilcoxon": c.energy_test.to_json()}}, c))
-    section = {"roi": roi, "comparisons": [p for p, _ in pairs],
-               "answer": areas_answer(roi, [p for p, _ in pairs], families)}
+        for m in [m for m in found[a] if m in found[b]]:
+            ha, hb = maps[(a, m)], maps[(b, m)]
+            if not len(np.intersect1d(ha.image_ids, hb.image_ids)):
+                continue
+            c = compare_heatmaps(project, ha, hb, None, n_boot, seed)
+            pairs.append(({"a": a, "method_a": m, "b": b, "method_b": m, "kind": method_kind(m),
+                           "images": int(len(c.image_ids)),
+                           "agreement": {k: v.to_json() for k, v in c.agreement_summary.items()},
+                           "roi_energy": {"a_mean": _mean(c.energy_a), "b_mean": _mean(c.energy_b),
+                                          "wilcoxon": c.energy_test.to_json()}}, c))
+    mixed = [n for n in names if found[n] and families.get(n) in ("cnn", "vit")]
+    method = shared_method(found, mixed) or shared_method(found, [n for n in names if found[n]])
+    section = {"roi": roi, "comparisons": [p for p, _ in pairs], "faithfulness": faith,
+               "reliance": reliance, "method": method,
+               "blank_maps": [{"experiment": r["experiment"], "method": r["method"],
+                               "blank": r["blank_maps"], "images": r["images"]} for r in roi],
+               "answer": areas_answer(roi, [p for p, _ in pairs], families, reliance, faith, method)}
     figures = {}
-    if pairs:
-        p, c = pairs[0]
+    first = next((pc for pc in pairs if pc[0]["method_a"] == method), pairs[0] if pairs else None)
+    if first is not None:
+        p, c = first
         figures = gallery(project, maps[(p["a"], p["method_a"])], maps[(p["b"], p["method_b"])],
                           (p["a"], p["b"]), c, gallery_per_kind)
     return section, figures
@@ -78,11 +112,13 @@ def _mean(values) -> float | None:
 def roi_table(section: dict | None):
     header = ["experiment", "method", "group", "images", "with_roi"]
     header += [f"{k}_{s}" for k in ("energy", "hit", "chance") for s in _STATS]
+    header += ["energy_verdict", "hit_verdict"]
     rows = []
     for s in (section or {}).get("roi", []):
         for group, d in s["groups"].items():
             rows.append([s["experiment"], s["method"], group, s["images"], s["with_roi"]]
-                        + [d[k][st] for k in ("energy", "hit", "chance") for st in _STATS])
+                        + [d[k][st] for k in ("energy", "hit", "chance") for st in _STATS]
+                        + [d.get("verdict", {}).get("energy"), d.get("verdict", {}).get("hit")])
     return header, rows
 
 
@@ -101,7 +137,36 @@ def agreement_table(section: dict | None):
     return header, rows
 
 
-EXPLAIN_TABLES = {"explain_roi": roi_table, "explain_agreement": agreement_table}
+def reliance_table(section: dict | None):
+    header = ["experiment", "region", "images", "verdict", "chance"]
+    header += [f"{k}_{s}" for k in ("reliance", "drop", "drop_control") for s in _STATS]
+    rows = []
+    for r in (section or {}).get("reliance", []):
+        for region, d in r["regions"].items():
+            rows.append([r["experiment"], region, d["images"], d["verdict"], d["chance"]]
+                        + [d[k][st] for k in ("reliance", "drop", "drop_control") for st in _STATS])
+    return header, rows
+
+
+def faithfulness_table(section: dict | None):
+    header = ["experiment", "method", "images", "blank_maps", "faithful"]
+    header += [f"{c}_{k}_{s}" for c in ("deletion", "insertion") for k in _FAITH for s in _STATS]
+    rows = []
+    for f in (section or {}).get("faithfulness", []):
+        rows.append([f["experiment"], f["method"], f["images"], f["blank_maps"], f["faithful"]]
+                    + [f[c][k][s] for c in ("deletion", "insertion") for k in _FAITH for s in _STATS])
+    return header, rows
+
+
+def blank_table(section: dict | None):
+    return (["experiment", "method", "blank", "images"],
+            [[b["experiment"], b["method"], b["blank"], b["images"]]
+             for b in (section or {}).get("blank_maps", [])])
+
+
+EXPLAIN_TABLES = {"explain_roi": roi_table, "explain_agreement": agreement_table,
+                  "explain_reliance": reliance_table, "explain_faithfulness": faithfulness_table,
+                  "explain_blank_maps": blank_table}
 
 
 # -- question 3 -----------------------------------------------------------------------
@@ -110,15 +175,55 @@ def _f(x) -> str:
     return "n/a" if x is None or x != x else f"{x:.3f}"
 
 
-def areas_answer(roi: list[dict], comparisons: list[dict], families: dict[str, str]) -> str:
-    """One plain sentence (or two) on what the map measures show about question 3 and what they do not."""
+def _ci_text(d: dict) -> str:
+    return f"{d['mean']:+.3f} (95% CI {d['low']:+.3f} to {d['high']:+.3f}, {d['n']} images)"
+
+
+def reliance_sentence(reliance: list[dict], families: dict[str, str]) -> str:
+    """The headline: reliance on the fracture region per model, CNN and ViT side by side."""
+    rows = sorted(reliance, key=lambda r: (families.get(r["experiment"]) != "cnn", r["experiment"]))
+    parts = []
+    for r in rows:
+        roi = r["regions"].get("roi")
+        if roi is None:
+            continue
+        fam = families.get(r["experiment"], "?").upper()
+        parts.append(f"{r['experiment']} ({fam}) {_ci_text(roi['reliance'])}, {roi['verdict']}")
+    if not parts:
+        return ""
+    text = ("Reliance on the fracture region (drop in P(true class) when the ROI is blanked minus "
+            "the drop for a same-size box elsewhere in the bone; chance 0): " + "; ".join(parts) + ".")
+    for r in rows:
+        roi, marker = r["regions"].get("roi"), r["regions"].get("marker")
+        if marker is None:
+            continue
+        text += (f" {r['experiment']} relies on the site marker region by "
+                 f"{_ci_text(marker['reliance'])}, {marker['verdict']}")
+        beats_roi = roi is None or marker["reliance"]["mean"] > roi["reliance"]["mean"]
+        if marker["verdict"] == "above chance" and beats_roi:
+            text += (": its evidence has moved from the fracture to the marker, a shortcut outside the "
+                     "ROI; do not read its heatmaps as fracture findings")
+        text += "."
+    return text
+
+
+def areas_answer(roi: list[dict], comparisons: list[dict], families: dict[str, str],
+                 reliance: list[dict] | None = None, faithfulness: list[dict] | None = None,
+                 method: str | None = None) -> str:
+    """Plain sentences on question 3: the reliance headline, then what the same-method maps show."""
+    headline = reliance_sentence(reliance or [], families)
     mixed = [p for p in comparisons if {families.get(p["a"]), families.get(p["b"])} == {"cnn", "vit"}]
+    mixed.sort(key=lambda p: p["method_a"] != method)
     if not mixed:
-        return ("Not answered: heatmaps exist, but not for a CNN and a ViT experiment on the same images; "
-                "run `affengine explain PROJECT --experiment E` for one of each.")
+        text = ("Map comparison not answered: heatmaps exist, but not with the same method for a CNN and a "
+                "ViT experiment on the same images; run `affengine explain PROJECT --experiment E --method "
+                "occlusion` for one of each.")
+        return (headline + " " + text).strip()
     p = mixed[0]
+    m = p["method_a"]
     r, iou, w = p["agreement"]["pearson"], p["agreement"]["iou_top10"], p["roi_energy"]["wilcoxon"]
-    text = (f"On {p['images']} images, {p['a']} ({p['method_a']}) and {p['b']} ({p['method_b']}) maps "
+    extra = "" if p.get("kind", "model-agnostic") == "model-agnostic" else f", a {p['kind']}"
+    text = (f"With the same method for both ({m}{extra}), on {p['images']} images {p['a']} and {p['b']} maps "
             f"agree with mean Pearson r {_f(r['mean'])} (95% CI {_f(r['low'])} to {_f(r['high'])}) and "
             f"top-10% IoU {_f(iou['mean'])}")
     if w["n"]:
@@ -127,9 +232,29 @@ def areas_answer(roi: list[dict], comparisons: list[dict], families: dict[str, s
     else:
         text += ("; no image with an ROI has map mass under both models, so ROI energy is not compared and "
                  "whether either model looks at the fracture site is not measured")
-    return text + (". These maps show where each method puts weight at its own grid resolution, not "
-                   "which pixels the models causally rely on; low agreement may reflect the method and "
-                   "grid as much as the model.")
+    text += "."
+    for s in roi:
+        if s["method"] != m or s["experiment"] not in (p["a"], p["b"]):
+            continue
+        g = s["groups"]["all"]
+        if g["chance"]["n"] and g["energy"]["n"]:
+            text += (f" {s['experiment']}: ROI energy {_f(g['energy']['mean'])} against chance "
+                     f"{_f(g['chance']['mean'])} ({g['verdict']['energy']}), pointing game "
+                     f"{_f(g['hit']['mean'])} ({g['verdict']['hit']}).")
+        if s.get("blank_maps"):
+            text += (f" {s['blank_maps']} of {s['images']} {s['experiment']} {m} maps are all zero and count "
+                     "as no evidence.")
+    for f in faithfulness or []:
+        if f["method"] != m:
+            continue
+        d, i = f["deletion"], f["insertion"]
+        text += (f" {f['experiment']} {m} maps: deletion AUC {_f(d['map']['mean'])} vs random order "
+                 f"{_f(d['random']['mean'])}, insertion AUC {_f(i['map']['mean'])} vs "
+                 f"{_f(i['random']['mean'])} ({'faithful' if f['faithful'] else 'not shown faithful'}).")
+    if not headline:
+        text += (" These maps show where the method puts weight, not which pixels the models causally rely "
+                 "on; run the explanation with occlusion on images with ROIs for the ROI occlusion test.")
+    return (headline + " " + text).strip()
 
 
 # -- gallery --------------------------------------------------------------------------
@@ -201,10 +326,27 @@ def explain_html(section: dict | None, figures: dict[str, str], table_html) -> s
     """The section's HTML (``table_html`` renders a header + rows table)."""
     if section is None:
         return f"<h2>Explainability</h2><p class='note'>{html.escape(HINT)}</p>"
-    parts = ["<h2>Explainability: ROI measures</h2>",
+    parts = []
+    if section.get("reliance"):
+        parts += ["<h2>Explainability: reliance on the fracture region</h2>",
+                  "<p class='note'>ROI occlusion test, per image with an ROI: the ROI is filled with the "
+                  "mean of a ring around it, and separately a same-size box inside the bone away from the "
+                  "ROI; reliance is the paired difference of the drops in P(true class), mean with 95% "
+                  "patient-bootstrap CI; chance is 0. It needs no heatmap.</p>",
+                  table_html(reliance_table(section))]
+    if section.get("faithfulness"):
+        parts += ["<h2>Explainability: are the maps faithful?</h2>",
+                  "<p class='note'>Deletion and insertion curves (Petsiuk et al. 2018): area under "
+                  "P(predicted class) as pixels are removed (to black) or revealed (onto a blurred image) "
+                  "in map order, against a random order. Lower deletion and higher insertion than random: "
+                  "faithful. All-zero maps are left out.</p>", table_html(faithfulness_table(section))]
+    parts += ["<h2>Explainability: ROI measures</h2>",
              "<p class='note'>Share of map mass inside the ROI (energy) and whether the map's peak lies "
              "in it (pointing game), mean with 95% bootstrap CI, next to the chance level (the ROI's "
-             "share of the input). Images without an ROI are left out.</p>", table_html(roi_table(section))]
+             "share of the input), with the verdict against chance. Images without an ROI are left out. "
+             "Occlusion and ig are model-agnostic; Grad-CAM's family and rollout are family-specific "
+             "extras at each model's own grid.</p>", table_html(roi_table(section)),
+             "<h3>All-zero maps per method</h3>", table_html(blank_table(section))]
     if section["comparisons"]:
         parts += ["<h2>Explainability: do the models look at the same areas?</h2>",
                   "<p class='note'>Per-image agreement of the two maps (upsampled to a common grid), mean "

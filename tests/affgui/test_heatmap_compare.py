@@ -66,8 +66,9 @@ def compare(qtbot, window, study):
     window.heatmaps.action.trigger()
     widget = window.heatmaps.widget
     qtbot.waitExposed(widget)
-    qtbot.waitUntil(lambda: len(widget.panes) == 2 and all(_ready(p) for p in widget.panes),
-                    timeout=10_000)
+    # Only gradcam maps exist, so the default pairing is gradcam for both (occlusion would be first).
+    qtbot.waitUntil(lambda: widget.method() == "gradcam" and len(widget.panes) == 2
+                    and all(_ready(p) and p.maps.method == "gradcam" for p in widget.panes), timeout=10_000)
     yield widget
     widget.set_project(None)
 
