@@ -19,7 +19,10 @@ from engine.explain._names import (
     all_methods,
     check_method_for_model,
 )
-from engine.explain._storage import Heatmaps, concat_heatmaps, read_heatmaps, write_heatmaps
+from engine.explain._storage import (
+    fold_runs,
+    write_heatmaps,
+)
 
 if TYPE_CHECKING:
     from engine.store import Project
@@ -82,15 +85,6 @@ def explain_batches(model, model_name: str, pixels, mean: float, std: float, met
         if cam is not None:
             cam.close()
     return np.concatenate(maps), np.concatenate(probs)
-
-
-def fold_runs(project: Project, name: str) -> list[tuple[int, Path]]:
-    """``(fold, run folder)`` of each training job of experiment ``name``."""
-    from engine.experiments import experiment_jobs
-    from engine.runs import RunFolder
-
-    return sorted((int(j.fold), RunFolder.of(project, j.run_id).path)
-                  for j in experiment_jobs(project, name) if j.kind == "train")
 
 
 def experiment_model(project: Project, name: str) -> str | None:
@@ -197,16 +191,6 @@ def _target_of(method: str) -> str:
     if method in ATTRIBUTION_METHODS:
         return "log-odds of the predicted class (input pixels)"
     return "log-odds of the predicted class"
-
-
-def load_experiment_heatmaps(project: Project, name: str, method: str = "gradcam") -> Heatmaps:
-    """All folds' maps of an experiment as one out-of-fold set, sorted by image id."""
-    parts = []
-    for fold, run in fold_runs(project, name):
-        h = read_heatmaps(run, method)
-        parts.append(Heatmaps(h.image_ids, h.maps, h.probability, h.label,
-                              np.full(len(h), fold, np.int64), h.info))
-    return concat_heatmaps(parts)
 
 
 # -- the 'explain' job kind ------------------------------------------------------------

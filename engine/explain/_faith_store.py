@@ -123,7 +123,7 @@ def faithfulness_for_fold(project: Project, run: Path, method: str, model, pixel
 # -- reading and summaries ------------------------------------------------------------
 
 def _load(project: Project, name: str, what: str) -> dict[str, np.ndarray] | None:
-    from engine.explain._experiment import fold_runs
+    from engine.explain._storage import fold_runs
 
     parts = []
     for _, run in fold_runs(project, name):

@@ -135,7 +135,7 @@ def roi_summary(project: Project, name: str, method: str = "gradcam", source: st
 
     ``images`` counts the mapped images, ``with_roi`` those that have an ROI (of ``source``).
     """
-    from engine.explain._experiment import load_experiment_heatmaps
+    from engine.explain._storage import load_experiment_heatmaps
 
     h = load_experiment_heatmaps(project, name, method)
     scores = roi_scores(project, h, source)
@@ -171,7 +171,7 @@ def chance_verdict(summary: dict, chance: float | None) -> str:
 def compare_experiments(project: Project, a: str, b: str, method: str = "gradcam",
                         source: str | None = None, n_boot: int = 2000, seed: int = 0) -> dict:
     """Agreement of two experiments' maps (with CIs) and the Wilcoxon test of ROI energy."""
-    from engine.explain._experiment import load_experiment_heatmaps
+    from engine.explain._storage import load_experiment_heatmaps
 
     c = compare_heatmaps(project, load_experiment_heatmaps(project, a, method),
                          load_experiment_heatmaps(project, b, method), source, n_boot, seed)

@@ -86,3 +86,22 @@ def concat_heatmaps(parts: list[Heatmaps]) -> Heatmaps:
                     np.concatenate([p.probability for p in parts])[order],
                     np.concatenate([p.label for p in parts])[order],
                     np.concatenate([p.fold for p in parts])[order], info)
+
+
+def fold_runs(project, name: str) -> list[tuple[int, Path]]:
+    """``(fold, run folder)`` of each training job of experiment ``name``."""
+    from engine.experiments import experiment_jobs
+    from engine.runs import RunFolder
+
+    return sorted((int(j.fold), RunFolder.of(project, j.run_id).path)
+                  for j in experiment_jobs(project, name) if j.kind == "train")
+
+
+def load_experiment_heatmaps(project, name: str, method: str = "gradcam") -> Heatmaps:
+    """All folds' maps of an experiment as one out-of-fold set, sorted by image id."""
+    parts = []
+    for fold, run in fold_runs(project, name):
+        h = read_heatmaps(run, method)
+        parts.append(Heatmaps(h.image_ids, h.maps, h.probability, h.label,
+                              np.full(len(h), fold, np.int64), h.info))
+    return concat_heatmaps(parts)
