@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from affgui.results._final import CV, EvaluationRow, FinalModelInfo, FinalModelsData
-from affgui.results._tables import Column, RecordTableModel
+from affgui.results._tables import Column, RecordTableModel, table_view
 
 
 def _f3(v: float) -> str:
@@ -74,10 +74,7 @@ EVALUATION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _table(model) -> QTableView:
-    from affgui.results._page import _table as page_table
-
-    return page_table(model)
+_table = table_view
 
 
 class FinalModelsWidget(QWidget):

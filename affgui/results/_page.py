@@ -14,12 +14,10 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -29,7 +27,7 @@ from affgui.results._compute import ExperimentStatus, ResultsData
 from affgui.results._final_page import FinalModelsWidget
 from affgui.results._picker import ExperimentPickerWidget
 from affgui.results._plots import PrPlotWidget, RocPlotWidget
-from affgui.results._tables import StatsTableModel, comparison_model, cost_model
+from affgui.results._tables import StatsTableModel, comparison_model, cost_model, table_view
 
 # Further statistics shown as tabs, in this order (keys of engine.report.statistics_section's tables).
 STATS_TABS = {"partial_auc": "Partial AUC", "partial_auc_comparisons": "pAUC comparison",
@@ -40,14 +38,7 @@ STATS_TABS = {"partial_auc": "Partial AUC", "partial_auc_comparisons": "pAUC com
 ALL_PAIRS = "all pairs"
 
 
-def _table(model) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setAlternatingRowColors(True)
-    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    return view
+_table = table_view  # the Results view's tables (affgui.results._tables)
 
 
 class ResultsPageWidget(QWidget):
