@@ -52,6 +52,31 @@ def project_path(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def timed_out_start(cluster, tmp_path_factory):
+    """Start the time-limit job of test_time_limit_kill_then_resume first, in its own project.
+
+    Slurm kills it only a minute after it started (and checks limits every 30 s), so it is
+    submitted, paused after its first checkpoint and left to run out its clock while the other
+    tests of this module run; its own project keeps their ``sync`` calls away from it.
+    """
+    path = make_project(tmp_path_factory.mktemp("slurmtimed") / "study", patients=16, k=2)
+    settings = ClusterSettings(partition="debug", cpus=1, mem="500M", time="10", signal_grace_s=0)
+    with Project.open(path) as project:
+        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
+        create_experiment(project, "timed-out", tiny_spec(project.path, epochs=6), folds=[0],
+                          backend="slurm")
+        job = experiment_jobs(project, "timed-out")[0]
+        assert sync(project).submitted == [job.id]
+        run = project.runs_dir / job.run_id
+        _wait_for(lambda: (run / "checkpoints" / "last.pt").exists(), 120, "no checkpoint after epoch 1")
+        slurm_id = submissions(project, job.id)[0].slurm_id
+        # Pause the run so it is still going when the limit strikes; Slurm kills it (TIMEOUT).
+        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
+        settings.save(project)  # the next submission gets ten minutes
+    return path, job.id, run
+
+
 def _sync_until(project, job_ids, states, cluster, timeout_s=240.0, on_round=None):
     """Run ``sync`` until every job is in one of ``states``; the report of each round is kept."""
     deadline = time.monotonic() + timeout_s
@@ -125,20 +150,10 @@ def test_cancel_maps_to_scancel(cluster, project_path):
         assert (run / "checkpoints" / "last.pt").exists()
 
 
-def test_time_limit_kill_then_resume(cluster, project_path):
-    with Project.open(project_path) as project:
-        settings = ClusterSettings.load(project)
-        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
-        create_experiment(project, "timed-out", tiny_spec(project.path, epochs=6), folds=[0],
-                          backend="slurm")
-        job = experiment_jobs(project, "timed-out")[0]
-        assert sync(project).submitted == [job.id]
-        run = project.runs_dir / job.run_id
-        _wait_for(lambda: (run / "checkpoints" / "last.pt").exists(), 120, "no checkpoint after epoch 1")
-        slurm_id = submissions(project, job.id)[0].slurm_id
-        # Pause the run so it is still going when the limit strikes; Slurm kills it (TIMEOUT).
-        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
-        settings.save(project)  # the next submission gets ten minutes
+def test_time_limit_kill_then_resume(cluster, timed_out_start):
+    path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
+    with Project.open(path) as project:
+        job = JobQueue(project).get(job_id)
         final = _sync_until(project, [job.id], ("finished", "failed"), cluster, timeout_s=300)
         assert final == {job.id: "finished"}, slurm_log(project, job.id, every=True)
         subs = submissions(project, job.id)

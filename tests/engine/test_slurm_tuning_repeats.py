@@ -39,6 +39,31 @@ def _trial_starts(run) -> list[int]:
             if "trial" in e and "lr=" in e.get("message", "")] if (run / "events.jsonl").exists() else []
 
 
+@pytest.fixture(scope="module", autouse=True)
+def timed_out_start(cluster, tmp_path_factory):  # noqa: F811
+    """Start the job of test_time_limit_kill_mid_tuning_then_resume first, in its own project.
+
+    Slurm kills it only a minute after it started (and checks limits every 30 s), so it is
+    submitted, paused after its second trial started and left to run out its clock while the
+    other tests of this module run; its own project keeps their ``sync`` calls away from it.
+    """
+    path = make_project(tmp_path_factory.mktemp("slurmtunetimed") / "study", patients=16, k=2)
+    settings = ClusterSettings(partition="debug", cpus=1, mem="500M", time="10", signal_grace_s=0)
+    with Project.open(path) as project:
+        create_split(project, "cv", k=2, seed=0, repeats=2)
+        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
+        spec = tiny_spec(project.path, **{**TUNED, "tune_trials": 4})
+        create_experiment(project, "tune-timeout", spec, repeats=[1], folds=[1], backend="slurm")
+        (job,) = experiment_jobs(project, "tune-timeout")
+        assert sync(project).submitted == [job.id]
+        run = project.runs_dir / job.run_id
+        _wait_for(lambda: len(_trial_starts(run)) >= 2, 180, "the second trial did not start")
+        slurm_id = submissions(project, job.id)[0].slurm_id
+        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
+        settings.save(project)  # the next submission gets ten minutes
+    return path, job.id, run
+
+
 def test_tuned_repeat_run_on_slurm_equals_the_local_run(cluster, project_path):  # noqa: F811
     with Project.open(project_path) as project:
         spec = tiny_spec(project.path, **TUNED)
@@ -78,19 +103,10 @@ def test_a_tuning_job_cancels_through_scancel(cluster, project_path):  # noqa: F
         assert read_tuning(run) is None and (run / "tuning" / "journal.log").is_file()
 
 
-def test_time_limit_kill_mid_tuning_then_resume(cluster, project_path):  # noqa: F811
-    with Project.open(project_path) as project:
-        settings = ClusterSettings.load(project)
-        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
-        spec = tiny_spec(project.path, **{**TUNED, "tune_trials": 4})
-        create_experiment(project, "tune-timeout", spec, repeats=[1], folds=[1], backend="slurm")
-        (job,) = experiment_jobs(project, "tune-timeout")
-        assert sync(project).submitted == [job.id]
-        run = project.runs_dir / job.run_id
-        _wait_for(lambda: len(_trial_starts(run)) >= 2, 180, "the second trial did not start")
-        slurm_id = submissions(project, job.id)[0].slurm_id
-        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
-        settings.save(project)  # the next submission gets ten minutes
+def test_time_limit_kill_mid_tuning_then_resume(cluster, timed_out_start):  # noqa: F811
+    path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
+    with Project.open(path) as project:
+        job = JobQueue(project).get(job_id)
         final = _sync_until(project, [job.id], ("finished", "failed"), cluster, timeout_s=400)
         assert final == {job.id: "finished"}, slurm_log(project, job.id, every=True)
         assert [s.state for s in submissions(project, job.id)] == ["TIMEOUT", "COMPLETED"]
