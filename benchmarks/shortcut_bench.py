@@ -26,7 +26,7 @@ phantom's variation is enough), 96 px (the marker is ~11 x 4 input pixels), the 
 90% of AFF and 5% of NFF images (a shortcut is a cue that nearly always goes with the
 label), difficulty 0 (the clearest fracture the phantom draws, so the clean model has
 something to find in the ROI), and occlusion at 60 mm patch / stride (a 7 x 7 grid, the
-cost that dominates). About 10 minutes on the idle 2-core development machine; too slow
+cost that dominates). 9.6 minutes on the idle 2-core development machine; too slow
 for the suite (tests/engine/test_explain_faithfulness.py checks the measures on toy
 models).
 """
