@@ -47,14 +47,16 @@ def run_explain(args) -> int:
         submit_explain,
     )
 
-    try:
-        explain_job_spec(args.experiment, args.method, args.batch_size)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
     for flag, value in (("--patch-mm", args.patch_mm), ("--stride-mm", args.stride_mm),
                         ("--ig-steps", args.ig_steps)):
         if value is not None and not value > 0:
             raise CliError(f"{flag} must be positive, got {value}")
+    options = {"patch_mm": args.patch_mm, "stride_mm": args.stride_mm, "ig_steps": args.ig_steps,
+               "faithfulness": args.faithfulness}
+    try:
+        explain_job_spec(args.experiment, args.method, args.batch_size, **options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     with open_project(args.project) as project:
         from engine.explain import check_method_for_model, experiment_model
 
@@ -75,7 +77,7 @@ def run_explain(args) -> int:
         try:
             if args.queue:
                 job_id = submit_explain(project, args.experiment, args.method, args.batch_size,
-                                        args.priority)
+                                        args.priority, **options)
                 print(f"queued explain job {job_id} ({args.method} on {args.experiment}); "
                       f"run it with: affengine worker {args.project}")
                 return 0

@@ -196,11 +196,16 @@ def _target_of(method: str) -> str:
 # -- the 'explain' job kind ------------------------------------------------------------
 
 def explain_job_spec(experiment: str, method: str = "gradcam", batch_size: int = 16,
-                     model: str | None = None) -> dict:
+                     model: str | None = None, *, patch_mm: float | None = None,
+                     stride_mm: float | None = None, ig_steps: int | None = None,
+                     faithfulness: bool | None = None) -> dict:
     """The JSON spec of an ``explain`` job (checked here, so a bad one is never queued).
 
     With ``model`` (the experiment's registered model) a method that cannot explain it,
-    e.g. rollout for a model without a class token, is refused here.
+    e.g. rollout for a model without a class token, is refused here. The attribution
+    options (occlusion ``patch_mm`` / ``stride_mm``, ``ig_steps``) and ``faithfulness``
+    travel in the spec when given, so a queued job computes what ``affengine explain``
+    would have computed in the foreground; left out, the worker uses the same defaults.
     """
     if method not in methods():
         raise ValueError(f"unknown method {method!r} (use one of {', '.join(methods())})")
@@ -208,27 +213,44 @@ def explain_job_spec(experiment: str, method: str = "gradcam", batch_size: int =
         check_method_for_model(method, model)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    return {"experiment": experiment, "method": method, "batch_size": int(batch_size)}
+    spec: dict = {"experiment": experiment, "method": method, "batch_size": int(batch_size)}
+    for key, value in (("patch_mm", patch_mm), ("stride_mm", stride_mm), ("ig_steps", ig_steps)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{key} must be a positive number, got {value!r}")
+        spec[key] = int(value) if key == "ig_steps" else float(value)
+    if faithfulness is not None:
+        spec["faithfulness"] = bool(faithfulness)
+    return spec
 
 
 def submit_explain(project: Project, experiment: str, method: str = "gradcam",
-                   batch_size: int = 16, priority: int = 0) -> int:
+                   batch_size: int = 16, priority: int = 0, *, patch_mm: float | None = None,
+                   stride_mm: float | None = None, ig_steps: int | None = None,
+                   faithfulness: bool | None = None) -> int:
     """Queue an ``explain`` job; returns its id.
 
     The job carries no experiment id, so it never mixes with the experiment's training
-    jobs; any worker not filtered to one experiment runs it.
+    jobs; any worker not filtered to one experiment runs it. The options are those of
+    :func:`explain_job_spec`.
     """
     from engine.experiments import get_experiment
     from engine.jobs import JobQueue
 
     get_experiment(project, experiment)  # KeyError now rather than in the worker
-    spec = explain_job_spec(experiment, method, batch_size, experiment_model(project, experiment))
+    spec = explain_job_spec(experiment, method, batch_size, experiment_model(project, experiment),
+                            patch_mm=patch_mm, stride_mm=stride_mm, ig_steps=ig_steps,
+                            faithfulness=faithfulness)
     return JobQueue(project).submit("explain", spec, priority=priority)
 
 
 def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Callable[[], bool],
                     device: str, progress: Callable[[dict], None] | None = None) -> str:
-    """Run an ``explain`` job spec; its events go to the job's own ``events.jsonl``."""
+    """Run an ``explain`` job spec; its events go to the job's own ``events.jsonl``.
+
+    A spec from before the attribution options travelled lacks them and gets the defaults.
+    """
     from engine.runs import EventWriter, RunFolder
 
     device = device if device and device != "auto" else "cpu"
@@ -241,7 +263,9 @@ def run_explain_job(spec: dict, project: Project, run_dir: Path, should_stop: Ca
                 progress(event)
 
         result = explain_experiment(project, spec["experiment"], spec.get("method", "gradcam"),
-                                    device, int(spec.get("batch_size", 16)), relay, should_stop)
+                                    device, int(spec.get("batch_size", 16)), relay, should_stop,
+                                    faithfulness=spec.get("faithfulness"), patch_mm=spec.get("patch_mm"),
+                                    stride_mm=spec.get("stride_mm"), ig_steps=spec.get("ig_steps"))
         for path in result.files:
             events.emit("artifact", path=str(path))
         events.emit(result.state, images=result.images, seconds=round(result.seconds, 3))

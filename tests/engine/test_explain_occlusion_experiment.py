@@ -90,3 +90,37 @@ def test_rollout_is_refused_for_a_model_without_a_class_token(study):
                               "--patch-mm", "0"])
     with pytest.raises(CliError, match="--patch-mm must be positive"):
         args.func(args)
+
+
+def test_queued_occlusion_job_uses_its_patch_and_stride(study):
+    """The occlusion options travel in the job spec: a queued job computes the grid that
+    ``affengine explain --patch-mm 32 --stride-mm 32`` computes in the foreground (the
+    default 20 / 10 mm would give 13 / 7 px and a 9 x 9 grid here)."""
+    from engine.cli import _explain
+    from engine.explain import explain_job_spec
+    from engine.explain._storage import heatmap_paths
+    from engine.jobs import JobQueue, Worker
+
+    spec = explain_job_spec(CNN, "occlusion", 16, patch_mm=32, stride_mm=32, faithfulness=False)
+    assert spec == {"experiment": CNN, "method": "occlusion", "batch_size": 16, "patch_mm": 32.0,
+                    "stride_mm": 32.0, "faithfulness": False}
+    assert set(explain_job_spec(CNN, "occlusion")) == {"experiment", "method", "batch_size"}
+    with pytest.raises(ValueError, match="stride_mm must be a positive number"):
+        explain_job_spec(CNN, "occlusion", stride_mm=0)
+    parser = argparse.ArgumentParser()
+    _explain.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["explain", str(study), "--experiment", CNN, "--method", "occlusion",
+                              "--patch-mm", "32", "--stride-mm", "32", "--no-faithfulness", "--queue"])
+    assert args.func(args) == 0
+    with Project.open(study) as project:
+        for _fold, run in fold_runs(project, CNN):  # the maps the job writes replace these
+            for path in heatmap_paths(run, "occlusion"):
+                path.unlink(missing_ok=True)
+        job = JobQueue(project).list()[-1]
+        assert job.kind == "explain" and job.spec["patch_mm"] == 32.0 and job.spec["stride_mm"] == 32.0
+    assert Worker(study, device="cpu").run(exit_when_idle=True, max_jobs=1) == 1
+    with Project.open(study) as project:
+        for _fold, run in fold_runs(project, CNN):
+            info = read_heatmaps(run, "occlusion").info
+            assert info["attribution"]["patch_px"] == 21 and info["attribution"]["stride_px"] == 21
+            assert info["grid"] == [4, 4]
