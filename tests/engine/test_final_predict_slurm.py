@@ -21,8 +21,10 @@ from engine.final import (
     read_scored,
     run_predict_job,
     score_images,
+    screened_heatmaps,
     stored_predictions,
     submit_predict,
+    submit_screen_heatmaps,
 )
 from engine.jobs import JobQueue, cancel_job
 from engine.runs import read_events
@@ -148,6 +150,25 @@ def test_slurm_predict_cancel_keeps_the_scored_chunks(archive, fake):
         assert JobQueue(project).get(job_id).state == "cancelled" and _count(project) == 4
         types = [e["type"] for e in read_events(run / "events.jsonl")]
         assert "cancelled" in types and "finished" not in types
+
+
+def test_a_heatmap_job_on_slurm_leaves_its_map_in_the_run_folder(archive, fake):
+    path, new = archive
+    ClusterSettings(time="10").save(path)
+    with Project.open(path) as project:
+        job_id = submit_screen_heatmaps(project, A, [new[4]], backend="slurm")
+        sync(project)
+        run = project.runs_dir / JobQueue(project).get(job_id).run_id
+        assert _node(run, "100") == "finished"
+        assert (run / "heatmaps" / "gradcam.npz").exists()
+        assert screened_heatmaps(project, A) is None  # not before the job counts as finished
+        _states(fake, **{"100": "COMPLETED"})
+        report = sync(project)
+        assert report.finished == [job_id] and report.imported == {job_id: 1}
+        h = screened_heatmaps(project, A)
+        assert h.image_ids.tolist() == [new[4]] and h.label.tolist() == [-1]
+        np.testing.assert_allclose(h.probability, [stored_predictions(project, 1)[new[4]].probability],
+                                   atol=1e-5)
 
 
 def test_a_malformed_chunk_fails_the_job_naming_the_file_and_line(archive, fake):

@@ -59,7 +59,7 @@ def test_a_queued_heatmap_job_stores_the_final_models_map_of_one_screened_image(
         assert types[-2:] == ["artifact", "finished"] and types.count("finished") == 1
         h = screened_heatmaps(project, A)
         assert h.image_ids.tolist() == [new[1]] and h.label.tolist() == [-1]  # unlabelled
-        assert h.info["final_model_id"] == 1 and h.info["input_size"] == 64 and h.info["target"] == "screening"
+        assert (h.info["final_model_id"], h.info["input_size"], h.info["target"]) == (1, 64, "screening")
         maps, probs = _direct_maps(project, [new[1]])
         np.testing.assert_allclose(h.maps.astype(np.float32), maps, atol=2e-3)  # float16 storage
         assert h.maps.shape[1:] == tuple(h.info["grid"]) and 0 <= h.maps.min() and h.maps.max() <= 1
