@@ -33,7 +33,23 @@ def add_parser(sub) -> None:
     p.add_argument("--on", default=None, metavar="test|OTHER.affproj",
                    help="explain another project's labelled images (or the split's held-out test images) "
                         "with the experiment's final model; see docs/evaluation.md")
+    p.add_argument("--image", action="append", default=[], metavar="ID[,ID...]",
+                   help="explain these images of this project (screened ones too: unlabelled images "
+                        "have no out-of-fold maps) with the experiment's final model (repeatable); with "
+                        "--queue as a job for a worker; see docs/evaluation.md")
     p.set_defaults(func=run_explain)
+
+
+def parse_image_ids(items: list[str]) -> list[int]:
+    from engine.cli._errors import CliError
+
+    ids = []
+    for item in items:
+        for part in item.split(","):
+            if not part.strip().isdigit():
+                raise CliError(f"--image {item!r}: image ids are whole numbers, e.g. --image 12,17")
+            ids.append(int(part))
+    return ids
 
 
 def run_explain(args) -> int:
@@ -66,6 +82,10 @@ def run_explain(args) -> int:
                 check_method_for_model(args.method, model_name)
         except (KeyError, ValueError) as exc:
             raise CliError(f"experiment {args.experiment}: {str(exc).strip(chr(39) + chr(34))}") from None
+        if args.image:
+            if args.on is not None:
+                raise CliError("--image and --on cannot be combined: --image names images of this project")
+            return _explain_images(project, args, parse_image_ids(args.image))
         if args.on is not None:
             from engine.final import explain_external
 
@@ -102,4 +122,22 @@ def run_explain(args) -> int:
     print(f"{result.method}: {result.images} images explained in {result.seconds:.1f} s")
     if summary["with_roi"]:
         print("\n".join(format_roi_summary(summary)))
+    return 0
+
+
+def _explain_images(project, args, ids: list[int]) -> int:
+    """``--image``: the final model's maps of the named images (heatmaps on demand)."""
+    from engine.final import explain_screened, submit_screen_heatmaps
+
+    if args.queue:
+        job_id = submit_screen_heatmaps(project, args.experiment, ids, args.method,
+                                        priority=args.priority or 10)
+        print(f"queued predict job {job_id} with {args.method} maps of {len(ids)} image(s); run it with: "
+              f"affengine worker {args.project}")
+        return 0
+    from engine.cli._evaluate import auto_device
+
+    path = explain_screened(project, args.experiment, ids, args.method, auto_device(args.device),
+                            args.batch_size, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(path)
     return 0

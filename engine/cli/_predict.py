@@ -11,7 +11,9 @@ def add_parser(sub) -> None:
         description="Scores images with the experiment's newest final model (affengine finalize) and "
                     "stores the probability per image with the final model's id and the time. Runs here "
                     "with progress, or with --queue as a 'predict' job for `affengine worker` "
-                    "(cancellable; a rerun continues). See docs/evaluation.md.")
+                    "(cancellable; a rerun continues), or with --backend slurm as a job for the "
+                    "cluster (`affengine slurm sync` submits it and imports its predictions). "
+                    "See docs/evaluation.md and docs/slurm.md.")
     p.add_argument("project")
     p.add_argument("-e", "--experiment", required=True, metavar="NAME")
     p.add_argument("--images", choices=("unlabelled", "all"), default="unlabelled")
@@ -22,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--queue", action="store_true", help="queue a 'predict' job instead of running here")
     p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--backend", choices=("local", "slurm"), default="local",
+                   help="where a queued job runs: local workers (default) or Slurm (implies --queue; "
+                        "docs/slurm.md)")
     p.add_argument("--top", type=int, default=10, help="print the N most likely AFF images (0: none)")
     p.set_defaults(func=run_predict)
 
@@ -45,10 +50,14 @@ def run_predict(args) -> int:
 
     filters = parse_filters(args.filter)
     with open_project(args.project) as project:
-        if args.queue:
+        if args.queue or args.backend != "local":
             job_id = submit_predict(project, args.experiment, args.images, filters, args.batch_size,
-                                    args.priority)
-            print(f"queued predict job {job_id}; run it with: affengine worker {args.project}")
+                                    args.priority, backend=args.backend)
+            if args.backend == "slurm":
+                print(f"queued predict job {job_id} for Slurm; submit it and bring its predictions in "
+                      f"with: affengine slurm sync {args.project} --watch 30")
+            else:
+                print(f"queued predict job {job_id}; run it with: affengine worker {args.project}")
             return 0
         spec = predict_job_spec(project, args.experiment, args.images, filters, args.batch_size)
         bar = ProgressPrinter("predict")

@@ -1,5 +1,6 @@
 """Final models of experiments: ensembles of the fold models (or a refit), their provenance, evaluation
-on held-out and external data, screening predictions and ONNX export (see ``docs/evaluation.md``).
+on held-out and external data, screening predictions (on local workers or Slurm), heatmaps of screened
+images and ONNX export (see ``docs/evaluation.md``).
 
 The store, provenance and evaluation readers import without torch; names that need torch load on
 first use.
@@ -16,16 +17,27 @@ from engine.final._members import FinalModelError, Member, experiment_members
 from engine.final._predict import (
     FILTER_KEYS,
     IMAGE_SETS,
+    SCORED_DIR,
     Prediction,
+    import_scored,
     likely_aff_unlabelled,
     predict_images,
     predict_job_spec,
+    read_scored,
     run_predict_job,
     select_images,
     stored_predictions,
     submit_predict,
 )
 from engine.final._refit import refit_recipe, run_refit_job, submit_refit
+from engine.final._screen_explain import (
+    SCREENING,
+    explain_screened,
+    screen_heatmap_spec,
+    screened_heatmap_job,
+    screened_heatmaps,
+    submit_screen_heatmaps,
+)
 from engine.final._store import (
     MODES,
     PREPROCESSING,
@@ -59,11 +71,20 @@ __all__ = [
     "EVALUATION",
     "FILTER_KEYS",
     "IMAGE_SETS",
+    "SCORED_DIR",
+    "SCREENING",
     "Prediction",
+    "explain_screened",
+    "import_scored",
     "likely_aff_unlabelled",
     "predict_images",
     "predict_job_spec",
+    "read_scored",
     "run_predict_job",
+    "screen_heatmap_spec",
+    "screened_heatmap_job",
+    "screened_heatmaps",
+    "submit_screen_heatmaps",
     "select_images",
     "stored_predictions",
     "submit_predict",

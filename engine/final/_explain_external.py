@@ -13,8 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from engine.final._screen_explain import final_model_maps
 from engine.final._store import latest_final_model
 from engine.final._targets import TEST, check_never_seen, external_target, resolve_target, test_target
 
@@ -26,11 +25,10 @@ def explain_external(project: Project, experiment: str, on: str, method: str = "
                      device: str = "cpu", batch_size: int = 16,
                      progress: Callable[[str], None] | None = None) -> Path:
     """Explain the other project's AFF/NFF images with ``experiment``'s final model; returns the .npz."""
-    from engine.explain import explain_batches, write_heatmaps
+    from engine.explain import write_heatmaps
     from engine.final._members import FinalModelError
     from engine.final._model import letterboxed
     from engine.store import Project, utc_now
-    from engine.train import load_run_model
 
     where = resolve_target(on)
     final = latest_final_model(project, experiment)
@@ -48,22 +46,12 @@ def explain_external(project: Project, experiment: str, on: str, method: str = "
             target = external_target(other)
             check_never_seen(project, final, target, other)
             pixels = letterboxed(other, target.image_ids, final.image_size)
-    maps_sum, probs = None, []
-    for k, m in enumerate(final.members):
-        model, info = load_run_model(project.runs_dir / m["run_id"], "best", device)
-        out = explain_batches(model, info["spec"].model, pixels.to(device), info["mean"], info["std"],
-                              method, batch_size)
-        maps, prob = out
-        maps_sum = maps.astype(np.float32) if maps_sum is None else maps_sum + maps
-        probs.append(prob)
-        if progress is not None:
-            progress(f"{method} member {k + 1}/{len(final.members)}: {len(maps)} images")
+    maps, probs = final_model_maps(project, final, pixels, method, device, batch_size, progress=progress)
     folder = (project.path / "evaluations" / f"explain-{time.strftime('%Y%m%d-%H%M%S')}-{target.kind}"
               / experiment)
     meta = {"experiment": experiment, "final_model_id": final.id, "method": method,
             "model": final.provenance["model"], "members": len(final.members), "source": str(where),
-            "target": target.label, "grid": list(maps_sum.shape[1:]), "input_size": final.image_size,
+            "target": target.label, "grid": list(maps.shape[1:]), "input_size": final.image_size,
             "map": "mean of the members' maps", "written_at": utc_now(),
             "seconds": round(time.perf_counter() - t0, 3)}
-    return write_heatmaps(folder, method, target.image_ids, maps_sum / len(final.members),
-                          np.mean(probs, 0), target.labels, meta)
+    return write_heatmaps(folder, method, target.image_ids, maps, probs, target.labels, meta)

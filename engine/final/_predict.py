@@ -1,14 +1,22 @@
 """Screening: a final model's P(AFF) for (unlabelled) images, stored per image in the project.
 
-``predict`` jobs run on local workers like training jobs: progress events, cancellation between
-chunks, and a rerun of the same job continues where it stopped (images it already scored are
-skipped). Each chunk's predictions are committed in one transaction. A prediction never changes
-a label: it goes to the ``predictions`` table only.
+``predict`` jobs run on local workers or on Slurm like training jobs: progress events,
+cancellation between chunks, and a rerun of the same job continues where it stopped (images it
+already scored are skipped). On a local worker each chunk's predictions are committed in one
+transaction. A Slurm node works on a copy of the database, so it writes each chunk to
+``runs/<run-id>/scored/chunk-NNNNN.csv`` instead (atomically: a temporary file, then a rename);
+the submitting side's ``engine.slurm.sync`` imports those files with :func:`import_scored`,
+idempotently, while the job runs and when it ends. A prediction never changes a label: it goes
+to the ``predictions`` table only.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
 IMAGE_SETS = ("unlabelled", "all")
 FILTER_KEYS = ("patient", "view", "laterality", "source_folder", "search", "label")
 CHUNK = 256
+SCORED_DIR = "scored"  # a Slurm node's chunk files, in the run folder
+_SCORED_HEADER = ("image_id", "final_model_id", "probability", "predicted_at")
 
 
 @dataclass(frozen=True)
@@ -58,44 +68,160 @@ def select_images(project: Project, images: str = "unlabelled", filters: dict | 
 
 
 def predict_job_spec(project: Project, experiment: str, images: str = "unlabelled",
-                     filters: dict | None = None, batch_size: int = 64) -> dict:
-    """The JSON spec of a ``predict`` job: the final model and the image ids, fixed when queued."""
+                     filters: dict | None = None, batch_size: int = 64, chunk: int | None = None) -> dict:
+    """The JSON spec of a ``predict`` job: the final model and the image ids, fixed when queued.
+
+    ``chunk`` (default :data:`CHUNK`) is how many images are stored at a time: the unit of
+    cancellation, of progress and of what a resumed job need not score again.
+    """
     if batch_size < 1:
         raise FinalModelError(f"batch size must be at least 1, got {batch_size}")
+    if chunk is not None and chunk < 1:
+        raise FinalModelError(f"chunk must be at least 1 image, got {chunk}")
     final = latest_final_model(project, experiment)
     ids = select_images(project, images, filters)
     if not ids:
         raise FinalModelError(f"{project.path}: no {images} image matches the filter {filters or {}}")
-    return {"experiment": experiment, "final_model_id": final.id, "images": images,
+    spec = {"experiment": experiment, "final_model_id": final.id, "images": images,
             "filter": dict(filters or {}), "image_ids": ids, "batch_size": int(batch_size)}
+    if chunk is not None:
+        spec["chunk"] = int(chunk)
+    return spec
 
 
 def submit_predict(project: Project, experiment: str, images: str = "unlabelled",
                    filters: dict | None = None, batch_size: int = 64, priority: int = 0,
-                   backend: str = "local") -> int:
-    from engine.jobs import JobQueue
+                   backend: str = "local", chunk: int | None = None) -> int:
+    """Queue a ``predict`` job on ``backend`` (``local`` workers or ``slurm``); returns its id."""
+    from engine.jobs import BACKENDS, JobQueue
 
-    if backend != "local":
-        raise FinalModelError("predict jobs run on local workers only for now: a Slurm node works on a "
-                              "copy of the project database, and its predictions would not come back")
-    spec = predict_job_spec(project, experiment, images, filters, batch_size)
+    if backend not in BACKENDS:
+        raise FinalModelError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
+    spec = predict_job_spec(project, experiment, images, filters, batch_size, chunk)
     return JobQueue(project).submit("predict", spec, priority=priority, backend=backend)
 
 
-def _done_ids(project: Project, final_id: int, job_id: int | None) -> set[int]:
-    if job_id is None:
-        return set()
-    rows = project.query("SELECT image_id FROM predictions WHERE final_model_id = ? AND job_id = ?",
-                         (final_id, job_id))
-    return {r[0] for r in rows}
+class _TableSink:
+    """Where a local job (or the foreground command) puts a chunk: the ``predictions`` table."""
+
+    def __init__(self, project: Project, final_id: int, job_id: int | None):
+        self.project, self.final_id, self.job_id = project, final_id, job_id
+
+    def done(self) -> set[int]:
+        if self.job_id is None:
+            return set()
+        rows = self.project.query("SELECT image_id FROM predictions WHERE final_model_id = ? AND job_id = ?",
+                                  (self.final_id, self.job_id))
+        return {r[0] for r in rows}
+
+    def store(self, ids: list[int], probs, now: str) -> None:
+        with self.project.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO predictions(final_model_id, image_id, probability, job_id, "
+                "predicted_at) VALUES (?, ?, ?, ?, ?)",
+                [(self.final_id, int(i), float(p), self.job_id, now) for i, p in zip(ids, probs)])
+
+
+class _RunFolderSink:
+    """Where a Slurm node puts a chunk: a new ``scored/chunk-NNNNN.csv`` in the run folder.
+
+    The node's database is a snapshot nobody reads back; the run folder is the job's only
+    output, and the submitter imports the files (:func:`import_scored`).
+    """
+
+    def __init__(self, run_dir: Path, final_id: int):
+        self.folder, self.final_id = Path(run_dir) / SCORED_DIR, final_id
+
+    def done(self) -> set[int]:
+        return {int(r[0]) for r in read_scored(self.folder.parent)}
+
+    def store(self, ids: list[int], probs, now: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = len(_chunk_files(self.folder.parent))
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(_SCORED_HEADER)
+        for i, p in zip(ids, probs):
+            w.writerow((int(i), self.final_id, format(float(p), ".9g"), now))
+        _write_atomic(self.folder / f"chunk-{number:05d}.csv", buf.getvalue())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A temporary file beside ``path``, then a rename: a reader never sees half a chunk."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _chunk_files(run_dir: Path) -> list[Path]:
+    folder = Path(run_dir) / SCORED_DIR
+    return sorted(folder.glob("chunk-*.csv")) if folder.is_dir() else []
+
+
+def read_scored(run_dir: str | Path) -> list[tuple[int, int, float, str]]:
+    """``(image id, final model id, P(AFF), predicted at)`` from a run folder's chunk files, in order.
+
+    Raises ``FinalModelError`` naming the file and line of anything malformed.
+    """
+    rows = []
+    for path in _chunk_files(Path(run_dir)):
+        with open(path, newline="", encoding="utf-8") as fh:
+            lines = list(csv.reader(fh))
+        if not lines or tuple(lines[0]) != _SCORED_HEADER:
+            raise FinalModelError(f"{path}: line 1: expected the header {','.join(_SCORED_HEADER)}")
+        for k, line in enumerate(lines[1:], start=2):
+            try:
+                image_id, final_id, prob, at = int(line[0]), int(line[1]), float(line[2]), line[3]
+            except (ValueError, IndexError):
+                raise FinalModelError(f"{path}: line {k}: not image_id,final_model_id,probability,"
+                                      f"predicted_at: {','.join(line)[:80]!r}") from None
+            if not (math.isfinite(prob) and 0.0 <= prob <= 1.0) or not at:
+                raise FinalModelError(f"{path}: line {k}: probability {line[2]!r} is not in 0..1")
+            rows.append((image_id, final_id, prob, at))
+    return rows
+
+
+def import_scored(project: Project, job: Job, run_dir: str | Path | None = None) -> int:
+    """Bring a Slurm ``predict`` job's chunk files into the ``predictions`` table; returns the rows added.
+
+    Idempotent: a row already stored for the same image, final model, job and time is left as
+    it is, so every sync may call it again while the job runs, after a resubmission and at its
+    end. A newer stored prediction of the same image is never replaced by an older one.
+    """
+    from engine.runs import RunFolder
+
+    run_dir = Path(run_dir) if run_dir is not None else RunFolder.of(project, job.run_id).path
+    rows = read_scored(run_dir)
+    if not rows:
+        return 0
+    final_id, wanted = int(job.spec["final_model_id"]), set(job.spec["image_ids"])
+    for image_id, fid, _, _ in rows:
+        if fid != final_id or image_id not in wanted:
+            raise FinalModelError(f"{run_dir / SCORED_DIR}: image {image_id} of final model {fid} is not "
+                                  f"part of predict job {job.id} (final model {final_id})")
+    with project.transaction() as conn:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT INTO predictions(final_model_id, image_id, probability, job_id, predicted_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(final_model_id, image_id) DO UPDATE SET "
+            "probability = excluded.probability, job_id = excluded.job_id, "
+            "predicted_at = excluded.predicted_at WHERE excluded.predicted_at > predictions.predicted_at",
+            [(fid, image_id, prob, job.id, at) for image_id, fid, prob, at in rows])
+        return conn.total_changes - before
 
 
 def predict_images(project: Project, spec: dict, *, job_id: int | None = None, device: str = "cpu",
                    should_stop: Callable[[], bool] | None = None,
-                   emit: Callable[..., None] | None = None) -> str:
+                   emit: Callable[..., None] | None = None, run_dir: str | Path | None = None) -> str:
     """Score ``spec['image_ids']`` with its final model and store the probabilities, a chunk at a time.
 
-    Returns ``finished`` or ``cancelled`` (the chunks done so far stay stored).
+    Chunks go to the ``predictions`` table, or with ``run_dir`` (a Slurm node) to chunk files
+    in that run folder. Returns ``finished`` or ``cancelled`` (the chunks done so far stay stored).
     """
     from engine.final._model import load_final_module, score_pixels
     from engine.store import utc_now
@@ -103,27 +229,24 @@ def predict_images(project: Project, spec: dict, *, job_id: int | None = None, d
 
     final = get_final_model(project, spec["final_model_id"])
     module = load_final_module(project, final, device)
-    done = _done_ids(project, final.id, job_id)
+    sink = _TableSink(project, final.id, job_id) if run_dir is None else _RunFolderSink(run_dir, final.id)
+    done = sink.done()
     todo = [i for i in spec["image_ids"] if i not in done]
     total, scored, t0 = len(spec["image_ids"]), len(spec["image_ids"]) - len(todo), time.perf_counter()
+    chunk = int(spec.get("chunk") or CHUNK)
     emit = emit or (lambda *a, **k: None)
     emit("started", kind="predict", final_model_id=final.id, images=total, already=scored)
-    for start in range(0, len(todo), CHUNK):
+    for start in range(0, len(todo), chunk):
         if should_stop is not None and should_stop():
             emit("cancelled", done=scored, total=total)
             return "cancelled"
-        ids = todo[start:start + CHUNK]
+        ids = todo[start:start + chunk]
         pixels = prepare_images(project, ids, final.image_size, "cpu")
         probs = score_pixels(module, pixels, int(spec.get("batch_size", 64)), should_stop)
         if probs is None:
             emit("cancelled", done=scored, total=total)
             return "cancelled"
-        now = utc_now()
-        with project.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO predictions(final_model_id, image_id, probability, job_id, "
-                "predicted_at) VALUES (?, ?, ?, ?, ?)",
-                [(final.id, int(i), float(p), job_id, now) for i, p in zip(ids, probs)])
+        sink.store(ids, probs, utc_now())
         scored += len(ids)
         rate = (scored - (total - len(todo))) / max(time.perf_counter() - t0, 1e-9)
         emit("progress", step=scored, total=total, images_per_s=round(rate, 2),
@@ -134,26 +257,57 @@ def predict_images(project: Project, spec: dict, *, job_id: int | None = None, d
 
 def run_predict_job(job: Job, project: Project, run_dir: Path, should_stop: Callable[[], bool],
                     device: str, progress: Callable[[dict], None] | None = None) -> str:
-    """The ``predict`` job kind: events in the job's ``events.jsonl``; a CSV copy of its predictions."""
+    """The ``predict`` job kind: events in the job's ``events.jsonl``; a CSV copy of its predictions.
+
+    On Slurm (``job.backend == "slurm"``: ``project`` is the node's snapshot) the chunks go to
+    the run folder. A spec with ``explain`` (a heatmap method) also writes the final model's
+    maps of its images to ``heatmaps/<method>.npz`` in the run folder (heatmaps on demand).
+    """
     from engine.runs import EventWriter
 
     device = device if device and device != "auto" else "cpu"
+    on_node = getattr(job, "backend", "local") == "slurm"
     with EventWriter(Path(run_dir) / "events.jsonl") as events:
         def emit(type: str, **payload) -> None:
+            if type == "finished" and job.spec.get("explain"):
+                return  # the job finishes once its heatmaps are written too
             event = events.emit(type, **payload)
             if progress is not None:
                 progress(event)
 
         state = predict_images(project, job.spec, job_id=job.id, device=device, should_stop=should_stop,
-                               emit=emit)
+                               emit=emit, run_dir=run_dir if on_node else None)
+        if state == "finished" and job.spec.get("explain"):
+            from engine.final._screen_explain import write_screened_heatmaps
+
+            t0 = time.perf_counter()
+            path = write_screened_heatmaps(project, job.spec, run_dir, device, should_stop)
+            if path is None:
+                emit("cancelled", done=len(job.spec["image_ids"]), total=len(job.spec["image_ids"]))
+                return "cancelled"
+            event = events.emit("artifact", path=str(Path(path).relative_to(run_dir)), kind="heatmaps",
+                                method=job.spec["explain"])
+            if progress is not None:
+                progress(event)
+            event = events.emit("finished", images=len(job.spec["image_ids"]),
+                                seconds=round(time.perf_counter() - t0, 3))
+            if progress is not None:
+                progress(event)
     if state == "finished":
-        rows = stored_predictions(project, job.spec["final_model_id"])
-        with open(Path(run_dir) / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(("image_id", "final_model_id", "probability", "predicted_at"))
-            for i in job.spec["image_ids"]:
-                r = rows[i]
-                w.writerow((i, r.final_model_id, format(r.probability, ".9g"), r.predicted_at))
+        if on_node:
+            latest = {}
+            for image_id, fid, prob, at in read_scored(run_dir):
+                latest[image_id] = (fid, prob, at)
+            rows = {i: Prediction(i, *latest[i][:2], latest[i][2], job.id) for i in latest}
+        else:
+            rows = stored_predictions(project, job.spec["final_model_id"])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(("image_id", "final_model_id", "probability", "predicted_at"))
+        for i in job.spec["image_ids"]:
+            r = rows[i]
+            w.writerow((i, r.final_model_id, format(r.probability, ".9g"), r.predicted_at))
+        _write_atomic(Path(run_dir) / "predictions.csv", buf.getvalue())
     return state
 
 

@@ -2,13 +2,18 @@
 
 Only this side writes ``project.sqlite``. It follows each job through Slurm's state (squeue,
 then sacct) and the run folder's ``status.json``; a job Slurm timed out or pre-empted is
-submitted again and resumes from its last checkpoint.
+submitted again and resumes from its last checkpoint. A job kind whose output belongs in the
+database (``predict``: its scored chunks) names an *importer* in :data:`IMPORTERS`; each sync
+runs it on the run folder before it decides the job's state, so what the node wrote comes in
+while the job runs and before it counts as ended. Importers must be idempotent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +31,9 @@ RESUMABLE = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REVO
 # How long an ended submission may lack its final status.json before it counts as failed: on
 # NFS the submitter can see the old file for a while after the node replaced it.
 STATUS_WAIT_S = 90.0
+# kind -> (module, function): importer(project, job, run_dir) -> rows brought in. Kept as text: the
+# packages that define the kinds (engine.final) sit above this one in the layers.
+IMPORTERS = {"predict": ("engine.final._predict", "import_scored")}
 
 
 class SubmissionRaced(InvalidInput):
@@ -41,6 +49,7 @@ class SyncReport:
     finished: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
+    imported: dict[int, int] = field(default_factory=dict)  # job id -> rows its importer brought in
     changes: list[tuple[int, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     active: int = 0
@@ -271,10 +280,31 @@ def _follow(project, queue: JobQueue, job, sub: Submission, state: str, report: 
         return False
 
 
+def _import_outputs(project, job, run_dir: Path, report: SyncReport) -> str | None:
+    """Run the job kind's importer on its run folder: None when done (or nothing to do), ``"retry"``
+    when it could not now (the database was busy, a file system error), else why the output is bad."""
+    where = IMPORTERS.get(job.kind)
+    if where is None or not run_dir.is_dir():
+        return None
+    importer = getattr(importlib.import_module(where[0]), where[1])
+    try:
+        rows = importer(project, job, run_dir)
+    except (OSError, sqlite3.OperationalError) as exc:
+        report.errors.append(f"job {job.id}: cannot import its results yet: {exc}")
+        return "retry"
+    except (InvalidInput, ValueError, sqlite3.IntegrityError) as exc:  # it will not get better
+        return f"its results cannot be imported: {exc}"
+    if rows:
+        report.imported[job.id] = report.imported.get(job.id, 0) + rows
+        report.note(job.id, f"imported {rows} result row(s)")
+    return None
+
+
 def _follow_owned(project, queue: JobQueue, job, sub: Submission, state: str, report: SyncReport) -> bool:
     run_dir = RunFolder.of(project, job.run_id).path
     token = job.claim_token
     status = read_status(run_dir)
+    imported = _import_outputs(project, job, run_dir, report)
     if status.get("slurm_id") not in (None, sub.slurm_id):
         status = {}  # an older submission's word
     seen_since = time.time()
@@ -297,7 +327,13 @@ def _follow_owned(project, queue: JobQueue, job, sub: Submission, state: str, re
         return False
     # The submission has ended (or Slurm forgot it): decide from the status file and Slurm's word.
     word = status.get("state")
-    if job.cancel_requested:
+    if imported == "retry":
+        return False  # its results first: the next sync decides
+    if imported is not None:
+        queue.finish(job.id, "failed", imported, token=token)
+        report.failed.append(job.id)
+        report.note(job.id, "failed (results)")
+    elif job.cancel_requested:
         queue.finish(job.id, "cancelled", "cancelled (scancel)", token=token)
         report.cancelled.append(job.id)
         report.note(job.id, "cancelled")

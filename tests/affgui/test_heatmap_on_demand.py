@@ -1,0 +1,73 @@
+"""Heatmaps on demand (affgui/heatmaps/on_demand.py): one screened image's map from the final model.
+
+A real worker (in this process, as ``affengine worker`` would) runs the queued job; the object
+then says the map is ready and hands over the image's row, which the heatmap panes draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from affgui.heatmaps.on_demand import HeatmapOnDemand
+from engine.jobs import JobQueue, Worker
+from engine.store import Project
+from tests.affgui._final_study import EXPERIMENT, final_study
+
+
+@pytest.fixture
+def dev(tmp_path_factory, tmp_path) -> Path:
+    return final_study(tmp_path_factory, tmp_path / "copies")[0]
+
+
+def _unlabelled(project) -> list[int]:
+    return sorted(r.id for r in project.images.list(order="id") if r.label is None)
+
+
+def test_a_screened_images_heatmap_is_queued_computed_and_reported(qtbot, dev):
+    with Project.open(dev) as project:
+        image = _unlabelled(project)[2]
+        queued_hook = []
+        on = HeatmapOnDemand(project, interval_ms=50, on_queued=queued_hook.append)
+        with qtbot.waitSignal(on.sigQueued, timeout=10_000) as queued:
+            job_id = on.request(EXPERIMENT, image)
+        assert queued.args == [image, job_id] and queued_hook == [job_id]
+        assert on.request(EXPERIMENT, image) == job_id  # asked twice: one job
+        job = JobQueue(project).get(job_id)
+        assert (job.kind, job.spec["explain"], job.spec["image_ids"]) == ("predict", "gradcam", [image])
+        Worker(dev, device="cpu").run(exit_when_idle=True)
+        with qtbot.waitSignal(on.sigReady, timeout=30_000) as ready:
+            pass
+        got_image, method, maps = ready.args
+        assert (got_image, method) == (image, "gradcam") and not on.pending
+        assert maps.image_ids.tolist() == [image] and maps.label.tolist() == [-1]
+        assert maps.maps.shape == (1, *maps.info["grid"]) and 0 <= float(np.min(maps.maps))
+        assert maps.info["input_size"] == 64 and maps.info["final_model_id"] == 1
+        # stored now: a new request answers at once, with no job
+        with qtbot.waitSignal(on.sigReady, timeout=1_000):
+            assert on.request(EXPERIMENT, image) is None
+        assert len([j for j in JobQueue(project).list() if j.spec.get("explain")]) == 1
+
+
+def test_refusals_and_a_cancelled_job_are_reported_in_one_line(qtbot, dev):
+    with Project.open(dev) as project:
+        image = _unlabelled(project)[0]
+        on = HeatmapOnDemand(project, interval_ms=50)
+        with qtbot.waitSignal(on.sigFailed, timeout=1_000) as failed:
+            assert on.request("nope", image) is None
+        assert failed.args[0] == image and "nope" in failed.args[2] and "\n" not in failed.args[2]
+        with qtbot.waitSignal(on.sigFailed, timeout=1_000) as failed:
+            on.request(EXPERIMENT, image, "rollout")
+        assert "class token" in failed.args[2]
+        job_id = on.request(EXPERIMENT, image)
+        JobQueue(project).request_cancel(job_id)  # cancelled before any worker took it
+        with qtbot.waitSignal(on.sigFailed, timeout=5_000) as failed:
+            pass
+        assert failed.args[:2] == [image, "gradcam"]
+        assert failed.args[2].startswith(f"heatmap job #{job_id} cancelled") and not on.pending
+        on.set_project(None)
+        with qtbot.waitSignal(on.sigFailed, timeout=1_000) as failed:
+            on.request(EXPERIMENT, image)
+        assert failed.args[2] == "no project is open"
