@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -44,6 +45,8 @@ from affgui.widgets.image_viewer import ImageViewerWidget
 from affgui.widgets.thumbnail_grid import ThumbnailGridView
 from affgui.widgets.welcome import WelcomeWidget
 from engine.store import LABELS, UNLABELLED, ImageRow, Project
+
+CENTRAL_SHARE = 0.55  # of the height below the toolbar that the grid and viewer keep when docks open
 
 
 class MainWindow(LabellingMixin, QMainWindow):
@@ -93,6 +96,9 @@ class MainWindow(LabellingMixin, QMainWindow):
                                                        panel.monitor.poll_now()))
         final.sigScreeningFinished.connect(lambda _job: self.reload_rows())
         self._connect()
+        for dock in self.findChildren(QDockWidget):
+            if self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea:
+                dock.visibilityChanged.connect(self._on_bottom_dock_shown)
         self._default_state = self.saveState()  # what View > Reset Layout goes back to
         self.menu_actions.reset_layout.triggered.connect(self.reset_layout)
         self._restore_layout()
@@ -325,6 +331,27 @@ class MainWindow(LabellingMixin, QMainWindow):
         """Docks and panes as on a first start (the saved layout is replaced when the window closes)."""
         self.restoreState(self._default_state)
         QTimer.singleShot(0, self._reset_splitter)  # once the docks have taken their room
+
+    def _on_bottom_dock_shown(self, visible: bool) -> None:
+        if visible:  # once the dock has been laid out
+            QTimer.singleShot(0, self.keep_central_share)
+
+    def keep_central_share(self) -> None:
+        """Shrink the bottom docks when they leave the grid and viewer less than half the height.
+
+        A dock opens at its contents' size hint: the Results page and the Experiments queue
+        together took three quarters of a 900-pixel window, leaving the grid a thin strip.
+        """
+        bottom = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()
+                  and self.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea]
+        if not bottom:
+            return
+        central = self.centralWidget().height()
+        docks = max(d.height() for d in bottom)
+        if central >= CENTRAL_SHARE * (central + docks):
+            return
+        height = max(int((1 - CENTRAL_SHARE) * (central + docks)), 1)
+        self.resizeDocks(bottom, [height] * len(bottom), Qt.Orientation.Vertical)
 
     def _reset_splitter(self) -> None:
         width = max(self.splitter.width(), 2)
