@@ -7,49 +7,51 @@ same patient and read both at the same place and scale.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QSplitter
 
+from affgui.session import ProjectSession
+from affgui.shell import Shell
 from affgui.widgets.image_viewer import ImageViewerWidget
-
-if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
 
 
 class CompareMode(QObject):
-    """Owns the second viewer and the Compare action of ``window``."""
+    """Owns the second viewer (beside ``main`` in ``splitter``) and the Compare action."""
 
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, session: ProjectSession, shell: Shell, main: ImageViewerWidget,
+                 splitter: QSplitter):
+        super().__init__(session)
+        self.session = session
+        self.main, self.splitter = main, splitter
         self.viewer = ImageViewerWidget()
         self.viewer.setObjectName("compareViewer")
         self.viewer.hide()
         self.pinned_id: int | None = None
-        window.splitter.addWidget(self.viewer)
+        splitter.addWidget(self.viewer)
         for action in self.viewer.actions_for_menu():  # the main viewer owns the window's keys
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        sync = window.roi_sync  # boxes edited here are stored like the main viewer's
-        self.viewer.sigRoiDrawn.connect(sync.add)
-        self.viewer.sigRoiChanged.connect(sync.update)
-        self.viewer.sigRoiDeleted.connect(sync.delete)
-        sync.sigRoisWritten.connect(self.refresh_rois)
-        self.action = QAction("&Compare (Pin Current Image)", window, checkable=True,
+        # boxes edited here are stored like the main viewer's: through the session
+        self.viewer.sigRoiDrawn.connect(session.add_roi)
+        self.viewer.sigRoiChanged.connect(lambda roi_id, box: session.update_roi(roi_id, box, self.pinned_id))
+        self.viewer.sigRoiDeleted.connect(lambda roi_id: session.delete_roi(roi_id, self.pinned_id))
+        session.sigRoisChanged.connect(self.refresh_rois)
+        self.action = QAction("&Compare (Pin Current Image)", self, checkable=True,
                               shortcut=QKeySequence("C"))
         self.action.setObjectName("compare")
         self.action.setStatusTip("Show the current image beside the next one you choose, "
                                  "with linked zoom and pan")
         self.action.toggled.connect(self.set_enabled)
-        window.sigProjectChanged.connect(self._on_project)
+        shell.add_action(self.action, "view")
+        session.sigProjectChanged.connect(self._on_project)
+        session.sigProjectClosing.connect(lambda _project: self.detach())
 
     def set_enabled(self, on: bool) -> None:
         """Pin the current image in the second viewer (on) or hide it (off)."""
         self.action.setChecked(on)
-        main = self.window.viewer
-        row = self.window.current_row()
-        if not on or row is None or self.window.project is None:
+        main = self.main
+        row = self.session.current_image
+        if not on or row is None or self.session.project is None:
             self.viewer.hide()
             self.viewer.view_box.setXLink(None)
             self.viewer.view_box.setYLink(None)
@@ -60,20 +62,20 @@ class CompareMode(QObject):
         self.pinned_id = row.id
         self.viewer.set_window_level(*main.window_level())
         self.viewer.show_image(row)
-        self.viewer.set_rois(self.window.project.rois.for_image(row.id))
+        self.viewer.set_rois(self.session.rois(row.id))
         self.viewer.show()
-        sizes = self.window.splitter.sizes()
+        sizes = self.splitter.sizes()
         half = (sizes[1] + sizes[2]) // 2
-        self.window.splitter.setSizes([sizes[0], half, half])
+        self.splitter.setSizes([sizes[0], half, half])
         self.viewer.view_box.setXLink(main.view_box)
         self.viewer.view_box.setYLink(main.view_box)
 
-    def refresh_rois(self) -> None:
-        if self.pinned_id is not None and self.window.project is not None:
-            self.viewer.set_rois(self.window.project.rois.for_image(self.pinned_id))
+    def refresh_rois(self, _image_id: int | None = None) -> None:
+        if self.pinned_id is not None and self.session.project is not None:
+            self.viewer.set_rois(self.session.rois(self.pinned_id))
 
     def detach(self) -> None:
-        """Forget the closing project's cache (called before the project closes)."""
+        """Forget the closing project's cache (on the session's sigProjectClosing)."""
         self.set_enabled(False)
         self.viewer.set_cache(None)
         self.viewer.wait(10_000)

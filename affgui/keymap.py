@@ -12,12 +12,12 @@ from affgui.settings import save_settings
 from affgui.widgets.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 PORTABLE = QKeySequence.SequenceFormat.PortableText
 
 
-def command_actions(window: MainWindow) -> dict[str, QAction]:
+def command_actions(window: WindowShell) -> dict[str, QAction]:
     """``name -> action`` of every command with a remappable key, in the dialog's order."""
     a = window.menu_actions
     actions = {f"label.{label}": action for label, action in a.labels.items()}
@@ -39,7 +39,7 @@ def current_keys(actions: dict[str, QAction]) -> dict[str, str]:
 class KeyMap:
     """Applies the reader's key bindings (settings) over the built-in defaults."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: WindowShell):
         self.window = window
         self.actions = command_actions(window)
         self.defaults = current_keys(self.actions)

@@ -15,39 +15,45 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
-from affgui import predictions
+from affgui.predictions import Annotations, PredictionQuery, PredictionReader
 from affgui.settings import demo_project_path, save_settings
 from affgui.tasks import Cancelled, Progress
 from affgui.widgets.import_dialog import ImportDialog, ImportReportDialog
 from engine.store import DamagedProject, ImageFilter, Project, ProjectError
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 STAGES = {"phantom": "Generating phantom radiographs", "import": "Importing images"}
 
 
 def load_rows(project: Project, filt: ImageFilter, order: str = "patient",
-              prediction: predictions.PredictionQuery | None = None,
-              reviewed: bool | None = None) -> tuple[list, dict, list, set]:
+              prediction: PredictionQuery | None = None, reviewed: bool | None = None,
+              reader: PredictionReader | None = None) -> tuple[list, dict, list, set, Annotations | None]:
     """The image rows for one filter, the label counts, the import folders and the ids of
-    reviewed images (worker thread). ``reviewed`` True/False keeps only (not) reviewed rows.
+    reviewed images, and the rows' prediction annotations (worker thread). ``reviewed``
+    True/False keeps only (not) reviewed rows. The annotations travel with the rows (there is
+    no shared cache to pick them up from later).
 
     ``prediction`` (the filter bar's :meth:`~affgui.widgets.filter_bar.FilterBarWidget.prediction`)
-    keeps and orders the rows by experiments' out-of-fold predictions, read once and cached.
+    keeps and orders the rows by experiments' out-of-fold predictions, read once by ``reader``
+    (the session's :class:`~affgui.predictions.PredictionReader`; a fresh one when ``None``).
     """
     folders = sorted(f for f in project.images.counts(by="source_folder") if f)
-    rows = predictions.filter_rows(project, project.images.list(filt, order=order), prediction)
+    if prediction is not None and reader is None:
+        reader = PredictionReader()
+    rows, annotations = (reader.select(project, project.images.list(filt, order=order), prediction)
+                         if prediction is not None else (project.images.list(filt, order=order), None))
     seen = project.labels.reviewed()
     if reviewed is not None:
         rows = [r for r in rows if (r.id in seen) == reviewed]
-    return rows, project.images.counts(by="label"), folders, seen
+    return rows, project.images.counts(by="label"), folders, seen, annotations
 
 
 class ProjectFlows(QObject):
     """New / Open / Demo / Import for one :class:`MainWindow`."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: WindowShell):
         super().__init__(window)
         self.window = window
         self.progress_dialog: QProgressDialog | None = None

@@ -17,10 +17,10 @@ from affgui.experiments.new_experiment_dialog import NewExperimentDialog
 from affgui.experiments.workers import WorkerManager
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 
-def install(window: MainWindow, **kwargs) -> ExperimentsController:
+def install(window: WindowShell, **kwargs) -> ExperimentsController:
     """Add the Experiments dock, menu and worker status to ``window``."""
     return ExperimentsController(window, **kwargs)
 

@@ -20,7 +20,7 @@ from affgui.experiments.workers import WorkerManager
 from affgui.tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 
 def ask_about_running_jobs(parent: QWidget, busy: int) -> str:
@@ -47,7 +47,7 @@ class ExperimentsController(QObject):
     its grace period never holds up the window's listing or opening work.
     """
 
-    def __init__(self, window: MainWindow, dialog_kwargs: dict | None = None):
+    def __init__(self, window: WindowShell, dialog_kwargs: dict | None = None):
         super().__init__(window)
         self.window = window
         self.dialog_kwargs = dict(dialog_kwargs or {})

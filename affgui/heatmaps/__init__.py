@@ -14,10 +14,10 @@ from affgui.heatmaps.overlay import COLORMAPS, METHODS, overlay_pixels
 from affgui.heatmaps.pane import HeatmapPaneWidget
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 
-def install(window: MainWindow) -> HeatmapController:
+def install(window: WindowShell) -> HeatmapController:
     """Add View > Compare Heatmaps… (Ctrl+H) to ``window``; returns the controller."""
     return HeatmapController(window)
 

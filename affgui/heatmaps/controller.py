@@ -16,13 +16,13 @@ from affgui.heatmaps.compare_widget import HeatmapCompareWidget
 from engine.store import ImageRow, Project
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 
 class HeatmapController(QObject):
     """Owns the View menu action and the comparison window of ``window``."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: WindowShell):
         super().__init__(window)
         self.window = window
         self.widget: HeatmapCompareWidget | None = None
@@ -37,6 +37,7 @@ class HeatmapController(QObject):
         else:
             window.addAction(self.action)
         window.sigProjectChanged.connect(self._on_project)
+        window.session.sigProjectClosing.connect(lambda _project: self.detach())
         window.grid.sigCurrentImageChanged.connect(self._follow)
 
     def open(self) -> HeatmapCompareWidget | None:

@@ -22,7 +22,7 @@ from affgui.results._page import ResultsPageWidget
 from affgui.results._plots import PrPlotWidget, RocPlotWidget, auc_legend
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 __all__ = [
     "ExperimentStatus",
@@ -40,6 +40,6 @@ __all__ = [
 ]
 
 
-def install(window: MainWindow) -> ResultsController:
+def install(window: WindowShell) -> ResultsController:
     """Add the Results dock and its View menu toggle to ``window``."""
     return ResultsController(window)

@@ -22,7 +22,7 @@ from affgui.results._page import ResultsPageWidget
 from affgui.tasks import Cancelled, TaskRunner
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 DEBOUNCE_MS = 150  # ticking several boxes in a row computes once
 
@@ -35,7 +35,7 @@ class ResultsController(QObject):
     sigReportWritten = Signal(str)  # path of the new report.html
     sigReportFailed = Signal(str)
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: WindowShell):
         super().__init__(window)
         self.window = window
         self.page = ResultsPageWidget()

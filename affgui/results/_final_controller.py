@@ -32,7 +32,7 @@ from engine.jobs import engine_command
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from affgui.main_window import MainWindow
+    from affgui.shell import WindowShell
 
 WRITTEN = re.compile(r"evaluation written to (.+?)\s*$", re.MULTILINE)
 ENGINE_ERROR = "affengine: error: "
@@ -57,7 +57,7 @@ class FinalModelsController(QObject):
     sigScreeningQueued = Signal(int)  # job id of the predict job just queued
     sigScreeningFinished = Signal(int)  # a predict job queued here finished: its predictions are stored
 
-    def __init__(self, window: MainWindow, widget: FinalModelsWidget, tasks: TaskRunner,
+    def __init__(self, window: WindowShell, widget: FinalModelsWidget, tasks: TaskRunner,
                  level: Callable[[], str], how: Callable[[], str]):
         super().__init__(window)
         self.window, self.widget, self.tasks = window, widget, tasks

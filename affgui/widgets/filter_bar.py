@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from affgui.prediction_rows import MODES, PredictionQuery
+from affgui.predictions.query import MODES, PredictionQuery
 from engine.store import LATERALITIES, UNLABELLED, VIEWS, ImageFilter
 
 LABEL_CHOICES = (("All images", None), ("Unlabelled", UNLABELLED), ("AFF", "AFF"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from affgui.prediction_rows import PredictionQuery, select_rows
+from affgui.predictions import PredictionQuery, select_rows
 from affgui.thumbnails import ThumbnailModel
 from engine.evaluate import load_experiment_predictions
 from engine.final import stored_predictions

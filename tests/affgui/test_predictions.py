@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QHelpEvent, QTextDocument
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from affgui.prediction_rows import PredictionCache, PredictionQuery, select_rows
+from affgui.predictions import PredictionQuery, PredictionReader, select_rows
 from engine.store import ImageRow, Project
 
 from .conftest import make_project, open_in
@@ -197,14 +197,14 @@ def test_one_experiments_review_queue_is_review_experiments_of_that_one(qtbot, w
     path, _ = study
     queue = review_order(path, ["vit"])
     with Project.open(path) as project:
-        kept = PredictionCache().apply(project, project.images.list(), PredictionQuery("vit", "review", 0.5))
+        kept = PredictionReader().apply(project, project.images.list(), PredictionQuery("vit", "review", 0.5))
     expected = [it.image_id for it in queue if (it.p_aff_mean >= 0.5) != (it.label == "AFF")]
     assert [r.id for r in kept] == expected and expected
 
 
 def test_scores_are_read_once_per_state_of_the_run_folders(study):
     path, k_of = study
-    cache = PredictionCache()
+    cache = PredictionReader()
     with Project.open(path) as project:
         rows = project.images.list()
         q = PredictionQuery("cnn", "aff", 0.5, sort="desc")
@@ -232,7 +232,7 @@ def test_unfinished_and_unknown_experiments_say_why(study):
     path, _ = study
     from engine.experiments import experiment_jobs
 
-    cache = PredictionCache()
+    cache = PredictionReader()
     with Project.open(path) as project:
         rows = project.images.list()
         job = experiment_jobs(project, "vit")[1]
@@ -241,8 +241,9 @@ def test_unfinished_and_unknown_experiments_say_why(study):
         with pytest.raises(ValueError, match="'vit' is not complete: fold 1 has not finished"):
             cache.apply(project, rows, PredictionQuery("vit", "aff"))
         # listing without a filter still lists, and says why there are no scores
-        assert cache.apply(project, rows, PredictionQuery("vit")) == rows
-        assert "not complete" in cache.annotations(project.path, PredictionQuery("vit")).short(rows[0].id)
+        kept, annotations = cache.select(project, rows, PredictionQuery("vit"))
+        assert kept == rows
+        assert "not complete" in annotations.short(rows[0].id)
         with pytest.raises(ValueError, match="no experiment 'nope'.*known: cnn, vit"):
             cache.apply(project, rows, PredictionQuery("nope", "aff"))
 

@@ -1,10 +1,11 @@
-"""Per-image predictions in the dataset browser: the experiment list, the listing, and what is shown.
+"""The prediction-info part: experiments offered in the filter bar, the current image's scores shown.
 
-The rows are filtered and sorted by :mod:`affgui.prediction_rows` inside the window's
-listing (a worker thread, :func:`filter_rows`); :class:`ExperimentList` offers the
-project's experiments in the filter bar and shows the current image's probabilities
-(and its review rank and reason) in the filter bar and in the grid's tooltips, from what
-that listing computed: no file or database reads on the GUI thread.
+The rows are filtered and sorted by :mod:`affgui.predictions` inside the window's listing
+(a worker thread, :func:`affgui.project_flows.load_rows`), which hands the session its
+:class:`~affgui.predictions.Annotations` with the rows. :class:`PredictionInfo` offers the
+project's experiments in the filter bar and shows the current image's probabilities (and
+its review rank and reason) in the filter bar and in the grid's tooltips, from those
+annotations: no file or database reads on the GUI thread.
 """
 
 from __future__ import annotations
@@ -15,39 +16,18 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QToolTip
 
 from affgui.display import plain_tooltip
-from affgui.prediction_rows import MODES, Annotations, PredictionCache, PredictionQuery, select_rows
+from affgui.predictions import Annotations, PredictionQuery, experiment_names
 from affgui.thumbnails import ThumbnailModel
-from engine.store import ImageRow, Project
+from engine.store import Project
 
 if TYPE_CHECKING:
-    from affgui.main_window import MainWindow
-
-__all__ = ["CACHE", "MODES", "ExperimentList", "PredictionQuery", "experiment_names", "filter_rows",
-           "image_scores", "select_rows"]
-
-CACHE = PredictionCache()
+    from affgui.shell import WindowShell
 
 
-def experiment_names(project: Project) -> list[str]:
-    from engine.experiments import list_experiments
-
-    return [e.name for e in list_experiments(project)]
-
-
-def image_scores(project: Project, experiment: str) -> dict[int, float]:
-    """``image_id -> P(AFF)`` of every image the experiment predicted out of fold (cached)."""
-    return CACHE.scores(project, experiment)
-
-
-def filter_rows(project: Project, rows: list[ImageRow], prediction: PredictionQuery | None) -> list[ImageRow]:
-    """``rows`` kept and ordered by ``prediction``; all of them, as given, when ``None``."""
-    return CACHE.apply(project, rows, prediction)
-
-
-class ExperimentList(QObject):
+class PredictionInfo(QObject):
     """Offers the open project's experiments in the filter bar and shows the current image's scores."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: WindowShell):
         super().__init__(window)
         self.window = window
         self.annotations: Annotations | None = None
@@ -92,7 +72,7 @@ class ExperimentList(QObject):
     def _on_rows_changed(self, _count: int = 0) -> None:
         w = self.window
         query = w.filter_bar.prediction() if w.project is not None else None
-        self.annotations = CACHE.annotations(w.project.path, query) if query is not None else None
+        self.annotations = w.session.annotations if query is not None else None
         w.grid.model().set_scores(self.annotations.shown_scores() if self.annotations is not None else {})
         ordering = self._ordering(query)
         if ordering is not None and ordering != self._ordering_shown:
