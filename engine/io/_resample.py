@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from engine.io._decoded import DecodedImage
-from engine.io._window import Display, Window
+from engine.io._window import Display, Modality, Window
 from engine.store import CACHE_SIDE, THUMB_SIDE
 
 
@@ -148,9 +148,6 @@ def _summed(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray |
     return np.take(table, np.subtract(sums, s_lo, dtype=np.int64) if s_lo else sums)
 
 
-_TABLES: dict[tuple, np.ndarray] = {}
-
-
 def _table(display: Display, lo: int, hi: int, scale: int) -> np.ndarray:
     """``display.table(lo, hi, scale)``, reused across files with the same plain window.
 
@@ -161,15 +158,16 @@ def _table(display: Display, lo: int, hi: int, scale: int) -> np.ndarray:
     voi, modality = display.voi, display.modality
     if modality.table is not None or not isinstance(voi, Window):
         return display.table(lo, hi, scale=scale)
-    key = (modality.slope, modality.intercept, voi.center, voi.width, voi.function,
-           display.invert, lo, hi, scale)
-    table = _TABLES.get(key)
-    if table is None:
-        table = display.table(lo, hi, scale=scale)
-        table.flags.writeable = False
-        if len(_TABLES) >= 16:
-            _TABLES.pop(next(iter(_TABLES)))
-        _TABLES[key] = table
+    return _plain_table(modality.slope, modality.intercept, voi.center, voi.width,
+                        voi.function, display.invert, lo, hi, scale)
+
+
+@lru_cache(maxsize=16)  # lru_cache: safe when GUI threads build cache copies too
+def _plain_table(slope: float, intercept: float, center: float, width: float, function: str,
+                 invert: bool, lo: int, hi: int, scale: int) -> np.ndarray:
+    display = Display(Modality(slope, intercept), Window(center, width, function), invert)
+    table = display.table(lo, hi, scale=scale)
+    table.flags.writeable = False  # shared by every file with this window
     return table
 
 

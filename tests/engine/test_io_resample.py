@@ -148,7 +148,7 @@ def test_reused_tables_follow_each_files_window():
     other = _image(codes, Window(1200, 900), (0, 4095), invert=True, rescale=(2.0, -10.0))
     from engine.io import _resample
 
-    _resample._TABLES.clear()
+    _resample._plain_table.cache_clear()
     alone = cache_pixels(other)  # built afresh
     cache_pixels(_image(codes, Window(2048, 4096), (0, 4095)))  # another key in between
     again = cache_pixels(other)  # reused
