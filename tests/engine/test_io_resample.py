@@ -139,3 +139,35 @@ def test_thumbnail_is_pillows_box_filter(shape, exact):
     assert thumb.shape == want and thumb.dtype == np.uint8
     moved = np.abs(thumb.astype(int) - pillow)
     assert moved.max() <= (0 if exact else 1) and moved.mean() < 0.2
+
+
+def test_reused_tables_follow_each_files_window():
+    """The display table kept between files is keyed by the window: a new window, a new table."""
+    codes = _radiograph(2500, 2000)
+    first = cache_pixels(_image(codes, Window(2048, 4096), (0, 4095)))
+    other = _image(codes, Window(1200, 900), (0, 4095), invert=True, rescale=(2.0, -10.0))
+    from engine.io import _resample
+
+    _resample._plain_table.cache_clear()
+    alone = cache_pixels(other)  # built afresh
+    cache_pixels(_image(codes, Window(2048, 4096), (0, 4095)))  # another key in between
+    again = cache_pixels(other)  # reused
+    assert np.array_equal(alone, again)
+    assert not np.array_equal(first, again)
+    assert np.array_equal(cache_pixels(_image(codes, Window(2048, 4096), (0, 4095))), first)
+
+
+def test_cache_file_is_what_np_save_writes(tmp_path):
+    """The one-writev cache write gives byte-for-byte the file np.save gives (and loads back)."""
+    import io
+
+    from engine.store import ImageCache
+
+    cache = ImageCache(tmp_path)
+    for shape in [(1024, 819), (7, 3), (1024, 1024)]:
+        pixels = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+        path = cache.write_full("ab" * 16, pixels)
+        reference = io.BytesIO()
+        np.save(reference, pixels)
+        assert path.read_bytes() == reference.getvalue()
+        assert np.array_equal(cache.load_full("ab" * 16), pixels)
