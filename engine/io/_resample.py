@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -148,6 +149,36 @@ def _summed(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray |
     return np.take(table, np.subtract(sums, s_lo, dtype=np.int64) if s_lo else sums)
 
 
+def _sums_then_linear(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray | None:
+    """The cached copy through k x k block sums, a bilinear step, and one table.
+
+    The fast route for the usual case (12- to 14-bit unsigned or signed
+    data whose sides are whole multiples of ``k``): the block sums fit 16
+    bits, so OpenCV's bilinear resize (SIMD, single-threaded in import
+    workers) makes the remaining step of less than 1.5x on the sums
+    themselves, keeping their sub-code precision, and the display table for
+    ``k * k`` then maps them to grey levels, rounding once. The gathers of
+    :func:`_summed` cost about three times as much. ``None`` when unsuitable
+    (a ragged edge, sums wider than 16 bits): the exact routes take over.
+    """
+    codes = image.codes
+    if codes.shape[0] % k or codes.shape[1] % k:
+        return None
+    lo, hi = image.code_range
+    dtype = _sum_dtype(lo, hi, k * k)
+    if dtype not in (np.uint16, np.int16):
+        return None
+    sums = block_sum(codes, k, dtype)
+    if sums.shape != shape:  # bilinear stays inside the inputs' range: the table still fits
+        sums = cv2.resize(sums, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    if dtype == np.uint16:
+        s_lo, s_hi = 0, hi * k * k
+        return np.take(_table(image.display, s_lo, s_hi, k * k), sums)
+    s_lo, s_hi = lo * k * k, hi * k * k
+    table = _table(image.display, s_lo, s_hi, k * k)
+    return np.take(table, np.subtract(sums, s_lo, dtype=np.int32))
+
+
 def _table(display: Display, lo: int, hi: int, scale: int) -> np.ndarray:
     """``display.table(lo, hi, scale)``, reused across files with the same plain window.
 
@@ -199,6 +230,9 @@ def cache_pixels(image: DecodedImage, side: int = CACHE_SIDE) -> np.ndarray:
     if k < 2:  # less than halved: window every pixel, then the box filter
         return box_resize(image.to_uint8(), shape)
     if image.code_range is not None:
+        linear = _sums_then_linear(image, shape, k)
+        if linear is not None:
+            return linear
         summed = _summed(image, shape, k)
         if summed is not None:
             return summed
