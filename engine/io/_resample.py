@@ -149,6 +149,31 @@ def _summed(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray |
     return np.take(table, np.subtract(sums, s_lo, dtype=np.int64) if s_lo else sums)
 
 
+def _block_sum_16(codes: np.ndarray, k: int, dtype) -> np.ndarray:
+    """:func:`block_sum` for sides that are whole multiples of ``k`` and sums that fit 16 bits.
+
+    The row sums run in OpenCV (which reads the strided rows in place, about
+    2.5x faster than numpy's strided add); for ``k == 2`` the column pairs
+    are added as one 32-bit word each (``word + (word >> 16)``, whose low 16
+    bits are the pair's sum whichever half holds which pixel), instead of a
+    strided add.
+    """
+    if codes.dtype != dtype or codes.strides[1] != codes.itemsize:
+        return block_sum(codes, k, dtype)
+    rows = cv2.add(codes[0::k], codes[1::k])
+    for i in range(2, k):
+        cv2.add(rows, codes[i::k], dst=rows)
+    if k != 2:
+        out = np.add(rows[:, 0::k], rows[:, 1::k])
+        for j in range(2, k):
+            out += rows[:, j::k]
+        return out
+    words = rows.view(np.uint32)
+    pairs = np.right_shift(words, 16)
+    pairs += words
+    return pairs.astype(np.uint16).view(dtype)
+
+
 def _sums_then_linear(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray | None:
     """The cached copy through k x k block sums, a bilinear step, and one table.
 
@@ -168,7 +193,7 @@ def _sums_then_linear(image: DecodedImage, shape: tuple[int, int], k: int) -> np
     dtype = _sum_dtype(lo, hi, k * k)
     if dtype not in (np.uint16, np.int16):
         return None
-    sums = block_sum(codes, k, dtype)
+    sums = _block_sum_16(codes, k, dtype)
     if sums.shape != shape:  # bilinear stays inside the inputs' range: the table still fits
         sums = cv2.resize(sums, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     if dtype == np.uint16:
