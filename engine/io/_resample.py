@@ -149,6 +149,10 @@ def _summed(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray |
     return np.take(table, np.subtract(sums, s_lo, dtype=np.int64) if s_lo else sums)
 
 
+#: Block-sum rows per stripe: the stripe's intermediates (about 0.5 MB) stay in cache.
+_STRIPE = 64
+
+
 def _block_sum_16(codes: np.ndarray, k: int, dtype) -> np.ndarray:
     """:func:`block_sum` for sides that are whole multiples of ``k`` and sums that fit 16 bits.
 
@@ -156,22 +160,32 @@ def _block_sum_16(codes: np.ndarray, k: int, dtype) -> np.ndarray:
     2.5x faster than numpy's strided add); for ``k == 2`` the column pairs
     are added as one 32-bit word each (``word + (word >> 16)``, whose low 16
     bits are the pair's sum whichever half holds which pixel), instead of a
-    strided add.
+    strided add, in stripes of :data:`_STRIPE` output rows so that the
+    intermediates never leave the CPU cache (a quarter less time than whole
+    arrays on a freshly read file).
     """
     if codes.dtype != dtype or codes.strides[1] != codes.itemsize:
         return block_sum(codes, k, dtype)
-    rows = cv2.add(codes[0::k], codes[1::k])
-    for i in range(2, k):
-        cv2.add(rows, codes[i::k], dst=rows)
     if k != 2:
+        rows = cv2.add(codes[0::k], codes[1::k])
+        for i in range(2, k):
+            cv2.add(rows, codes[i::k], dst=rows)
         out = np.add(rows[:, 0::k], rows[:, 1::k])
         for j in range(2, k):
             out += rows[:, j::k]
         return out
+    height, width = codes.shape[0] // 2, codes.shape[1]
+    out = np.empty((height, width // 2), np.uint16)
+    rows = np.empty((_STRIPE, width), codes.dtype)
     words = rows.view(np.uint32)
-    pairs = np.right_shift(words, 16)
-    pairs += words
-    return pairs.astype(np.uint16).view(dtype)
+    pairs = np.empty((_STRIPE, width // 2), np.uint32)
+    for y in range(0, height, _STRIPE):
+        n = min(_STRIPE, height - y)
+        cv2.add(codes[2 * y:2 * (y + n):2], codes[2 * y + 1:2 * (y + n):2], dst=rows[:n])
+        np.right_shift(words[:n], 16, out=pairs[:n])
+        pairs[:n] += words[:n]
+        out[y:y + n] = pairs[:n]  # the low 16 bits
+    return out.view(dtype)
 
 
 def _sums_then_linear(image: DecodedImage, shape: tuple[int, int], k: int) -> np.ndarray | None:

@@ -225,13 +225,16 @@ def test_cache_file_is_what_np_save_writes(tmp_path):
         assert np.array_equal(cache.load_full("ab" * 16), pixels)
 
 
-@pytest.mark.parametrize("k", [2, 3, 4])
-def test_block_sum_16_equals_block_sum(k):
-    """The OpenCV rows plus 32-bit-word column pairs give numpy's block sums, signed or not."""
+@pytest.mark.parametrize(("k", "rows"), [(2, 30), (2, 137), (2, 128), (3, 30), (4, 30)])
+def test_block_sum_16_equals_block_sum(k, rows):
+    """The OpenCV rows plus 32-bit-word column pairs give numpy's block sums, signed or not.
+
+    137 and 128 block rows: more than one stripe, the last one partial or whole.
+    """
     from engine.io._resample import _block_sum_16
 
     rng = np.random.default_rng(k)
-    codes = rng.integers(0, 4096, (30 * k, 24 * k)).astype(np.uint16)
+    codes = rng.integers(0, 4096, (rows * k, 24 * k)).astype(np.uint16)
     assert np.array_equal(_block_sum_16(codes, k, np.uint16), block_sum(codes, k, np.uint16))
     signed = (codes.astype(np.int16) - 2048)
     assert np.array_equal(_block_sum_16(signed, k, np.int16), block_sum(signed, k, np.int16))
