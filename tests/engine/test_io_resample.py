@@ -239,3 +239,26 @@ def test_block_sum_16_equals_block_sum(k, rows):
     signed = (codes.astype(np.int16) - 2048)
     assert np.array_equal(_block_sum_16(signed, k, np.int16), block_sum(signed, k, np.int16))
     assert _block_sum_16(signed, k, np.int16).dtype == np.int16
+
+
+@pytest.mark.parametrize(("window", "invert", "rescale"), [
+    (Window(2048, 4096), False, (1.0, 0.0)), (Window(1600, 2400), True, (1.0, -24.0)),
+    (Window(1500, 600, "LINEAR_EXACT"), False, (2.0, -10.0)),
+    (Window(-300, 900), True, (0.5, -1024.0)), (Window(100, 1), False, (1.0, 0.0))])
+def test_affine_window_equals_the_table(window, invert, rescale):
+    """The one-pass affine map of LINEAR windows gives the table's grey levels (ties aside)."""
+    from engine.io._resample import _affine
+
+    display = Display(Modality(*rescale), window, invert)
+    every = np.arange(0, 4 * 4095 + 1, dtype=np.uint16).reshape(1, -1)
+    table = display.table(0, 4 * 4095, scale=4)
+    affine = _affine(display, 4)
+    if window.width <= 1:
+        assert affine is None  # a threshold: the table
+        return
+    import cv2
+
+    grey = cv2.addWeighted(every, affine[0], every, 0.0, affine[1], dtype=cv2.CV_8U)[0]
+    moved = np.abs(grey.astype(int) - table)
+    assert moved.max() <= 1 and (moved > 0).mean() < 0.002
+    assert _affine(Display(Modality(), Window(0, 5, "SIGMOID")), 4) is None
