@@ -27,6 +27,12 @@ from engine.io._decoded import DecodedImage
 from engine.io._window import Display, Modality, Window
 from engine.store import CACHE_SIDE, THUMB_SIDE
 
+# One thread for OpenCV in every process that imports: the import spreads whole
+# files over processes, and an OpenCV thread pool does not survive fork (a forked
+# decoder that touches the parent's pool blocks for ever on its condition variable;
+# seen as a hung 2-worker import). With one thread OpenCV never starts a pool.
+cv2.setNumThreads(1)
+
 
 def target_shape(height: int, width: int, side: int) -> tuple[int, int]:
     """(height, width) with the long side ``side``, aspect kept; never larger than the input."""

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from engine.io._decoded import ImageReadError
@@ -75,7 +74,6 @@ def init_worker(cache_root: str, known: frozenset[str], parent: int | None = Non
     idle worker blocked on the job pipe would otherwise wait forever, because it
     holds the pipe's other end itself and never sees end-of-file.
     """
-    cv2.setNumThreads(1)  # one core per worker: OpenCV's own threads would oversubscribe
     _State.cache = ImageCache(Path(cache_root))
     _State.known = known
     _State.legacy_sizes = legacy_sizes
