@@ -30,9 +30,17 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def _fork_safe() -> bool:
+    """No Python thread besides this one, and no OpenCV thread pool (it hangs a forked child)."""
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and cv2.getNumThreads() > 1:
+        return False
+    return threading.active_count() == 1
+
+
 def _context():
     # fork starts in milliseconds; it is safe only on Linux in a single-threaded process.
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    if sys.platform.startswith("linux") and _fork_safe():
         return multiprocessing.get_context("fork")
     if "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")

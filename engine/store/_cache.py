@@ -18,6 +18,7 @@ Layout under ``cache/`` (rebuildable from the source files at any time):
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import threading
@@ -28,6 +29,36 @@ import numpy as np
 CACHE_SIDE = 1024
 THUMB_SIDE = 256
 _SLOT = THUMB_SIDE * THUMB_SIDE
+
+
+_HEADERS: dict[tuple[int, ...], bytes] = {}
+
+
+def npy_header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header ``np.save`` writes for a C-ordered uint8 array of ``shape``.
+
+    Kept per shape (an import has few): with it, a cache file is one
+    ``writev`` of header and pixels instead of ``np.save``'s header building
+    and buffered writes; the bytes are the same.
+    """
+    header = _HEADERS.get(shape)
+    if header is None:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
+        header = _HEADERS.setdefault(tuple(shape), buf.getvalue())
+    return header
+
+
+def _write_all(fd: int, parts: list) -> None:
+    """``os.writev`` until every byte is written (a short write goes on where it stopped)."""
+    views = [memoryview(part).cast("B") for part in parts]
+    while views:
+        done = os.writev(fd, views)
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if views and done:
+            views[0] = views[0][done:]
 
 
 class ImageCache:
@@ -54,10 +85,13 @@ class ImageCache:
             raise ValueError(f"cache images are 2-D uint8, got {pixels.dtype} {pixels.shape}")
         target = self.full_path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.ascontiguousarray(pixels)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npy")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(pixels))
+            try:
+                _write_all(fd, [npy_header(pixels.shape), memoryview(pixels).cast("B")])
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
