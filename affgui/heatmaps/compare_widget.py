@@ -5,6 +5,9 @@ is read on this widget's own task runner; the GUI thread only draws. Maps are ke
 experiment and method, so stepping through images reads one cached radiograph and no map
 file. A pane without maps offers to queue the explain job; a timer polls the queued jobs
 (one small query a second, on a worker) and the pane reloads when its job finishes.
+An image that no fold model validated (a screened, unlabelled one, or a held-out one) has no
+out-of-fold map: its pane offers the final model's map of that image instead
+(:class:`~affgui.heatmaps.on_demand.HeatmapOnDemand`), kept per experiment, method and image.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from affgui import display
 from affgui.heatmaps import loading
 from affgui.heatmaps.controls import HeatmapControlsWidget
 from affgui.heatmaps.job_watch import ExplainJobWatcher
+from affgui.heatmaps.on_demand import HeatmapOnDemand
 from affgui.heatmaps.pane import HeatmapPaneWidget
 from affgui.tasks import TaskRunner
 from engine.store import ImageRow, Project
@@ -55,6 +59,12 @@ class HeatmapCompareWidget(QWidget):
         self._levels = display.FILE_WINDOW
         self.watcher = ExplainJobWatcher(self._submit, lambda: self.project, self)
         self.watcher.sigJobEnded.connect(self._job_ended)
+        # final-model maps of single images: (experiment, method, image id) -> their state
+        self._final: dict[tuple[str, str, int], loading.ExperimentMaps] = {}
+        self.on_demand = HeatmapOnDemand(parent=self)
+        self.on_demand.sigQueued.connect(self._final_queued)
+        self.on_demand.sigReady.connect(self._final_ready)
+        self.on_demand.sigFailed.connect(self._final_failed)
 
         self.controls = HeatmapControlsWidget(MAX_EXPERIMENTS)
         self.controls.sigExperimentsChanged.connect(self._rebuild_panes)
@@ -99,6 +109,8 @@ class HeatmapCompareWidget(QWidget):
         self._pixels.clear()
         self._pixel_reading.clear()
         self.watcher.clear()
+        self._final.clear()
+        self.on_demand.set_project(project)
         self.row = None
         self.controls.set_experiment_names([])  # no panes
 
@@ -211,6 +223,7 @@ class HeatmapCompareWidget(QWidget):
         pane.set_opacity(self.controls.opacity())
         pane.set_smooth(self.controls.smooth())
         pane.sigComputeRequested.connect(self.compute)
+        pane.sigFinalMapRequested.connect(self.compute_final)
         pane.sigWindowLevelDragged.connect(
             lambda dx, dy: self.set_window_level(self._levels[0] + dy, self._levels[1] + dx))
         pane.sigFitRequested.connect(self.fit)
@@ -287,7 +300,12 @@ class HeatmapCompareWidget(QWidget):
         for pane in self.panes:
             key = (pane.experiment, method)
             maps = self._maps.get(key)
-            pane.set_maps(maps)
+            final = self._final.get((*key, self.row.id)) if self.row is not None else None
+            if final is not None and (maps is None or maps.state != loading.READY
+                                      or maps.row_of(self.row.id) is None):
+                pane.set_maps(final)  # this image's map comes from the final model
+            else:
+                pane.set_maps(maps)
             if maps is None:
                 self._read_maps(key)
             else:
@@ -325,6 +343,34 @@ class HeatmapCompareWidget(QWidget):
             self._show_maps()
 
         self._submit(lambda: loading.queue_explain(project, *key), done, "queue the explain job")
+
+    def compute_final(self, experiment: str) -> None:
+        """Ask for the current image's map from ``experiment``'s final model (queued job)."""
+        if self.project is None or self.row is None:
+            return
+        self.on_demand.request(experiment, self.row.id, self.method())
+
+    def _final_queued(self, experiment: str, image_id: int, method: str, job_id: int) -> None:
+        self._final[(experiment, method, image_id)] = loading.ExperimentMaps(
+            experiment, method, loading.PENDING,
+            f"computing the final model's {method} map (job #{job_id})", job_id=job_id,
+            final_model=True)
+        self.status.setText(f"Queued heatmap job #{job_id}: the final model of {experiment} on "
+                            f"image #{image_id}; a worker computes it")
+        self._show_maps()
+
+    def _final_ready(self, experiment: str, image_id: int, method: str, heatmaps) -> None:
+        self._final[(experiment, method, image_id)] = loading.ExperimentMaps(
+            experiment, method, loading.READY, heatmaps=heatmaps, index={int(image_id): 0},
+            final_model=True)
+        self.status.setText(f"The final model's {method} map of image #{image_id} ({experiment})")
+        self._show_maps()
+
+    def _final_failed(self, experiment: str, image_id: int, method: str, why: str) -> None:
+        self._final[(experiment, method, image_id)] = loading.ExperimentMaps(
+            experiment, method, loading.FAILED, f"final model: {why}", final_model=True)
+        self.status.setText(f"No final-model map of image #{image_id}: {why}")
+        self._show_maps()
 
     def _job_ended(self, job_id: int, experiment: str, method: str, state: str, error: str) -> None:
         key = (experiment, method)

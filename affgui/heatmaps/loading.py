@@ -23,6 +23,8 @@ class ExperimentMaps:
 
     ``state`` is ``ready`` (``heatmaps`` set), ``missing`` (no or incomplete files),
     ``pending`` (an explain job is queued or running: ``job_id``) or ``failed``.
+    With ``final_model`` it holds one image's map from the experiment's final model
+    (an unlabelled or held-out image, which no fold model validated).
     """
 
     experiment: str
@@ -32,6 +34,7 @@ class ExperimentMaps:
     heatmaps: object | None = None  # engine.explain.Heatmaps
     job_id: int | None = None
     index: dict[int, int] = field(default_factory=dict)
+    final_model: bool = False  # one image's map from the final model, not an out-of-fold one
 
     def row_of(self, image_id: int) -> int | None:
         return self.index.get(int(image_id))

@@ -31,9 +31,10 @@ DEFAULT_METHOD = "gradcam"
 class HeatmapOnDemand(QObject):
     """Queues final-model heatmap jobs for single images and reports when each map is ready."""
 
-    sigQueued = Signal(int, int)  # image id, job id
-    sigReady = Signal(int, str, object)  # image id, method, engine.explain.Heatmaps (that image only)
-    sigFailed = Signal(int, str, str)  # image id, method, one-line reason
+    sigQueued = Signal(str, int, str, int)  # experiment, image id, method, job id
+    # experiment, image id, method, engine.explain.Heatmaps (that image only)
+    sigReady = Signal(str, int, str, object)
+    sigFailed = Signal(str, int, str, str)  # experiment, image id, method, one-line reason
 
     def __init__(self, project=None, parent: QObject | None = None, *, interval_ms: int = POLL_MS,
                  backend: str = "local", on_queued: Callable[[int], None] | None = None):
@@ -59,7 +60,7 @@ class HeatmapOnDemand(QObject):
         """
         image_id = int(image_id)
         if self.project is None:
-            self.sigFailed.emit(image_id, method, "no project is open")
+            self.sigFailed.emit(experiment, image_id, method, "no project is open")
             return None
         try:
             if self._emit_if_stored(experiment, image_id, method):
@@ -67,10 +68,10 @@ class HeatmapOnDemand(QObject):
             job_id = submit_screen_heatmaps(self.project, experiment, [image_id], method,
                                             backend=self.backend)
         except (EngineError, KeyError, ValueError) as exc:
-            self.sigFailed.emit(image_id, method, _one_line(exc))
+            self.sigFailed.emit(experiment, image_id, method, _one_line(exc))
             return None
         self.pending[(experiment, image_id, method)] = job_id
-        self.sigQueued.emit(image_id, job_id)
+        self.sigQueued.emit(experiment, image_id, method, job_id)
         if self.on_queued is not None:
             self.on_queued(job_id)
         if not self._timer.isActive():
@@ -89,16 +90,18 @@ class HeatmapOnDemand(QObject):
                 job = queue.get(job_id)
             except KeyError:
                 del self.pending[key]
-                self.sigFailed.emit(image_id, method, f"heatmap job #{job_id} was deleted")
+                self.sigFailed.emit(experiment, image_id, method,
+                                    f"heatmap job #{job_id} was deleted")
                 continue
             if job.state not in TERMINAL_STATES:
                 continue
             del self.pending[key]
             if job.state != "finished":
                 why = f": {job.error}" if job.error else ""
-                self.sigFailed.emit(image_id, method, f"heatmap job #{job_id} {job.state}{why}")
+                self.sigFailed.emit(experiment, image_id, method,
+                                    f"heatmap job #{job_id} {job.state}{why}")
             elif not self._emit_if_stored(experiment, image_id, method):
-                self.sigFailed.emit(image_id, method,
+                self.sigFailed.emit(experiment, image_id, method,
                                     f"heatmap job #{job_id} finished without a map of image {image_id}")
         if not self.pending:
             self._timer.stop()
@@ -107,7 +110,7 @@ class HeatmapOnDemand(QObject):
         maps = screened_heatmaps(self.project, experiment, method)
         if maps is None or image_id not in {int(i) for i in maps.image_ids}:
             return False
-        self.sigReady.emit(image_id, method, maps.subset([image_id]))
+        self.sigReady.emit(experiment, image_id, method, maps.subset([image_id]))
         return True
 
 

@@ -28,6 +28,7 @@ class HeatmapPaneWidget(QWidget):
     """Shows ``experiment``'s map of the current image over the cached radiograph."""
 
     sigComputeRequested = Signal(str)  # experiment
+    sigFinalMapRequested = Signal(str)  # experiment: the final model's map of the current image
     sigWindowLevelDragged = Signal(float, float)  # dx, dy in screen pixels
     sigFitRequested = Signal()
 
@@ -56,7 +57,13 @@ class HeatmapPaneWidget(QWidget):
         self.compute_button = QPushButton("Compute heatmaps")
         self.compute_button.setToolTip("Queue an explain job; a worker computes the maps")
         self.compute_button.clicked.connect(lambda: self.sigComputeRequested.emit(self.experiment))
-        for widget in (self.message, self.compute_button):  # hidden, they still hold their space
+        self.final_button = QPushButton("Final model's map")
+        self.final_button.setObjectName("finalModelMap")
+        self.final_button.setToolTip("This image has no out-of-fold map: queue a heatmap job on "
+                                     "the experiment's final model for this image alone")
+        self.final_button.clicked.connect(lambda: self.sigFinalMapRequested.emit(self.experiment))
+        for widget in (self.message, self.compute_button, self.final_button):
+            # hidden, they still hold their space
             policy = widget.sizePolicy()
             policy.setRetainSizeWhenHidden(True)
             widget.setSizePolicy(policy)
@@ -64,6 +71,7 @@ class HeatmapPaneWidget(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.message, 1)
         bar.addWidget(self.compute_button)
+        bar.addWidget(self.final_button)
 
         self.view_box = WindowLevelViewBox()
         self.image_item = pg.ImageItem(axisOrder="row-major")
@@ -186,19 +194,22 @@ class HeatmapPaneWidget(QWidget):
         if r is not None:
             color = theme.LABEL_COLORS.get(r.label or "", theme.TEXT_DIM)
             parts.append(f"label <span style='color:{color}'>{r.label or 'unlabelled'}</span>")
-        if self.fold is not None and self.fold >= 0:
+        if m is not None and m.final_model and m.state == READY:
+            model = m.heatmaps.info.get("final_model_id")
+            parts.append("final model" + (f" #{model}" if model is not None else ""))
+        elif self.fold is not None and self.fold >= 0:
             parts.append(run_label(None, self.fold, None))
         self.title.setText(" · ".join(parts))
         message, compute = "", False
         if m is None:
             message = "Reading maps…" if r is not None else ""
         elif m.state in (MISSING, FAILED):
-            message, compute = m.message, True
+            message, compute = m.message, not m.final_model
         elif m.state == PENDING:
             message = m.message + "; the pane reloads when it finishes"
         elif r is not None and m.row_of(r.id) is None:
             message = (f"no {m.method} map for image #{r.id} (not among {self.experiment}'s "
-                       "out-of-fold predictions)")
+                       "out-of-fold predictions); its final model can compute one")
         elif self.empty_map:
             message = (f"the {m.method} map is zero everywhere for this image: no region raises the "
                        "predicted class's score at this layer (common for Grad-CAM on transformers); "
@@ -206,3 +217,15 @@ class HeatmapPaneWidget(QWidget):
         self.message.setText(message)
         self.message.setVisible(bool(message))
         self.compute_button.setVisible(compute)
+        self.final_button.setVisible(self._offers_final_map())
+
+    def _offers_final_map(self) -> bool:
+        """An image no fold model validated (unlabelled, or held out) and no final map under way."""
+        m, r = self.maps, self.row
+        if r is None or m is None:
+            return False
+        if m.final_model:
+            return m.state == FAILED  # ask again
+        if m.state == READY:
+            return m.row_of(r.id) is None
+        return r.label is None and m.state in (MISSING, FAILED)
