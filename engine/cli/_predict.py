@@ -47,17 +47,15 @@ def run_predict(args) -> int:
     from engine.cli._common import ProgressPrinter, open_project
     from engine.cli._evaluate import auto_device
     from engine.final import predict_images, predict_job_spec, stored_predictions, submit_predict
+    from engine.jobs import backend
 
     filters = parse_filters(args.filter)
     with open_project(args.project) as project:
         if args.queue or args.backend != "local":
             job_id = submit_predict(project, args.experiment, args.images, filters, args.batch_size,
                                     args.priority, backend=args.backend)
-            if args.backend == "slurm":
-                print(f"queued predict job {job_id} for Slurm; submit it and bring its predictions in "
-                      f"with: affengine slurm sync {args.project} --watch 30")
-            else:
-                print(f"queued predict job {job_id}; run it with: affengine worker {args.project}")
+            where = backend(args.backend)
+            print(f"queued predict job {job_id}{where.where}; {where.run_hint(args.project)}")
             return 0
         spec = predict_job_spec(project, args.experiment, args.images, filters, args.batch_size)
         bar = ProgressPrinter("predict")

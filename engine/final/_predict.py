@@ -259,7 +259,7 @@ def run_predict_job(job: Job, project: Project, run_dir: Path, should_stop: Call
                     device: str, progress: Callable[[dict], None] | None = None) -> str:
     """The ``predict`` job kind: events in the job's ``events.jsonl``; a CSV copy of its predictions.
 
-    On Slurm (``job.backend == "slurm"``: ``project`` is the node's snapshot) the chunks go to
+    On Slurm (a job of the ``slurm`` backend: ``project`` is the node's snapshot) the chunks go to
     the run folder. A spec with ``explain`` (a heatmap method) also writes the final model's
     maps of its images to ``heatmaps/<method>.npz`` in the run folder (heatmaps on demand).
     """

@@ -1,6 +1,6 @@
 """Durable jobs: the queue in the project database and the worker that runs them."""
 
-from engine.jobs._backends import register_backend
+from engine.jobs._backends import Backend, backend, register_backend
 from engine.jobs._control import (
     cancel_job,
     engine_command,
@@ -31,6 +31,7 @@ from engine.jobs._worker import Worker, one_line
 from engine.jobs._workers_table import WorkerRow, WorkerTable
 
 __all__ = [
+    "Backend",
     "JobRow",
     "JobTailer",
     "Snapshot",
@@ -48,6 +49,7 @@ __all__ = [
     "Worker",
     "WorkerRow",
     "WorkerTable",
+    "backend",
     "cancel_job",
     "check_priority",
     "check_stale_after",

@@ -18,19 +18,28 @@ from engine.errors import InvalidInput
 _PROVIDERS = {"slurm": "engine.slurm"}
 
 
+def _worker_hint(project: str) -> str:
+    return f"run it with: affengine worker {project}"
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
     # cancel(project, job_id, grace_s) -> the job's state afterwards
     cancel: Callable[..., str]
+    # run_hint(project path) -> what the user does next with a job queued here (one line)
+    run_hint: Callable[[str], str] = _worker_hint
+    where: str = ""  # " for Slurm": how a "queued ... job N" line names this backend
 
 
 _REGISTRY: dict[str, Backend] = {}
 
 
-def register_backend(name: str, *, cancel: Callable[..., str]) -> None:
-    """Register backend ``name``: ``cancel(project, job_id, grace_s)`` cancels one of its jobs."""
-    _REGISTRY[name] = Backend(name, cancel)
+def register_backend(name: str, *, cancel: Callable[..., str],
+                     run_hint: Callable[[str], str] = _worker_hint, where: str = "") -> None:
+    """Register backend ``name``: ``cancel(project, job_id, grace_s)`` cancels one of its jobs;
+    ``run_hint(project)`` says in one line how a job queued on it gets run (and its results in)."""
+    _REGISTRY[name] = Backend(name, cancel, run_hint, where)
 
 
 def backend(name: str) -> Backend:

@@ -186,7 +186,8 @@ def _eta(eta_s, t, now: float | None = None) -> float | None:
     if not _is_number(eta_s):
         return None
     now = time.time() if now is None else now
-    left = eta_s - (now - t) if _is_number(t) else float(eta_s)
+    # never more than the worker said: event times are rounded, and clocks can step back
+    left = eta_s - max(0.0, now - t) if _is_number(t) else float(eta_s)
     return left if left > 0.5 else None
 
 

@@ -161,7 +161,9 @@ def _cancel(project, job_id: int, grace_s: float = 0.0, poll_s: float = 0.0) -> 
     return cancel_slurm_job(project, job_id)
 
 
-register_backend("slurm", cancel=_cancel)
+register_backend("slurm", cancel=_cancel, where=" for Slurm",
+                 run_hint=lambda project: "submit it and bring its results in with: "
+                                          f"affengine slurm sync {project} --watch 30")
 
 
 def slurm_log(project, job_id: int, every: bool = False) -> str:

@@ -35,6 +35,8 @@ def test_eta_counts_down_and_is_unknown_once_run_out():
     assert _eta(50.0, 1000.0, now=1100.0) is None  # overdue: unknown, never "0 s"
     assert _eta("soon", 1000.0, now=1001.0) is None
     assert _eta(None, 1000.0, now=1001.0) is None
+    # an event stamped a little after "now" (rounded times, a clock stepped back) adds nothing
+    assert _eta(50.0, 1000.0, now=999.9) == 50.0
 
 
 def test_reopened_project_shows_eta_from_events_not_zero(project):
