@@ -214,6 +214,9 @@ class HeatmapPaneWidget(QWidget):
             message = (f"the {m.method} map is zero everywhere for this image: no region raises the "
                        "predicted class's score at this layer (common for Grad-CAM on transformers); "
                        "try eigencam or rollout")
+        if (m is not None and not m.final_model and m.state in (MISSING, FAILED)
+                and r is not None and r.label is None):
+            message += "; an unlabelled image has no out-of-fold map: its final model can compute one"
         self.message.setText(message)
         self.message.setVisible(bool(message))
         self.compute_button.setVisible(compute)
