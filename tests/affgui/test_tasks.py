@@ -137,6 +137,6 @@ def test_progress_without_a_listener_still_cancels(qtbot):
     runner.cancel(task)
     release.set()
     assert runner.wait(5000)
-    qtbot.waitUntil(lambda: failed, timeout=5000)
+    qtbot.waitUntil(lambda: len(failed) == 1, timeout=5000)
     assert calls == [] and got == [] and type(failed[0]).__name__ == "Cancelled"
     runner.shutdown()

@@ -163,7 +163,22 @@ def test_another_cache_drops_the_batches_of_the_old_one(qtbot):
     qtbot.wait(50)
     assert got == [] and old.reads == [1]  # stopped at its next image, reported nothing
     loader.request(1, SIDE, SIDE)
-    qtbot.waitUntil(lambda: got, timeout=5000)
+    qtbot.waitUntil(lambda: len(got) == 1, timeout=5000)
     assert [(i, status) for i, status, _ in got] == [(1, LOADED)]
     assert got[0][2].pixel(0, 0) & 0xFF == 200  # from the new cache
     loader.wait()
+
+
+def test_a_batch_read_before_the_switch_but_not_yet_delivered_is_dropped(qtbot):
+    loader = ThumbnailLoader(side=SIDE)
+    got = []
+    loader.sigLoaded.connect(got.extend)
+    old = _SlowCache(10)
+    loader.reset(old)
+    loader.request(1, SIDE, SIDE)
+    qtbot.waitUntil(old.started.is_set, timeout=5000)
+    old.release.set()
+    assert loader.wait(5000)  # read to the end; its result waits in the GUI thread's queue
+    loader.reset(_SlowCache(200))
+    qtbot.wait(50)
+    assert got == [] and old.reads == [1]
