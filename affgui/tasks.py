@@ -10,7 +10,9 @@ task.
 ``submit(..., key=k)`` supersedes the task still running under the same key ``k``: it is
 cancelled, and its callbacks never run, so a slow read of the image (or project) shown a
 moment ago cannot overwrite the current one. ``supersede(k)`` drops it without a new task.
-This replaces the per-part generation counters.
+``supersede_all()`` drops every task of the runner at once, keyed or not: a part that reads
+one project on its own runner calls it when the project changes, so nothing read from the
+old project reaches the new one's UI. These replace the per-part generation counters.
 """
 
 from __future__ import annotations
@@ -39,17 +41,21 @@ class _TaskSignals(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, task_id: int, fn: Callable[[Progress], Any], signals: _TaskSignals):
+    def __init__(self, task_id: int, fn: Callable[[Progress], Any], signals: _TaskSignals,
+                 report: bool = True):
         super().__init__()
         self.task_id = task_id
         self.fn = fn
         self.signals = signals  # a Python reference keeps the emitter alive while we run
+        self.report = report  # False: nobody listens, ``progress`` only checks for a cancel
         self.cancelled = threading.Event()
         self._last_emit = 0.0
 
     def progress(self, stage: str, done: int, total: int) -> None:
         if self.cancelled.is_set():
             raise Cancelled()
+        if not self.report:
+            return
         now = time.monotonic()
         if done >= total or now - self._last_emit >= PROGRESS_INTERVAL_S:
             self._last_emit = now
@@ -93,20 +99,23 @@ class TaskRunner(QObject):
         failed: Callable[[BaseException], None] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
         key: Hashable | None = None,
+        priority: int = 0,
     ) -> int:
         """Start ``fn(progress)`` on the pool; returns a task id for :meth:`cancel`.
 
         With ``key``, an older task of the same key is superseded (see :meth:`supersede`).
+        Tasks still waiting for a thread start in order of ``priority``, highest first (the
+        thumbnail grid loads the rows now on screen before those scrolled past).
         """
         if key is not None:
             self.supersede(key)
         task_id = next(self._ids)
-        runnable = _Runnable(task_id, fn, self._signals)
+        runnable = _Runnable(task_id, fn, self._signals, report=progress is not None)
         runnable.setAutoDelete(False)  # Python owns it, kept in _running until reported
         self._running[task_id] = (runnable, _Callbacks(done, failed, progress))
         if key is not None:
             self._keys[key] = task_id
-        self._pool.start(runnable)
+        self._pool.start(runnable, priority)
         return task_id
 
     def supersede(self, key: Hashable) -> None:
@@ -116,6 +125,18 @@ class TaskRunner(QObject):
         if entry is not None:
             entry[0].cancelled.set()
             self._running[task_id] = (entry[0], _Callbacks(None, _ignore, None))
+
+    def supersede_all(self) -> None:
+        """Cancel every task of this runner, keyed or not; none of their callbacks will run.
+
+        For a part whose runner reads one project (the heatmap window, the thumbnail loader):
+        on a project change, a result of the old project must never reach the UI, whichever
+        request it answers. Tasks submitted afterwards run as usual.
+        """
+        for task_id, (runnable, _) in list(self._running.items()):
+            runnable.cancelled.set()
+            self._running[task_id] = (runnable, _Callbacks(None, _ignore, None))
+        self._keys.clear()
 
     def current(self, key: Hashable) -> int | None:
         """The id of the task running under ``key`` (``None``: none)."""

@@ -3,10 +3,12 @@
 Thumbnails are read from the cache's one slot file (``pread``, never a memory
 map: the pages of a map stay in this process's RSS). The grid asks
 for a thumbnail when a row is painted; requests made in the same event-loop
-pass are batched into one :class:`QRunnable`, newest batches first, so the
-rows on screen load before rows scrolled past. A worker skips ids the
-grid no longer shows (``wanted``) and reports them as dropped, so they are asked
-for again if they come back into view.
+pass are batched into tasks of the loader's own :class:`~affgui.tasks.TaskRunner`,
+newest batches first, so the rows on screen load before rows scrolled past. A worker
+skips ids the grid no longer shows (``wanted``) and reports them as dropped, so they are
+asked for again if they come back into view. Switching to another project's cache
+supersedes every batch in flight (``TaskRunner.supersede_all``): it stops at its next
+image, and no thumbnail of the old cache reaches the grid.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRunnable,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
     Slot,
@@ -31,6 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from affgui.display import plain_tooltip
+from affgui.tasks import Progress, TaskRunner
 from engine.store import ImageCache, ImageRow
 
 LOADED, DROPPED, MISSING = "loaded", "dropped", "missing"
@@ -52,29 +53,25 @@ def thumbnail_image(cache: ImageCache, image_id: int, height: int, width: int,
     return image
 
 
-class _Signals(QObject):
-    sigBatchDone = Signal(int, object)  # generation, [(image_id, status, QImage | None)]
+def _load_batch(cache: ImageCache, side: int, items: list[tuple[int, int, int]],
+                wanted: Callable[[int], bool] | None, progress: Progress) -> list:
+    """Read one batch on a loader thread: ``[(image_id, status, QImage | None)]``.
 
-
-class _BatchRunnable(QRunnable):
-    def __init__(self, loader: ThumbnailLoader, generation: int, items: list[tuple[int, int, int]]):
-        super().__init__()
-        self.loader, self.generation, self.items = loader, generation, items
-        self.cache, self.side, self.signals = loader.cache, loader.side, loader.signals
-
-    def run(self) -> None:
-        out = []
-        wanted = self.loader.wanted
-        for image_id, h, w in self.items:
-            if self.generation != self.loader.generation or (wanted and not wanted(image_id)):
-                out.append((image_id, DROPPED, None))
-                continue
-            try:
-                image = thumbnail_image(self.cache, image_id, h, w, self.side)
-            except (OSError, ValueError):  # a truncated or rewritten thumbnail file
-                image = None
-            out.append((image_id, LOADED if image is not None else MISSING, image))
-        self.signals.sigBatchDone.emit(self.generation, out)
+    ``progress`` raises :class:`~affgui.tasks.Cancelled` once the batch was superseded
+    (another cache), so a stale batch stops at its next image.
+    """
+    out = []
+    for k, (image_id, h, w) in enumerate(items):
+        progress("thumbnails", k, len(items))
+        if wanted and not wanted(image_id):
+            out.append((image_id, DROPPED, None))
+            continue
+        try:
+            image = thumbnail_image(cache, image_id, h, w, side)
+        except (OSError, ValueError):  # a truncated or rewritten thumbnail file
+            image = None
+        out.append((image_id, LOADED if image is not None else MISSING, image))
+    return out
 
 
 class ThumbnailLoader(QObject):
@@ -86,20 +83,16 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.side = side
         self.cache: ImageCache | None = None
-        self.generation = 0
         self.wanted: Callable[[int], bool] | None = None  # called from worker threads
-        self.signals = _Signals()
-        self.signals.sigBatchDone.connect(self._on_batch_done)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
+        self.tasks = TaskRunner(self, max_threads=threads)  # batches of self.cache alone
         self._queue: dict[int, tuple[int, int]] = {}
         self._priority = itertools.count(0, 1000)
         self._flush_timer = QTimer(self, singleShot=True, interval=0)
         self._flush_timer.timeout.connect(self._flush)
 
     def reset(self, cache: ImageCache | None) -> None:
-        """Switch to another project's cache; results still in flight are discarded."""
-        self.generation += 1
+        """Switch to another project's cache; batches still in flight are superseded."""
+        self.tasks.supersede_all()
         self.cache = cache
         self._queue.clear()
 
@@ -112,21 +105,20 @@ class ThumbnailLoader(QObject):
             self._flush_timer.start()
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        return self._pool.waitForDone(timeout_ms)
+        return self.tasks.wait(timeout_ms)
 
     @Slot()
     def _flush(self) -> None:
         items = [(i, h, w) for i, (h, w) in self._queue.items()]
         self._queue.clear()
+        cache, side, wanted = self.cache, self.side, self.wanted
+        if cache is None:
+            return
         base = next(self._priority) + len(items)  # later flushes outrank earlier ones
         for k in range(0, len(items), BATCH):
-            runnable = _BatchRunnable(self, self.generation, items[k:k + BATCH])
-            self._pool.start(runnable, base - k)
-
-    @Slot(int, object)
-    def _on_batch_done(self, generation: int, results: list) -> None:
-        if generation == self.generation:
-            self.sigLoaded.emit(results)
+            batch = items[k:k + BATCH]
+            self.tasks.submit(lambda progress, b=batch: _load_batch(cache, side, b, wanted, progress),
+                              done=self.sigLoaded.emit, priority=base - k)
 
 
 class ThumbnailModel(QAbstractListModel):

@@ -46,8 +46,7 @@ class HeatmapCompareWidget(QWidget):
         self.project: Project | None = None
         self.row: ImageRow | None = None
         self.panes: list[HeatmapPaneWidget] = []
-        self.tasks = TaskRunner(self, max_threads=2)
-        self._generation = 0
+        self.tasks = TaskRunner(self, max_threads=2)  # reads of self.project alone
         self._rows: Callable[[], Sequence[ImageRow]] = lambda: []
         self._maps: dict[tuple[str, str], loading.ExperimentMaps] = {}
         self._reading: set[tuple[str, str]] = set()
@@ -98,8 +97,12 @@ class HeatmapCompareWidget(QWidget):
 
     # -- inputs ---------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
-        """Read another project (``None``: forget everything); waits for reads of the old one."""
-        self._generation += 1
+        """Read another project (``None``: forget everything); waits for reads of the old one.
+
+        Every read still in flight is superseded first: none of its callbacks runs, so no
+        pixel, map or job state of the old project lands in the new one's caches.
+        """
+        self.tasks.supersede_all()
         self.tasks.wait(10_000)
         self.project = project
         self._maps.clear()
@@ -246,20 +249,21 @@ class HeatmapCompareWidget(QWidget):
 
     # -- reading ----------------------------------------------------------------------
     def _submit(self, fn, done, what: str, always: Callable[[], None] | None = None) -> None:
-        """Run ``fn`` on a worker; ``done`` (and ``always``, also on failure) only if still current."""
-        generation = self._generation
+        """Run ``fn`` on a worker; ``done`` (and ``always``, also on failure) only if still current.
+
+        A read of an older project is superseded by :meth:`set_project`, so its callbacks
+        never run.
+        """
 
         def on_done(result):
-            if generation == self._generation:
-                if always is not None:
-                    always()
-                done(result)
+            if always is not None:
+                always()
+            done(result)
 
         def on_failed(exc):
-            if generation == self._generation:
-                if always is not None:
-                    always()
-                self.status.setText(f"Cannot {what}: {exc}")
+            if always is not None:
+                always()
+            self.status.setText(f"Cannot {what}: {exc}")
 
         self.tasks.submit(lambda _progress: fn(), done=on_done, failed=on_failed)
 

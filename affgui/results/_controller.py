@@ -2,8 +2,10 @@
 
 Listing the experiments (each one's split and run folders) and computing their statistics
 run on the controller's own :class:`TaskRunner`, so closing the project never waits for
-them. Each request carries a generation number and a result from a superseded request (or
-a closed project) is dropped (and its task cancelled at its next check).
+them. Each kind of request runs under its own :class:`TaskRunner` key (:data:`LIST_KEY`,
+:data:`RESULTS_KEY`): a newer request, a closed project or a changed choice supersedes the
+task in flight, which is cancelled at its next check and whose callbacks never run, so a
+result of a superseded request (or a closed project) never reaches the page.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from affgui.shell import WindowShell
 
 DEBOUNCE_MS = 150  # ticking several boxes in a row computes once
+LIST_KEY = "results-list"  # the TaskRunner key of the experiments listing
+RESULTS_KEY = "results-compute"  # ... and of the statistics of the checked experiments
 
 
 class ResultsController(QObject):
@@ -54,8 +58,6 @@ class ResultsController(QObject):
         self.results: ResultsData | None = None
         self.last_report: Path | None = None
         self._auto_check: set[str] = set()
-        self._list_generation = self._result_generation = 0
-        self._result_task: int | None = None
         self.tasks = TaskRunner(self, max_threads=2)  # a cancelled computation may run on a while
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -80,14 +82,13 @@ class ResultsController(QObject):
     def refresh(self) -> None:
         """Re-list the project's experiments (on a worker); the checked ones stay checked."""
         project = self.window.project
-        self._list_generation += 1
         if project is None:
+            self.tasks.supersede(LIST_KEY)
             self.page.set_statuses([])
             return
-        generation = self._list_generation
 
         def done(statuses: list) -> None:
-            if generation == self._list_generation and project is self.window.project:
+            if project is self.window.project:
                 check = [s.name for s in statuses if s.ready and s.name in self._auto_check]
                 self._auto_check.difference_update(check)
                 self.page.set_statuses(statuses, check)
@@ -95,7 +96,7 @@ class ResultsController(QObject):
                 self.final.refresh()  # finalize may have run in a terminal since
 
         self.tasks.submit(lambda _progress: list_status(project), done=done,
-                                 failed=lambda exc: self._failed(generation, "list", exc))
+                          failed=self._list_failed, key=LIST_KEY)
 
     @Slot(str)
     def on_experiment_finished(self, name: str) -> None:
@@ -116,7 +117,7 @@ class ResultsController(QObject):
             self.page.set_message("" if project is None else
                                   "Check complete experiments to see their results.")
             return
-        generation, level, reference = self._result_generation, self.page.level(), self.page.reference()
+        level, reference = self.page.level(), self.page.reference()
         n_boot, seed, how, margin = self.n_boot, self.seed, self.how, self.page.margin()
 
         def work(progress):
@@ -124,33 +125,28 @@ class ResultsController(QObject):
                                    seed=seed, cancelled=lambda: progress("results", 0, 1), margin=margin)
 
         def done(data: ResultsData) -> None:
-            if generation == self._result_generation:
-                self._result_task = None
-                self.results = data
-                self.page.set_busy(False)
-                self.page.show_results(data)
-                self.sigResultsShown.emit(data)
+            self.results = data
+            self.page.set_busy(False)
+            self.page.show_results(data)
+            self.sigResultsShown.emit(data)
 
         self.page.set_busy(True)
         self.page.set_message(f"Computing {len(names)} experiment(s) at {level} level…")
-        self._result_task = self.tasks.submit(
-            work, done=done, failed=lambda exc: self._failed(generation, "results", exc))
+        self.tasks.submit(work, done=done, failed=self._results_failed, key=RESULTS_KEY)
 
     def _cancel_results(self) -> None:
         """Drop the computation in flight (its result, whenever it comes, is not shown)."""
         self._debounce.stop()
-        self._result_generation += 1
-        if self._result_task is not None:
-            self.tasks.cancel(self._result_task)
-            self._result_task = None
+        self.tasks.supersede(RESULTS_KEY)
 
-    def _failed(self, generation: int, what: str, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            return
-        if what == "list" and generation == self._list_generation:
+    def _list_failed(self, exc: BaseException) -> None:
+        """The current listing failed (a superseded one never gets here)."""
+        if not isinstance(exc, Cancelled):  # cancelled by the runner's shutdown
             self.page.set_message(f"Cannot list the experiments: {exc}")
-        elif what == "results" and generation == self._result_generation:
-            self._result_task = None
+
+    def _results_failed(self, exc: BaseException) -> None:
+        """The current computation failed (a superseded one never gets here)."""
+        if not isinstance(exc, Cancelled):
             self.page.set_busy(False)
             self.page.set_message(f"Cannot compute the results: {exc}")
 

@@ -7,6 +7,8 @@ letterboxed input): no training, so it builds in well under a second.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
@@ -255,3 +257,44 @@ def test_panes_stay_level_when_one_title_wraps(qtbot, compare):
     ya = a.view.mapTo(compare, a.view.rect().topLeft()).y()
     yb = b.view.mapTo(compare, b.view.rect().topLeft()).y()
     assert ya == yb and a.view.height() == b.view.height()
+
+
+def test_reads_of_the_old_project_never_reach_the_new_one(qtbot, monkeypatch):
+    """set_project supersedes every read in flight: neither its result nor its failure lands."""
+    from affgui.heatmaps import compare_widget
+
+    widget = compare_widget.HeatmapCompareWidget()
+    qtbot.addWidget(widget)
+    old, new = object(), object()  # the reads below are stand-ins: no database is touched
+    started, release = threading.Semaphore(0), threading.Event()
+
+    def slow_names(project):
+        started.release()
+        release.wait(5)
+        if project is old:
+            return ["old experiment"]
+        raise AssertionError("never read")
+
+    def slow_failing(project):
+        started.release()
+        release.wait(5)
+        raise OSError("the old project's folder is gone")
+
+    widget.set_project(old)
+    monkeypatch.setattr(compare_widget.loading, "experiment_names", slow_names)
+    widget.refresh_experiments()
+    assert started.acquire(timeout=5)  # the first read is in slow_names before the swap
+    monkeypatch.setattr(compare_widget.loading, "experiment_names", slow_failing)
+    widget.refresh_experiments()
+    assert started.acquire(timeout=5)
+    threading.Timer(0.2, release.set).start()  # set_project waits for the old reads to end
+    widget.set_project(new)
+    assert release.is_set()
+    qtbot.wait(100)  # their results and failures have been delivered, and dropped
+    assert widget.controls.picker.count() == 0 and widget.status.text() == ""
+
+    monkeypatch.setattr(compare_widget.loading, "experiment_names", lambda p: ["new experiment"])
+    widget.refresh_experiments()
+    qtbot.waitUntil(lambda: widget.controls.picker.count() == 1, timeout=5000)
+    assert widget.controls.picker.item(0).text() == "new experiment"
+    widget.set_project(None)

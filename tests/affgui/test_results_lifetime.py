@@ -75,3 +75,56 @@ def test_closing_the_project_mid_listing_does_not_wait_for_it(qtbot, window, stu
     controller.tasks.wait(30_000)
     qtbot.wait(100)
     assert shown == [] and controller.page.picker.count() == 0
+
+
+def test_a_superseded_listing_or_computation_that_fails_says_nothing(
+        qtbot, window, study, monkeypatch):  # noqa: F811 - the imported fixture
+    """An older request's failure, arriving after a newer request's result, is not shown."""
+    controller = window.results
+    controller.n_boot = N_BOOT
+    open_in(qtbot, window, study)
+    with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
+        controller.dock.show()
+    started, release = threading.Event(), threading.Event()
+    real_list, real_compute = _controller.list_status, _controller.compute_results
+
+    def first_fails(real):
+        calls = []
+
+        def fn(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:  # the older request: slow, and it fails
+                started.set()
+                release.wait(30)
+                raise OSError("a run folder vanished")
+            return real(*args, **kwargs)
+        return fn
+
+    monkeypatch.setattr(_controller, "list_status", first_fails(real_list))
+    controller.refresh()
+    assert started.wait(10)
+    with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
+        controller.refresh()  # supersedes the slow listing
+    release.set()
+    controller.tasks.wait(30_000)
+    qtbot.wait(100)
+    assert "Cannot list" not in controller.page.message.text()
+    assert controller.page.picker.count() > 0
+
+    started.clear()
+    release.clear()
+    monkeypatch.setattr(_controller, "compute_results", first_fails(real_compute))
+    shown = []
+    controller.sigResultsShown.connect(shown.append)
+    controller.page.set_checked([CNN])
+    controller.recompute()
+    assert started.wait(10)
+    controller.page.set_checked([CNN, VIT])
+    with qtbot.waitSignal(controller.sigResultsShown, timeout=30_000):
+        controller.recompute()  # supersedes the failing computation
+    release.set()
+    controller.tasks.wait(30_000)
+    qtbot.wait(400)  # past the debounce the checks started (stopped by recompute)
+    assert [[r.name for r in d.results] for d in shown] == [[CNN, VIT]]
+    assert "Cannot compute" not in controller.page.message.text()
+    assert not controller.page.busy.isVisible() and controller.results is shown[0]

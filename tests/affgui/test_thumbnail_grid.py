@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
-from affgui.thumbnails import ThumbnailModel, thumbnail_image
+from affgui.thumbnails import LOADED, ThumbnailLoader, ThumbnailModel, thumbnail_image
 from affgui.widgets.thumbnail_grid import ThumbnailGridView
 from engine.store import ImageCache, ImageRow
 
@@ -129,3 +131,54 @@ def test_the_visible_window_covers_every_row_on_screen(qtbot, grid):
         lo, hi = model._window
         assert lo <= on_screen[0] and on_screen[-1] <= hi
         assert hi - lo + 1 <= 4 * len(on_screen)  # one screen of margin either side
+
+
+class _SlowCache:
+    """A cache whose first read waits for the test: the batch is in flight when the project changes."""
+
+    def __init__(self, grey: int):
+        self.grey, self.reads = grey, []
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def thumb(self, image_id: int, height: int, width: int) -> np.ndarray:
+        self.reads.append(image_id)
+        self.started.set()
+        self.release.wait(5)
+        return np.full((height, width), self.grey, np.uint8)
+
+
+def test_another_cache_drops_the_batches_of_the_old_one(qtbot):
+    loader = ThumbnailLoader(side=SIDE)
+    got = []
+    loader.sigLoaded.connect(got.extend)
+    old, new = _SlowCache(10), _SlowCache(200)
+    new.release.set()
+    loader.reset(old)
+    for image_id in (1, 2, 3):  # one batch
+        loader.request(image_id, SIDE, SIDE)
+    qtbot.waitUntil(old.started.is_set, timeout=5000)
+    loader.reset(new)  # another project while the old batch reads its first image
+    old.release.set()
+    assert loader.wait(5000)
+    qtbot.wait(50)
+    assert got == [] and old.reads == [1]  # stopped at its next image, reported nothing
+    loader.request(1, SIDE, SIDE)
+    qtbot.waitUntil(lambda: len(got) == 1, timeout=5000)
+    assert [(i, status) for i, status, _ in got] == [(1, LOADED)]
+    assert got[0][2].pixel(0, 0) & 0xFF == 200  # from the new cache
+    loader.wait()
+
+
+def test_a_batch_read_before_the_switch_but_not_yet_delivered_is_dropped(qtbot):
+    loader = ThumbnailLoader(side=SIDE)
+    got = []
+    loader.sigLoaded.connect(got.extend)
+    old = _SlowCache(10)
+    loader.reset(old)
+    loader.request(1, SIDE, SIDE)
+    qtbot.waitUntil(old.started.is_set, timeout=5000)
+    old.release.set()
+    assert loader.wait(5000)  # read to the end; its result waits in the GUI thread's queue
+    loader.reset(_SlowCache(200))
+    qtbot.wait(50)
+    assert got == [] and old.reads == [1]
