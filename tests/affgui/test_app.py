@@ -116,11 +116,12 @@ def test_resources_load_as_package_data(qapp):
     from PySide6.QtGui import QIcon
 
     from affgui.app import ICON
+    from affgui.icons import PACKAGE
     from affgui.self_test import RESOURCES, resource_path
 
     assert ICON in RESOURCES
-    folder = resources.files("affgui").joinpath("resources")
-    assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == sorted(RESOURCES)
+    folder = resources.files(PACKAGE)  # affgui/resources once installed (tests/test_resources.py)
+    assert {p.name for p in folder.iterdir() if p.suffix in {".png", ".svg"}} == set(RESOURCES)
     assert resource_path("affwb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in resource_path("affwb.svg").read_bytes()
     with resources.as_file(resource_path(ICON)) as svg:
