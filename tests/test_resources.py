@@ -107,6 +107,7 @@ def built(tmp_path_factory) -> tuple[Path, Path, Path]:
         pytest.skip("building a wheel needs setuptools >= 70.1 (its own bdist_wheel) or the wheel package")
     tmp = tmp_path_factory.mktemp("build")
     src = tmp / "src"
+    src.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -164,7 +165,10 @@ def _spec_datas(monkeypatch) -> tuple[list[tuple[str, str]], dict]:
     calls: dict[str, dict] = {}
 
     def record(kind):
-        return lambda *args, **kwargs: calls.setdefault(kind, kwargs)
+        def build_step(*args, **kwargs):  # what the spec reads back (a.pure, a.scripts, ...)
+            calls[kind] = kwargs
+            return types.SimpleNamespace(**{"pure": [], "scripts": [], "binaries": [], "datas": [], **kwargs})
+        return build_step
 
     spec = ROOT / "packaging" / "aff-workbench.spec"
     namespace = {"SPECPATH": str(spec.parent), "__file__": str(spec),

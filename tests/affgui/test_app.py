@@ -297,6 +297,25 @@ def test_no_arguments_and_no_history_show_the_start_page(qtbot, tmp_path):
     assert texts == ["Open Demo Project", "Open Project", "New Project"]
 
 
+def test_the_window_icon_comes_from_the_package_and_its_absence_is_no_crash(qtbot, monkeypatch, capsys):
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    app.setWindowIcon(QIcon())
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    assert not app.windowIcon().isNull()
+    # An editable install made before the icons moved to resources/ knows no affgui.resources.
+    app.setWindowIcon(QIcon())
+    monkeypatch.setattr("affgui.icons.PACKAGE", "affgui.not_installed_resources")
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    assert win.stack.currentWidget() is win.welcome and app.windowIcon().isNull()
+    assert ("affgui: warning: no window icon: the package affgui.not_installed_resources"
+            in capsys.readouterr().err)
+
+
 def test_new_project_creates_an_empty_project(qtbot, window, tmp_path):
     window.flows.open_project(tmp_path / "Fresh", create=True)
     qtbot.waitUntil(lambda: window.project is not None, timeout=10_000)
