@@ -5,7 +5,9 @@ the icon through ``affgui.icons.resource_path`` (the function the app and its se
 a fresh interpreter that sees only that installation: a wheel built from the sources, the
 editable install CI makes (``pip install -e``: setuptools' finder maps the package to the
 folder), and the layout the PyInstaller spec gives the bundle (the spec's data list, with
-PyInstaller stubbed out; the full build is ``tests/test_packaging.py`` with AFF_PACKAGING=1).
+PyInstaller stubbed out). Where PyInstaller is installed, a small real bundle with the spec's
+resource data is built and run too (seconds); the full build is ``tests/test_packaging.py``
+with AFF_PACKAGING=1.
 """
 
 from __future__ import annotations
@@ -195,3 +197,43 @@ def test_the_bundle_gets_the_icons_where_importlib_resources_reads_them(monkeypa
         shutil.copy2(source, internal / dest)
     _affgui_init, icon = _read_icon(internal)
     assert icon == internal / "affgui" / "resources" / ICON
+
+
+# The bundle's entry point in the check below: which loader gave affgui, and where the icon is.
+FROZEN_ENTRY = """\
+import affgui
+from affgui.icons import ICON, resource_path
+icon = resource_path(ICON)
+assert icon.is_file() and b"<svg" in icon.read_bytes(), icon
+print(type(affgui.__spec__.loader).__name__)
+print(icon)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("PyInstaller") is None,
+                    reason="PyInstaller is not installed (pip install -e '.[packaging]'); the test above "
+                           "checks the spec's layout without it")
+def test_a_pyinstaller_bundle_with_the_specs_data_reads_the_icon(monkeypatch, tmp_path):
+    """A real (small) PyInstaller build: the spec's resource data, affgui frozen in the archive."""
+    with monkeypatch.context() as stubbed:
+        datas, _exe = _spec_datas(stubbed)
+    datas = [(source, dest) for source, dest in datas if dest == PACKAGE.replace(".", "/")]
+    (tmp_path / "entry.py").write_text(FROZEN_ENTRY, encoding="utf-8")
+    spec = tmp_path / "mini.spec"
+    spec.write_text(
+        f"a = Analysis([{str(tmp_path / 'entry.py')!r}], pathex=[{str(ROOT)!r}], datas={datas!r},\n"
+        "             excludes=['tkinter', 'numpy', 'PySide6', 'torch'])\n"
+        "pyz = PYZ(a.pure)\n"
+        "exe = EXE(pyz, a.scripts, [], exclude_binaries=True, name='mini', console=True)\n"
+        "coll = COLLECT(exe, a.binaries, a.datas, name='mini')\n", encoding="utf-8")
+    env = {**os.environ, "PYINSTALLER_CONFIG_DIR": str(tmp_path / "config")}  # its cache stays here
+    out = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+                          "--distpath", str(tmp_path / "dist"), "--workpath", str(tmp_path / "work"),
+                          str(spec)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    bundle = tmp_path / "dist" / "mini"
+    run = subprocess.run([str(bundle / "mini")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loader, icon = run.stdout.splitlines()[-2:]
+    assert loader == "PyiFrozenLoader"  # affgui came from the archive, as in the real bundle
+    assert Path(icon) == bundle / "_internal" / "affgui" / "resources" / ICON
