@@ -17,8 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from affgui import __version__
-
-ICON = "affwb.svg"  # in affgui/resources (package data, also inside a bundle)
+from affgui.icons import ICON, ResourceError, resource_path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,8 +50,11 @@ def create_window(args: argparse.Namespace):
     from affgui.settings import get_settings
 
     app = QApplication.instance()
-    with resources.as_file(resources.files("affgui").joinpath("resources", ICON)) as icon:
-        app.setWindowIcon(QIcon(str(icon)))
+    try:
+        with resources.as_file(resource_path(ICON)) as icon:
+            app.setWindowIcon(QIcon(str(icon)))
+    except ResourceError as exc:  # a broken install still opens, without its icon
+        print(f"affgui: warning: no window icon: {exc}", file=sys.stderr)
     settings = get_settings()
     window = MainWindow(settings)
     window.show()

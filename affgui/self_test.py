@@ -19,22 +19,18 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from affgui.icons import ICON, RESOURCES, ResourceError, resource_path
+
 DEMO_PATIENTS = 10
 DEMO_SIZE = (256, 200)  # height, width: small, so the build takes seconds
 # JPEG 2000 and RLE: the demo must decode through the pydicom plugins a bundle has to carry.
 COMPRESSED_SYNTAXES = {"1.2.840.10008.1.2.4.90": "JPEG 2000", "1.2.840.10008.1.2.5": "RLE"}
-RESOURCES = ("affwb.svg", "affwb.png")
 TRAIN_OPTIONS = dict(model="resnet10t", pretrained=False, image_size=64, epochs=1, batch_size=8,
                      warmup_epochs=0.0, device="cpu", num_threads=2, progress_every=1)
 
 
 class SelfTestError(Exception):
     """A self-test step that did not do what it should; the message says what and where."""
-
-
-def resource_path(name: str):
-    """A traversable for ``affgui/resources/NAME`` (package data, also inside a bundle)."""
-    return resources.files("affgui").joinpath("resources", name)
 
 
 @contextmanager
@@ -71,10 +67,13 @@ def _wait(app, done: Callable[[], bool], timeout_s: float, what: str) -> None:
 def check_resources() -> str:
     from PySide6.QtGui import QIcon
 
-    for name in RESOURCES:
-        if not resource_path(name).is_file():
-            raise SelfTestError(f"resource affgui/resources/{name} is missing from this installation")
-    with resources.as_file(resource_path("affwb.svg")) as svg:
+    try:
+        missing = [name for name in RESOURCES if not resource_path(name).is_file()]
+    except ResourceError as exc:
+        raise SelfTestError(str(exc)) from None
+    if missing:
+        raise SelfTestError(f"this installation's affgui/resources/ lacks {', '.join(missing)}")
+    with resources.as_file(resource_path(ICON)) as svg:
         if QIcon(str(svg)).pixmap(64, 64).isNull():
             raise SelfTestError(f"the app icon {svg} does not render (Qt's SVG image plugin missing?)")
     return f"{len(RESOURCES)} resources, icon renders"
@@ -193,4 +192,4 @@ def run_self_test(app, *, workdir: Path | None = None, timeout_s: float = 600.0,
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["SelfTestError", "resource_path", "run_self_test"]
+__all__ = ["RESOURCES", "SelfTestError", "resource_path", "run_self_test"]

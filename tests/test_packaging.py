@@ -41,7 +41,7 @@ def test_build_script_is_executable_and_the_spec_is_portable():
     spec = (PACKAGING / "aff-workbench.spec").read_text(encoding="utf-8")
     assert "/usr" not in spec and "/home" not in spec
     for icon in ("affwb.ico", "affwb.icns"):  # Windows and macOS icons exist where the spec looks
-        assert f'"{icon}"' in spec and (PACKAGING / "icons" / icon).stat().st_size > 1000
+        assert f'"{icon}"' in spec and (ROOT / "resources" / icon).stat().st_size > 1000
     assert "pytest" in spec and '"tkinter"' in spec and '"QtWebEngineCore"' in spec
 
 

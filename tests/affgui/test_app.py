@@ -116,11 +116,12 @@ def test_resources_load_as_package_data(qapp):
     from PySide6.QtGui import QIcon
 
     from affgui.app import ICON
+    from affgui.icons import PACKAGE
     from affgui.self_test import RESOURCES, resource_path
 
     assert ICON in RESOURCES
-    folder = resources.files("affgui").joinpath("resources")
-    assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == sorted(RESOURCES)
+    folder = resources.files(PACKAGE)  # affgui/resources once installed (tests/test_resources.py)
+    assert {p.name for p in folder.iterdir() if p.suffix in {".png", ".svg"}} == set(RESOURCES)
     assert resource_path("affwb.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in resource_path("affwb.svg").read_bytes()
     with resources.as_file(resource_path(ICON)) as svg:
@@ -294,6 +295,25 @@ def test_no_arguments_and_no_history_show_the_start_page(qtbot, tmp_path):
     assert win.project is None and win.stack.currentWidget() is win.welcome
     texts = [b.text() for b in win.welcome.buttons]
     assert texts == ["Open Demo Project", "Open Project", "New Project"]
+
+
+def test_the_window_icon_comes_from_the_package_and_its_absence_is_no_crash(qtbot, monkeypatch, capsys):
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    app.setWindowIcon(QIcon())
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    assert not app.windowIcon().isNull()
+    # An editable install made before the icons moved to resources/ knows no affgui.resources.
+    app.setWindowIcon(QIcon())
+    monkeypatch.setattr("affgui.icons.PACKAGE", "affgui.not_installed_resources")
+    win = create_window(parse_args([]))
+    qtbot.addWidget(win)
+    assert win.stack.currentWidget() is win.welcome and app.windowIcon().isNull()
+    assert ("affgui: warning: no window icon: the package affgui.not_installed_resources"
+            in capsys.readouterr().err)
 
 
 def test_new_project_creates_an_empty_project(qtbot, window, tmp_path):
