@@ -103,11 +103,11 @@ def scan(source: str) -> tuple[list[int], list[int]]:
                 keys.append(node.lineno)
         elif name in KEY_METHODS:
             keys.append(node.lineno)
-        elif name == "addAction" and node.args and isinstance(node.args[0], ast.Constant):
+        elif name == "addAction" and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr):
             makes.append(node.lineno)  # QMenu.addAction("text", ...) makes an action
             if "shortcut" in keywords or any(_makes_key(a) for a in node.args[1:]):
                 keys.append(node.lineno)
-    return makes, keys
+    return sorted(makes), sorted(keys)
 
 
 def test_the_scan_sees_every_way_of_giving_an_action_a_key():
@@ -118,10 +118,11 @@ def test_the_scan_sees_every_way_of_giving_an_action_a_key():
               "QShortcut(QKeySequence('L'), w)\n"
               "menu.addAction('Go', slot, QKeySequence('M'))\n"
               "e = QAction('keyless', w)\n"
-              "menu.addAction(action)\n")
+              "menu.addAction(action)\n"
+              "menu.addAction(f'{name}')\n")
     makes, keys = scan(source)
     assert keys == [1, 2, 3, 4, 5, 6]
-    assert makes == [1, 2, 5, 6, 7]
+    assert makes == [1, 2, 5, 6, 7, 9]
 
 
 def _affgui_files() -> dict[str, str]:
@@ -267,3 +268,45 @@ def test_a_registry_applies_bindings_in_one_place(qtbot):
     assert _texts(registry.action("redo").shortcuts()) == ["Ctrl+Shift+Z", "Ctrl+Y"]
     with pytest.raises(KeyError):
         registry.action("read.AFF")  # the reading window's: made per window, not the main one's
+
+
+def _clashes(widget) -> dict[str, list[str]]:
+    """Keys that two actions of ``widget``'s own window hold (Qt runs neither: ambiguous)."""
+    holders: dict[str, list[str]] = {}
+    for action in widget.findChildren(QAction):
+        if action.shortcutContext() == Qt.ShortcutContext.WidgetWithChildrenShortcut:
+            continue
+        for key in action.shortcuts():
+            holders.setdefault(key.toString(PORTABLE), []).append(action.objectName())
+    return {k: names for k, names in holders.items() if len(names) > 1}
+
+
+def test_the_disagreement_queue_holds_each_key_once(qtbot, window, project_path):
+    open_in(qtbot, window, project_path)
+    queue = window.reads.open_queue()
+    qtbot.addWidget(queue)
+    assert _texts(queue.set_actions["exclude"].shortcuts()) == ["X"]
+    assert _clashes(queue) == {}
+    queue.close()
+
+
+def _reading_clashes(qtbot, window, project_path) -> dict[str, list[str]]:
+    from engine.reads import create_session
+
+    open_in(qtbot, window, project_path)
+    reading = window.reads.open_session(create_session(window.project, "s", "Dr S", mode="open"))
+    qtbot.addWidget(reading)
+    clashes = _clashes(reading)
+    reading.close()
+    return clashes
+
+
+def test_the_reading_window_has_no_clash_but_the_known_one(qtbot, window, project_path):
+    assert _reading_clashes(qtbot, window, project_path) == {"1": ["view.1_1", "read.confidence1"]}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="found, not fixed (behaviour kept): in the reading window the viewer's "
+                          "1:1 and Confidence 1 share key 1, so Qt runs neither")
+def test_the_reading_window_holds_each_key_once(qtbot, window, project_path):
+    assert _reading_clashes(qtbot, window, project_path) == {}
