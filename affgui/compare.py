@@ -8,7 +8,6 @@ same patient and read both at the same place and scale.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QSplitter
 
 from affgui.session import ProjectSession
@@ -24,7 +23,7 @@ class CompareMode(QObject):
         super().__init__(session)
         self.session = session
         self.main, self.splitter = main, splitter
-        self.viewer = ImageViewerWidget()
+        self.viewer = ImageViewerWidget(actions=shell.registry.make)  # its own copies, default keys
         self.viewer.setObjectName("compareViewer")
         self.viewer.hide()
         self.pinned_id: int | None = None
@@ -36,11 +35,7 @@ class CompareMode(QObject):
         self.viewer.sigRoiChanged.connect(lambda roi_id, box: session.update_roi(roi_id, box, self.pinned_id))
         self.viewer.sigRoiDeleted.connect(lambda roi_id: session.delete_roi(roi_id, self.pinned_id))
         session.sigRoisChanged.connect(self.refresh_rois)
-        self.action = QAction("&Compare (Pin Current Image)", self, checkable=True,
-                              shortcut=QKeySequence("C"))
-        self.action.setObjectName("compare")
-        self.action.setStatusTip("Show the current image beside the next one you choose, "
-                                 "with linked zoom and pan")
+        self.action = shell.registry.action("view.compare")
         self.action.toggled.connect(self.set_enabled)
         shell.add_action(self.action, "view")
         session.sigProjectChanged.connect(self._on_project)

@@ -1,58 +1,36 @@
-"""Remappable keys: the commands a reader may rebind, their defaults, and the Settings flow."""
+"""Remappable keys: the Settings flow over the action registry's remappable commands.
+
+The commands, their default keys and which a reader may rebind are declared in
+:mod:`affgui.menus` (:data:`~affgui.menus.COMMANDS`); the registry applies the bindings.
+This part only lists them in the Settings dialog and stores what the reader changed.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog
 
+from affgui.menus import PORTABLE
 from affgui.settings import save_settings
 from affgui.widgets.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
     from affgui.shell import WindowShell
 
-PORTABLE = QKeySequence.SequenceFormat.PortableText
-
-
-def command_actions(window: WindowShell) -> dict[str, QAction]:
-    """``name -> action`` of every command with a remappable key, in the dialog's order."""
-    a = window.menu_actions
-    actions = {f"label.{label}": action for label, action in a.labels.items()}
-    actions["label.clear"] = a.clear_label
-    actions.update({f"patient.{label}": action for label, action in a.patient_labels.items()})
-    actions.update({"undo": a.undo, "redo": a.redo, "next": a.next_image,
-                    "previous": a.previous_image})
-    actions.update({f"view.{action.objectName()}": action
-                    for action in window.viewer.actions_for_menu()})
-    actions["view.compare"] = window.compare.action
-    actions["view.compareHeatmaps"] = window.heatmaps.action
-    return actions
-
-
-def current_keys(actions: dict[str, QAction]) -> dict[str, str]:
-    return {name: action.shortcut().toString(PORTABLE) for name, action in actions.items()}
-
 
 class KeyMap:
-    """Applies the reader's key bindings (settings) over the built-in defaults."""
+    """Edits the reader's key bindings (settings) over the registry's built-in defaults."""
 
     def __init__(self, window: WindowShell):
         self.window = window
-        self.actions = command_actions(window)
-        self.defaults = current_keys(self.actions)
-        self._default_lists = {n: a.shortcuts() for n, a in self.actions.items()}
-        self.apply(window.settings.key_bindings)
+        self.registry = window.registry
+        self.actions = self.registry.remappable()
+        self.defaults = self.registry.defaults()
 
     def apply(self, bindings: dict[str, str]) -> None:
         """Give each command its bound key; commands not in ``bindings`` get their defaults."""
-        for name, action in self.actions.items():
-            if name in bindings:
-                action.setShortcut(QKeySequence(bindings[name]))
-            else:
-                action.setShortcuts(self._default_lists[name])
+        self.registry.apply(bindings)
 
     def set_bindings(self, keys: dict[str, str]) -> None:
         """Store (only the changed keys) and apply ``keys``, a full ``name -> key`` map."""
@@ -65,14 +43,8 @@ class KeyMap:
         w = self.window
         commands = [(name, action.text().replace("&", ""), action.shortcut().toString(PORTABLE))
                     for name, action in self.actions.items()]
-        mine = set(self.actions.values())
-        reserved = {key.toString(PORTABLE): action.text().replace("&", "")
-                    for action in w.findChildren(QAction)
-                    if action not in mine
-                    and action.shortcutContext() != Qt.ShortcutContext.WidgetWithChildrenShortcut
-                    for key in action.shortcuts()}
         return SettingsDialog(w.settings.reader, w.settings.auto_advance, commands,
-                              self.defaults, w, reserved=reserved)
+                              self.defaults, w, reserved=self.registry.reserved())
 
     def edit(self) -> SettingsDialog:
         """Open the Settings dialog (non-blocking); OK stores and applies its choices."""
@@ -82,7 +54,7 @@ class KeyMap:
             if result == QDialog.DialogCode.Accepted:
                 self.set_bindings(dialog.bindings())
                 self.window.set_reader(dialog.reader_edit.text())
-                self.window.menu_actions.auto_advance.setChecked(
+                self.registry.action("label.autoAdvance").setChecked(
                     dialog.auto_advance_box.isChecked())
 
         dialog.finished.connect(done)

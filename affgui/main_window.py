@@ -33,7 +33,7 @@ from affgui.display import esc
 from affgui.experiments import install as install_experiments
 from affgui.heatmaps import install as install_heatmaps
 from affgui.keymap import KeyMap
-from affgui.menus import build_menus, build_toolbar, fill_recent_menu, show_about
+from affgui.menus import ActionRegistry, build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.panels import PanelDocks
 from affgui.prediction_info import PredictionInfo
 from affgui.project_flows import ProjectFlows, load_rows
@@ -61,11 +61,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("AFF Workbench")
         self.resize(1400, 900)
 
+        # every action of the window, with the reader's keys (affgui.menus declares them)
+        self.registry = ActionRegistry(self, self.settings.key_bindings)
         self.grid = ThumbnailGridView()
-        self.viewer = ImageViewerWidget()
+        self.viewer = ImageViewerWidget(actions=lambda name, _viewer: self.registry.action(name))
         self.filter_bar = FilterBarWidget()
         self.filter_combo = self.filter_bar.label_combo
-        self.menu_actions = build_menus(self, self.viewer.actions_for_menu())
+        self.menu_actions = build_menus(self, self.registry)
         self.flows = ProjectFlows(self)
         self._build_central()
         self.panels = PanelDocks(self.session, self)

@@ -1,17 +1,32 @@
-"""The main window's actions and menus, in one place with their shortcuts."""
+"""The action registry: every command of the GUI, its default key(s) and its menu, in one table.
+
+:data:`COMMANDS` declares each command once (name, text, keys, menu, tips, whether a reader
+may rebind it). :class:`ActionRegistry`, owned by the main window and handed to its parts
+(``shell.registry``), makes the window's one :class:`QAction` of each and applies the
+reader's key bindings (``settings.key_bindings``) in one place, :meth:`ActionRegistry.apply`.
+A part takes its action by name (``registry.action("view.compare")``) and never makes its
+own with a key; a window of its own (the reading window, a second viewer) asks for a fresh
+copy (``registry.make("read.AFF", parent)``). :class:`affgui.keymap.KeyMap` lists
+:meth:`ActionRegistry.remappable`. The rule for what may stay local is in docs/interfaces.md;
+``tests/affgui/test_action_registry.py`` enforces it.
+"""
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar, QWidget
 
 from affgui import __version__
+from engine.reads import READ_LABELS
+
+PORTABLE = QKeySequence.SequenceFormat.PortableText
+Key = str | QKeySequence.StandardKey
 
 # Label key -> stored label (None clears). The order is the Label menu's.
 LABEL_KEYS: tuple[tuple[str, str | None, str], ...] = (
@@ -20,10 +35,226 @@ LABEL_KEYS: tuple[tuple[str, str | None, str], ...] = (
     ("U", "uncertain", "&Uncertain"),
     ("X", "exclude", "E&xclude"),
 )
+CONFIDENCES = range(1, 6)  # a confidence session's digits
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: what its action says, which keys run it and where it is found.
+
+    ``name`` is an interface: ``settings.key_bindings`` stores remapped keys under it
+    (``{"label.AFF": "Q"}``). ``menu`` is the title (without ``&``) of the main window's
+    menu the action is in (``None``: the window alone, or a window of its own).
+    ``window=False`` marks a command of a window of its own (reading, adjudication), which
+    that window makes with :meth:`ActionRegistry.make`; ``follows`` names a command whose
+    current keys it takes (the reading keys are the labelling keys, remapped or not).
+    """
+
+    name: str
+    text: str
+    keys: tuple[Key, ...] = ()
+    menu: str | None = None
+    tip: str = ""  # the status-bar tip
+    tooltip: str = ""  # the toolbar button's tooltip (the viewer's and Experiments' own)
+    remappable: bool = False
+    checkable: bool = False
+    window: bool = True
+    follows: str | None = None
+
+
+def _viewer(name: str, text: str, key: str, tooltip: str = "", checkable: bool = False) -> Command:
+    # the key-map names of the viewer's commands ("view.1_1", "view.rotate_90") were derived
+    # from their texts once and are stored in readers' settings files: keep them
+    return Command(f"view.{name}", text, (key,), "View", tooltip=tooltip or f"{text} ({key})",
+                   remappable=True, checkable=checkable)
+
+
+_STD = QKeySequence.StandardKey
+_VIEWER: tuple[Command, ...] = (
+    _viewer("fit", "Fit", "F", "Fit to window (F)"),
+    _viewer("reset", "Reset", "R", "Reset window/level, rotation and flips, and fit (R)"),
+    _viewer("1_1", "1:1", "1", "One cached pixel per screen pixel (1)"),
+    _viewer("invert", "Invert", "I", checkable=True),
+    _viewer("rotate_90", "Rotate 90°", "]", "Rotate 90° clockwise, display only (])"),
+    _viewer("flip_horizontal", "Flip Horizontal", "H", "Mirror left-right, display only (H)"),
+    _viewer("flip_vertical", "Flip Vertical", "V", "Mirror top-bottom, display only (V)"),
+    _viewer("info", "Info", "O", "Show the metadata overlay (O)", checkable=True),
+    _viewer("ruler", "Ruler", "M", "Distance ruler in mm (M)", checkable=True),
+    _viewer("box", "Box", "B", "Draw a fracture box with the left mouse button (B)", checkable=True),
+)
+VIEWER_COMMANDS: tuple[str, ...] = tuple(c.name for c in _VIEWER)  # the image viewer's, in order
+
+
+COMMANDS: tuple[Command, ...] = (
+    # File
+    Command("file.new", "&New Project…", (_STD.New,), "File",
+            "Create an empty project folder (.affproj)"),
+    Command("file.open", "&Open Project…", (_STD.Open,), "File", "Open a project folder (.affproj)"),
+    Command("file.demo", "Open &Demo Project", (), "File",
+            "Open the phantom demo study (built on first use)"),
+    Command("file.import", "&Import Images…", ("Ctrl+I",), "File",
+            "Add a folder of radiographs, optionally with a manifest CSV"),
+    Command("file.rebuildCache", "Re&build Pixel Cache", (), "File",
+            "Decode the source files again where cached pixels are missing"),
+    Command("file.exportHistory", "&Export Label History CSV…", (), "File",
+            "Write every label change (who, what, when) to a CSV file"),
+    Command("file.settings", "&Settings…", ("Ctrl+,",), "File",
+            "Reader name, auto-advance and keyboard shortcuts"),
+    Command("file.close", "&Close Project", (_STD.Close,), "File"),
+    Command("file.quit", "&Quit", (_STD.Quit,), "File"),
+    # Label (the remappable ones first: the Settings dialog lists them in this order)
+    *(Command(f"label.{label}", text, (key,), "Label", f"Label the current image {label}",
+              remappable=True) for key, label, text in LABEL_KEYS),
+    Command("label.clear", "&Clear Label", ("Backspace", "Delete"), "Label",
+            "Remove the current image's label", remappable=True),
+    *(Command(f"patient.{label}", f"Patient: {text.replace('&', '')}", (f"Shift+{key}",), "Label",
+              f"Label every image of the current patient {label} (one undo step)", remappable=True)
+      for key, label, text in LABEL_KEYS),
+    Command("undo", "&Undo Label Change", ("Ctrl+Z",), "Label", "Revert your latest label change",
+            remappable=True),
+    Command("redo", "&Redo Label Change", ("Ctrl+Shift+Z", "Ctrl+Y"), "Label",
+            "Apply the label change you undid again", remappable=True),
+    Command("next", "Ne&xt Image", ("Space",), "Label", remappable=True),
+    Command("previous", "&Previous Image", ("Shift+Space",), "Label", remappable=True),
+    Command("label.autoAdvance", "A&uto-advance After Labelling", (), "Label",
+            "Move to the next image after a label key", checkable=True),
+    Command("label.readerName", "&Reader Name…", (), "Label",
+            "The name stored with every label change"),
+    Command("reads.new", "New &Reading Session…", ("Ctrl+Shift+R",), "Label",
+            "Read images as one reader, blind or open, apart from the labels"),
+    Command("reads.continue", "C&ontinue Reading Session…", (), "Label"),
+    Command("reads.queue", "&Disagreement Queue…", (), "Label",
+            "Where readers differ: their reads side by side, set the consensus"),
+    # View: the image viewer's toolbar (the main viewer's actions are the window's)
+    *_VIEWER,
+    Command("view.compare", "&Compare (Pin Current Image)", ("C",), "View",
+            "Show the current image beside the next one you choose, with linked zoom and pan",
+            remappable=True, checkable=True),
+    Command("view.compareHeatmaps", "Compare &Heatmaps…", ("Ctrl+H",), "View",
+            "The current image with 2-4 experiments' heatmaps side by side", remappable=True),
+    Command("view.refresh", "Re&fresh List", (_STD.Refresh,), "View",
+            "Re-read the image list (and labels other programs changed)"),
+    Command("view.resetLayout", "Reset &Layout", (), "View",
+            "Docks and panes back to their first layout"),
+    # Experiments
+    Command("experiments.new", "&New Experiment…", ("Ctrl+E",), "Experiments"),
+    Command("experiments.startWorkers", "&Start Workers", (), "Experiments"),
+    Command("experiments.stopWorkers", "S&top Workers", (), "Experiments"),
+    Command("experiments.autoStart", "Start a Worker &When Queueing", (), "Experiments",
+            checkable=True),
+    Command("experiments.cluster", "&Cluster Settings…", (), "Experiments",
+            tooltip="Slurm partition, account, GPUs, time limit, … of this project"),
+    # Help
+    Command("help.about", "&About AFF Workbench", (), "Help"),
+    # The reading window (affgui.reads): its own keys, the labelling keys for the calls
+    *(Command(f"read.{label}", f"Read {label}", (), window=False, follows=f"label.{label}")
+      for label in READ_LABELS),
+    *(Command(f"read.confidence{digit}", f"Confidence {digit}", (str(digit),), window=False)
+      for digit in CONFIDENCES),
+    Command("read.next", "Next Image", ("Space", "Right"), window=False),
+    Command("read.previous", "Previous Image", ("Shift+Space", "Left"), window=False),
+    # The disagreement queue (affgui.reads): the labelling keys set the consensus
+    *(Command(f"adjudicate.{label}", f"Consensus {label}", (), window=False,
+              follows=f"label.{label}") for _key, label, _text in LABEL_KEYS),
+    Command("adjudicate.next", "Next Item", ("Space",), window=False),
+    Command("adjudicate.previous", "Previous Item", ("Shift+Space",), window=False),
+)
+BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
+
+
+def default_keys(name: str) -> list[QKeySequence]:
+    """The built-in keys of command ``name`` (those of the command it follows, if any)."""
+    command = BY_NAME[name]
+    if command.follows is not None:
+        return default_keys(command.follows)
+    return [QKeySequence(key) for key in command.keys]
+
+
+def make_action(name: str, parent: QObject | None, keys: Iterable[QKeySequence] | None = None) -> QAction:
+    """A new action of command ``name`` with ``keys`` (default: its built-in keys).
+
+    The one place a :class:`QAction` gets a key (tests/affgui/test_action_registry.py).
+    Without a registry (a window built alone in a test) the defaults are all there is.
+    """
+    command = BY_NAME[name]
+    action = QAction(command.text, parent)
+    action.setObjectName(name)
+    action.setCheckable(command.checkable)
+    action.setShortcuts(list(default_keys(name) if keys is None else keys))
+    if command.tip:
+        action.setStatusTip(command.tip)
+    if command.tooltip:
+        action.setToolTip(command.tooltip)
+    return action
+
+
+class ActionRegistry(QObject):
+    """The main window's action of every window command, with the reader's keys applied.
+
+    Built once by the window (``parent``) with ``settings.key_bindings``; parts get it as
+    ``shell.registry``.
+    """
+
+    def __init__(self, parent: QObject, bindings: dict[str, str] | None = None):
+        super().__init__(parent)
+        self._actions = {c.name: make_action(c.name, parent) for c in COMMANDS if c.window}
+        self.apply(bindings or {})
+
+    def action(self, name: str) -> QAction:
+        """The window's action of command ``name`` (a ``KeyError`` names an undeclared one)."""
+        return self._actions[name]
+
+    def actions(self) -> dict[str, QAction]:
+        """``name -> action`` of every window command, in the table's order."""
+        return dict(self._actions)
+
+    def remappable(self) -> dict[str, QAction]:
+        """``name -> action`` of every command a reader may rebind, in the Settings dialog's order."""
+        return {n: a for n, a in self._actions.items() if BY_NAME[n].remappable}
+
+    def defaults(self) -> dict[str, str]:
+        """The built-in (first) key of each remappable command, as portable text."""
+        return {n: (default_keys(n) or [QKeySequence()])[0].toString(PORTABLE)
+                for n in self.remappable()}
+
+    def reserved(self) -> dict[str, str]:
+        """``key -> command text`` of the window's fixed keys (no remapped key may take one)."""
+        return {key.toString(PORTABLE): action.text().replace("&", "")
+                for name, action in self._actions.items() if not BY_NAME[name].remappable
+                for key in action.shortcuts()}
+
+    def keys(self, name: str) -> list[QKeySequence]:
+        """The keys command ``name`` runs on now (a followed command's, remapped or not)."""
+        command = BY_NAME[name]
+        source = command.follows or name
+        if source in self._actions:
+            keys = [k for k in self._actions[source].shortcuts() if not k.isEmpty()]
+            if keys or command.follows is None:
+                return keys
+        return default_keys(name)
+
+    def apply(self, bindings: dict[str, str]) -> None:
+        """Give each remappable command its bound key; those not in ``bindings`` get their defaults."""
+        for name, action in self.remappable().items():
+            if name in bindings:
+                action.setShortcut(QKeySequence(bindings[name]))
+            else:
+                action.setShortcuts(default_keys(name))
+
+    def make(self, name: str, parent: QObject | None) -> QAction:
+        """A new action of ``name`` for a window of its own (or a second viewer).
+
+        It runs on the keys of the command it follows (the labelling keys, as remapped), else
+        on its built-in keys: a second viewer keeps ``F``, ``R``, … whatever the main one has.
+        """
+        command = BY_NAME[name]
+        return make_action(name, parent, self.keys(name) if command.follows else None)
 
 
 @dataclass
 class Actions:
+    """The window's own actions by attribute (the registry's, under the names tests use)."""
+
     new_project: QAction
     open_project: QAction
     open_demo: QAction
@@ -56,59 +287,22 @@ class Actions:
                 *self.labels.values(), *self.patient_labels.values()]
 
 
-def _action(window: QMainWindow, text: str, shortcut=None, tip: str = "") -> QAction:
-    action = QAction(text, window)
-    if shortcut is not None:
-        if isinstance(shortcut, list):
-            action.setShortcuts([QKeySequence(s) for s in shortcut])
-        else:
-            action.setShortcut(QKeySequence(shortcut))
-    if tip:
-        action.setStatusTip(tip)
-    return action
-
-
-def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
-    """Create the menu bar of ``window``; ``view_actions`` come from the image viewer."""
+def build_menus(window: QMainWindow, registry: ActionRegistry) -> Actions:
+    """Create the menu bar of ``window`` from ``registry``'s actions."""
+    r = registry.action
     a = Actions(
-        new_project=_action(window, "&New Project…", QKeySequence.StandardKey.New,
-                            "Create an empty project folder (.affproj)"),
-        open_project=_action(window, "&Open Project…", QKeySequence.StandardKey.Open,
-                             "Open a project folder (.affproj)"),
-        open_demo=_action(window, "Open &Demo Project",
-                          tip="Open the phantom demo study (built on first use)"),
-        import_images=_action(window, "&Import Images…", "Ctrl+I",
-                              "Add a folder of radiographs, optionally with a manifest CSV"),
-        rebuild_cache=_action(window, "Re&build Pixel Cache",
-                              tip="Decode the source files again where cached pixels are missing"),
-        close_project=_action(window, "&Close Project", QKeySequence.StandardKey.Close),
-        quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
-        clear_label=_action(window, "&Clear Label", ["Backspace", "Delete"],
-                            "Remove the current image's label"),
-        undo=_action(window, "&Undo Label Change", "Ctrl+Z", "Revert your latest label change"),
-        redo=_action(window, "&Redo Label Change", ["Ctrl+Shift+Z", "Ctrl+Y"],
-                     "Apply the label change you undid again"),
-        export_history=_action(window, "&Export Label History CSV…",
-                               tip="Write every label change (who, what, when) to a CSV file"),
-        next_image=_action(window, "Ne&xt Image", "Space"),
-        previous_image=_action(window, "&Previous Image", "Shift+Space"),
-        auto_advance=_action(window, "A&uto-advance After Labelling",
-                             tip="Move to the next image after a label key"),
-        reader_name=_action(window, "&Reader Name…",
-                            tip="The name stored with every label change"),
-        refresh=_action(window, "Re&fresh List", QKeySequence.StandardKey.Refresh,
-                        "Re-read the image list (and labels other programs changed)"),
-        about=_action(window, "&About AFF Workbench"),
-        settings=_action(window, "&Settings…", "Ctrl+,",
-                         "Reader name, auto-advance and keyboard shortcuts"),
-        recent_menu=QMenu("Open &Recent", window),
+        new_project=r("file.new"), open_project=r("file.open"), open_demo=r("file.demo"),
+        import_images=r("file.import"), rebuild_cache=r("file.rebuildCache"),
+        close_project=r("file.close"), quit=r("file.quit"), clear_label=r("label.clear"),
+        undo=r("undo"), redo=r("redo"), export_history=r("file.exportHistory"),
+        next_image=r("next"), previous_image=r("previous"), auto_advance=r("label.autoAdvance"),
+        reader_name=r("label.readerName"), refresh=r("view.refresh"), about=r("help.about"),
+        settings=r("file.settings"), recent_menu=QMenu("Open &Recent", window),
+        reset_layout=r("view.resetLayout"),
     )
-    a.auto_advance.setCheckable(True)
-    for key, label, text in LABEL_KEYS:
-        a.labels[label] = _action(window, text, key, f"Label the current image {label}")
-        a.patient_labels[label] = _action(
-            window, f"Patient: {text.replace('&', '')}", f"Shift+{key}",
-            f"Label every image of the current patient {label} (one undo step)")
+    for _key, label, _text in LABEL_KEYS:
+        a.labels[label] = r(f"label.{label}")
+        a.patient_labels[label] = r(f"patient.{label}")
 
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -132,10 +326,9 @@ def build_menus(window: QMainWindow, view_actions: list[QAction]) -> Actions:
     label_menu.addActions([a.next_image, a.previous_image, a.auto_advance, a.reader_name])
 
     view_menu = bar.addMenu("&View")
-    view_menu.addActions(view_actions)
+    view_menu.addActions([r(name) for name in VIEWER_COMMANDS])
     view_menu.addSeparator()
     view_menu.addAction(a.refresh)
-    a.reset_layout = _action(window, "Reset &Layout", tip="Docks and panes back to their first layout")
     view_menu.addAction(a.reset_layout)
     view_menu.addSeparator()
     a.view_menu = view_menu

@@ -3,21 +3,28 @@
 A part is built from ``(session, shell)``: the :class:`~affgui.session.ProjectSession` is
 its model, the shell gives it room (a dock, a menu entry) and a voice (a status line, an
 error box). :class:`~affgui.main_window.MainWindow` implements it; a part never imports
-the window, so a test can hand a part any object with these four methods.
+the window, so a test can hand a part any object with these methods and a ``registry``.
+A part's actions are the registry's (:mod:`affgui.menus` declares each with its keys):
+``shell.registry.action("view.compare")``, placed with :meth:`Shell.add_action`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QWidget
 
+if TYPE_CHECKING:
+    from affgui.menus import ActionRegistry
+
 
 @runtime_checkable
 class Shell(Protocol):
     """Docks, menu entries, a status line and error boxes: the window as a part sees it."""
+
+    registry: ActionRegistry  # the window's actions by command name (affgui.menus)
 
     def add_dock(self, widget: QWidget, name: str, title: str,
                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QMessageBox, QSplitter, QWidget
 
 from affgui.experiments.curves import TrainingCurvesWidget
@@ -72,18 +71,18 @@ class ExperimentsController(QObject):
         self.dock.hide()  # labelling keeps the whole window until experiments are queued or asked for
         window.statusBar().addPermanentWidget(self.workers.label)
 
-        self.new_action = QAction("&New Experiment…", window, shortcut=QKeySequence("Ctrl+E"))
-        self.start_action = QAction("&Start Workers", window)
-        self.stop_action = QAction("S&top Workers", window)
+        action = window.registry.action
+        self.new_action = action("experiments.new")
+        self.start_action = action("experiments.startWorkers")
+        self.stop_action = action("experiments.stopWorkers")
         self.workers.auto_start = window.settings.auto_start_workers
-        self.auto_action = QAction("Start a Worker &When Queueing", window, checkable=True,
-                                   checked=self.workers.auto_start)
+        self.auto_action = action("experiments.autoStart")
+        self.auto_action.setChecked(self.workers.auto_start)  # before the toggle is connected
         self.new_action.triggered.connect(self.new_experiment)
         self.start_action.triggered.connect(self.workers.start_requested)
         self.stop_action.triggered.connect(self.workers.stop)
         self.auto_action.toggled.connect(self._set_auto_start)
-        self.cluster_action = QAction("&Cluster Settings…", window)
-        self.cluster_action.setToolTip("Slurm partition, account, GPUs, time limit, … of this project")
+        self.cluster_action = action("experiments.cluster")
         self.cluster_action.triggered.connect(self.edit_cluster_settings)
         self.menu = self._menu()
 

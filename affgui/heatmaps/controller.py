@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
 
 from affgui.heatmaps.compare_widget import HeatmapCompareWidget
 from engine.store import ImageRow, Project
@@ -26,9 +25,7 @@ class HeatmapController(QObject):
         super().__init__(window)
         self.window = window
         self.widget: HeatmapCompareWidget | None = None
-        self.action = QAction("Compare &Heatmaps…", window, shortcut=QKeySequence("Ctrl+H"))
-        self.action.setObjectName("compareHeatmaps")
-        self.action.setStatusTip("The current image with 2-4 experiments' heatmaps side by side")
+        self.action = window.registry.action("view.compareHeatmaps")
         self.action.setEnabled(window.project is not None)
         self.action.triggered.connect(self.open)
         menu = window.menu_actions.view_menu

@@ -9,7 +9,6 @@ docs/reader_study.md.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from affgui.reads._common import READ_ERRORS, blind_row
@@ -31,11 +30,9 @@ class ReadsController(QObject):
         self.reading: ReadingWindow | None = None
         self.adjudication: AdjudicationWindow | None = None
         self.dialog: NewReadingSessionDialog | None = None
-        self.new_action = QAction("New &Reading Session…", window, shortcut=QKeySequence("Ctrl+Shift+R"))
-        self.new_action.setStatusTip("Read images as one reader, blind or open, apart from the labels")
-        self.continue_action = QAction("C&ontinue Reading Session…", window)
-        self.queue_action = QAction("&Disagreement Queue…", window)
-        self.queue_action.setStatusTip("Where readers differ: their reads side by side, set the consensus")
+        self.new_action = window.registry.action("reads.new")
+        self.continue_action = window.registry.action("reads.continue")
+        self.queue_action = window.registry.action("reads.queue")
         self.new_action.triggered.connect(self.new_session)
         self.continue_action.triggered.connect(self.choose_session)
         self.queue_action.triggered.connect(self.open_queue)
@@ -86,7 +83,7 @@ class ReadsController(QObject):
         try:
             if isinstance(session, str):
                 session = get_session(w.project, session)
-            reading = ReadingWindow(w.project, session, keys_from=w)
+            reading = ReadingWindow(w.project, session, registry=w.registry)
         except READ_ERRORS as exc:
             w.show_error("The reading session could not be opened", exc)
             return None
@@ -106,7 +103,7 @@ class ReadsController(QObject):
             return None
         if self.adjudication is not None:
             self.adjudication.close()
-        self.adjudication = AdjudicationWindow(w.project, w.settings.reader, keys_from=w)
+        self.adjudication = AdjudicationWindow(w.project, w.settings.reader, registry=w.registry)
         self.adjudication.sigAdjudicated.connect(lambda _done: w.reload_rows())
         self.adjudication.show()
         return self.adjudication

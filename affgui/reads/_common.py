@@ -1,11 +1,11 @@
-"""What the reading and adjudication windows share: blinded rows, thumbnails, label keys."""
+"""What the reading and adjudication windows share: blinded rows and thumbnails (keys: affgui.menus)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
 
-from PySide6.QtGui import QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QToolButton
 
 from affgui.thumbnails import thumbnail_image
@@ -15,9 +15,6 @@ from engine.store import ImageRow, Project
 
 # The errors a read, a session or an adjudication can raise: shown as one line, never a traceback.
 READ_ERRORS = (EngineError, sqlite3.Error, KeyError, ValueError)
-
-# Read label -> the labelling key it shares (the Label menu's defaults; the window's own key map wins).
-DEFAULT_KEYS = {"AFF": "A", "NFF": "N", "uncertain": "U", "exclude": "X"}
 
 
 def blind_row(row: ImageRow, item: ReadItem) -> ImageRow:
@@ -29,14 +26,6 @@ def blind_row(row: ImageRow, item: ReadItem) -> ImageRow:
     """
     return dataclasses.replace(row, label=None, path="", source_folder="", patient_key=item.patient,
                                study_uid=None, series_uid=None, sop_uid=None, study_date=None)
-
-
-def label_keys(window, label: str) -> list[QKeySequence]:
-    """The keys the main window labels ``label`` with (customised ones included)."""
-    actions = getattr(getattr(window, "menu_actions", None), "labels", {})
-    action = actions.get(label)
-    keys = [k for k in action.shortcuts() if not k.isEmpty()] if action is not None else []
-    return keys or [QKeySequence(DEFAULT_KEYS[label])]
 
 
 def view_button(project: Project, row: ImageRow, text: str, side: int = 72) -> QToolButton:

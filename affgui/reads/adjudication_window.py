@@ -10,7 +10,7 @@ the item leaves the queue. *Majority* and *Any AFF* settle what they decide at o
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from affgui import theme
 from affgui.display import esc
-from affgui.reads._common import READ_ERRORS, label_keys
+from affgui.menus import ActionRegistry, make_action
+from affgui.reads._common import READ_ERRORS
 from affgui.widgets.image_viewer import ImageViewerWidget
 from engine.reads import LEVELS, QueueItem, adjudicate, auto_adjudicate, disagreement_queue, list_sessions
 from engine.store import LABELS, Project
@@ -41,7 +42,9 @@ class AdjudicationWindow(QWidget):
 
     sigAdjudicated = Signal(list)  # the Adjudication rows written
 
-    def __init__(self, project: Project, adjudicator: str, keys_from=None, parent: QWidget | None = None):
+    def __init__(self, project: Project, adjudicator: str, registry: ActionRegistry | None = None,
+                 parent: QWidget | None = None):
+        """``registry``: the main window's (its label keys, remapped, set the consensus)."""
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Disagreement Queue")
         self.resize(1300, 850)
@@ -65,7 +68,8 @@ class AdjudicationWindow(QWidget):
         self.queue_list = QListWidget()
         self.queue_list.setObjectName("disagreementQueue")
         self.count_label = QLabel()
-        self.viewer = ImageViewerWidget()
+        make = registry.make if registry is not None else make_action  # affgui.menus declares the keys
+        self.viewer = ImageViewerWidget(actions=make)
         self.viewer.set_cache(project.cache)
         self.reads_table = QTableWidget(0, len(READ_COLUMNS))
         self.reads_table.setHorizontalHeaderLabels(list(READ_COLUMNS))
@@ -105,13 +109,12 @@ class AdjudicationWindow(QWidget):
 
         self.set_actions: dict[str, QAction] = {}
         for label in LABELS:
-            action = QAction(f"Consensus {label}", self)
-            action.setShortcuts(label_keys(keys_from, label))
+            action = make(f"adjudicate.{label}", self)
             action.triggered.connect(lambda _=False, lab=label: self.settle(lab))
             self.addAction(action)
             self.set_actions[label] = action
-        for key, step in (("Space", 1), ("Shift+Space", -1)):
-            action = QAction(f"Step {step}", self, shortcut=QKeySequence(key))
+        for name, step in (("adjudicate.next", 1), ("adjudicate.previous", -1)):
+            action = make(name, self)
             action.triggered.connect(lambda _=False, s=step: self._step(s))
             self.addAction(action)
         self.sessions_list.itemChanged.connect(lambda _it: self.refresh())

@@ -11,12 +11,13 @@ Sessions that ask for a confidence take a digit 1-5 first. Space / Shift+Space s
 from __future__ import annotations
 
 from PySide6.QtCore import QElapsedTimer, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from affgui import theme
 from affgui.display import esc
-from affgui.reads._common import READ_ERRORS, blind_row, label_keys, view_button
+from affgui.menus import CONFIDENCES, ActionRegistry, make_action
+from affgui.reads._common import READ_ERRORS, blind_row, view_button
 from affgui.widgets.image_viewer import ImageViewerWidget
 from engine.reads import READ_LABELS, ReadingSession, ReadItem, next_unread, reading_items, record_read
 from engine.store import Project
@@ -29,8 +30,9 @@ class ReadingWindow(QWidget):
     sigFinished = Signal(str)  # session name: every image has a read
     sigClosed = Signal()
 
-    def __init__(self, project: Project, session: ReadingSession, keys_from=None,
-                 parent: QWidget | None = None):
+    def __init__(self, project: Project, session: ReadingSession,
+                 registry: ActionRegistry | None = None, parent: QWidget | None = None):
+        """``registry``: the main window's (its label keys, remapped, are the read keys)."""
         super().__init__(parent, Qt.WindowType.Window)
         self.project = project
         self.session = session
@@ -42,7 +44,8 @@ class ReadingWindow(QWidget):
                             f"· reader {session.reader}")
         self.resize(1100, 850)
 
-        self.viewer = ImageViewerWidget()
+        make = registry.make if registry is not None else make_action  # affgui.menus declares the keys
+        self.viewer = ImageViewerWidget(actions=make)
         self.viewer.set_cache(project.cache)
         self.viewer.label_badge = not session.blind
         self.header = QLabel()
@@ -62,17 +65,16 @@ class ReadingWindow(QWidget):
 
         self.read_actions: dict[str, QAction] = {}
         for label in READ_LABELS:
-            action = QAction(f"Read {label}", self)
-            action.setShortcuts(label_keys(keys_from, label))
+            action = make(f"read.{label}", self)
             action.triggered.connect(lambda _=False, lab=label: self.read(lab))
             self.addAction(action)
             self.read_actions[label] = action
-        for digit in range(1, 6):
-            action = QAction(f"Confidence {digit}", self, shortcut=QKeySequence(str(digit)))
+        for digit in CONFIDENCES:
+            action = make(f"read.confidence{digit}", self)
             action.triggered.connect(lambda _=False, d=digit: self.set_confidence(d))
             self.addAction(action)
-        for key, step in (("Space", 1), ("Shift+Space", -1), ("Right", 1), ("Left", -1)):
-            action = QAction(f"Step {step}", self, shortcut=QKeySequence(key))
+        for name, step in (("read.next", 1), ("read.previous", -1)):
+            action = make(name, self)
             action.triggered.connect(lambda _=False, s=step: self.step(s))
             self.addAction(action)
         start = next_unread(project, session)

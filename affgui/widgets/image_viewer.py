@@ -10,13 +10,13 @@ next image in a labelling run usually shows at once (see :meth:`prefetch`).
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QToolButton, QVBoxLayout, QWidget
 
 from affgui import display, theme
@@ -36,6 +36,20 @@ pg.setConfigOptions(imageAxisOrder="row-major")
 FULL_RANGE = display.FILE_WINDOW  # (centre, width) that shows the cached uint8 copy as stored
 _PLATE = "background: rgba(0, 0, 0, 150); padding: 3px 6px; border-radius: 4px;"
 
+ActionSource = Callable[[str, QObject], QAction]
+"""``(command name, viewer) -> QAction``: where a viewer gets its toolbar actions.
+
+:mod:`affgui.menus` declares them (``view.fit``, ``view.box``, …) with their keys: the main
+viewer gets the window's own (``registry.action``), a second viewer fresh copies
+(``registry.make`` or ``menus.make_action``). This module may not import the registry
+(the layers contract), so it is handed in.
+"""
+
+
+def keyless_action(name: str, parent: QObject) -> QAction:
+    """The action of a viewer built without an :data:`ActionSource`: no key, the bare name."""
+    return QAction(name.removeprefix("view."), parent)
+
 
 class ImageViewerWidget(ViewerToolsMixin, QWidget):
     """Shows one image row's cached pixels with a patient/view/label overlay."""
@@ -46,8 +60,10 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
     sigRoiChanged = Signal(int, object)  # roi id, box in source pixels
     sigRoiDeleted = Signal(int)  # roi id
 
-    def __init__(self, parent: QWidget | None = None, keep: int = 8):
+    def __init__(self, parent: QWidget | None = None, keep: int = 8,
+                 actions: ActionSource | None = None):
         super().__init__(parent)
+        self._action_source = actions or keyless_action
         self._cache: ImageCache | None = None
         self._row: ImageRow | None = None
         self.label_badge = True  # False: never show the label badge (a blind reading session)
@@ -81,32 +97,27 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
         toolbar = QToolBar(self)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         act = self._action
-        self.fit_action = act(toolbar, "Fit", "F", self.fit, "Fit to window (F)")
-        self.reset_action = act(toolbar, "Reset", "R", self.reset,
-                                "Reset window/level, rotation and flips, and fit (R)")
+        self.fit_action = act(toolbar, "view.fit", self.fit)
+        self.reset_action = act(toolbar, "view.reset", self.reset)
         toolbar.addWidget(self.preset_combo)
-        self.one_to_one_action = act(toolbar, "1:1", "1", self.one_to_one,
-                                     "One cached pixel per screen pixel (1)")
+        self.one_to_one_action = act(toolbar, "view.1_1", self.one_to_one)
         orient = QMenu("Display", self)  # one toolbar button keeps the toolbar short
-        self.invert_action = act(orient, "Invert", "I", self.set_inverted, checkable=True)
-        self.rotate_action = act(orient, "Rotate 90°", "]", lambda: self.set_orientation(
-            (self._rotation + 90) % 360), "Rotate 90° clockwise, display only (])")
-        self.flip_h_action = act(orient, "Flip Horizontal", "H", lambda: self.set_orientation(
-            flip_h=not self._flip_h), "Mirror left-right, display only (H)")
-        self.flip_v_action = act(orient, "Flip Vertical", "V", lambda: self.set_orientation(
-            flip_v=not self._flip_v), "Mirror top-bottom, display only (V)")
+        self.invert_action = act(orient, "view.invert", self.set_inverted, checkable=True)
+        self.rotate_action = act(orient, "view.rotate_90", lambda: self.set_orientation(
+            (self._rotation + 90) % 360))
+        self.flip_h_action = act(orient, "view.flip_horizontal", lambda: self.set_orientation(
+            flip_h=not self._flip_h))
+        self.flip_v_action = act(orient, "view.flip_vertical", lambda: self.set_orientation(
+            flip_v=not self._flip_v))
         orient_button = QToolButton()
         orient_button.setText("Display")
         orient_button.setToolTip("Invert, rotate and flip (display only)")
         orient_button.setMenu(orient)
         orient_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         toolbar.addWidget(orient_button)
-        self.overlay_action = act(toolbar, "Info", "O", self.set_overlay_visible,
-                                  "Show the metadata overlay (O)", checkable=True)
-        self.ruler_action = act(toolbar, "Ruler", "M", self.set_ruler_visible,
-                                "Distance ruler in mm (M)", checkable=True)
-        self.box_action = act(toolbar, "Box", "B", self.set_draw_mode,
-                              "Draw a fracture box with the left mouse button (B)", checkable=True)
+        self.overlay_action = act(toolbar, "view.info", self.set_overlay_visible, checkable=True)
+        self.ruler_action = act(toolbar, "view.ruler", self.set_ruler_visible, checkable=True)
+        self.box_action = act(toolbar, "view.box", self.set_draw_mode, checkable=True)
 
         self._info = self._overlay_label(_PLATE)
         self._badge = self._overlay_label("")
@@ -197,11 +208,10 @@ class ImageViewerWidget(ViewerToolsMixin, QWidget):
     def wait(self, timeout_ms: int = -1) -> bool:
         return self._pool.waitForDone(timeout_ms) and self.full_res.wait(timeout_ms)
 
-    def _action(self, toolbar: QToolBar | QMenu, text: str, key: str, slot, tip: str = "",
-                checkable: bool = False) -> QAction:
-        action = QAction(text, self, shortcut=QKeySequence(key), checkable=checkable)
-        action.setToolTip(tip or f"{text} ({key})")
-        action.setObjectName(re.sub(r"\W+", "_", text.lower()).strip("_"))  # key-map name
+    def _action(self, toolbar: QToolBar | QMenu, name: str, slot, checkable: bool = False) -> QAction:
+        """Command ``name``'s action from the :data:`ActionSource`, wired to ``slot``."""
+        action = self._action_source(name, self)
+        action.setCheckable(checkable)  # the slot takes the state (toggled) or nothing (triggered)
         (action.toggled if checkable else action.triggered).connect(slot)
         toolbar.addAction(action)
         return action

@@ -127,9 +127,10 @@ def open_in(qtbot, win, path: Path) -> None:
 @pytest.fixture
 def viewer_and_rows(qtbot, project_path):
     project = Project.open(project_path)
+    from affgui.menus import make_action
     from affgui.widgets.image_viewer import ImageViewerWidget
 
-    viewer = ImageViewerWidget()
+    viewer = ImageViewerWidget(actions=make_action)  # the keys come from the action registry
     qtbot.addWidget(viewer)
     viewer.resize(800, 700)
     viewer.show()
