@@ -76,7 +76,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareMode(self.session, self, self.viewer, self.splitter)
         self.toolbar = build_toolbar(self, self.menu_actions)
         self.menu_actions.view_menu.addAction(self.toolbar.toggleViewAction())
-        self.results = install_results(self)
+        self.results = install_results(self.session, self)
         self.heatmaps = install_heatmaps(self)
         self.reads = install_reads(self)
         self.keymap = KeyMap(self)

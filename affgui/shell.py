@@ -55,7 +55,7 @@ class Shell(Protocol):
 class WindowShell(Shell, Protocol):
     """The shell as the parts not yet moved onto the session still see it.
 
-    The experiments, heatmaps, results, reads, key-map, prediction-info and project-flow parts
+    The experiments, heatmaps, reads, key-map, prediction-info and project-flow parts
     read the browser's widgets (grid, viewer, filter bar) and the menus through these names.
     Each is a step to undo: a part that needs only the session and :class:`Shell` takes those.
     """

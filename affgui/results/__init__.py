@@ -1,6 +1,6 @@
 """The Results view: ROC/PR curves, AUC comparison and compute cost of finished experiments.
 
-``install(window)`` adds the Results dock (hidden until View > Results) and returns its
+``install(session, shell)`` adds the Results dock (hidden until View > Results) and returns its
 :class:`ResultsController`; connect ``controller.on_experiment_finished`` to an experiment
 monitor's ``sigExperimentFinished(str)``. Statistics come from ``engine.evaluate`` on worker
 threads; the HTML report is written by an ``affengine report`` subprocess.
@@ -22,7 +22,8 @@ from affgui.results._page import ResultsPageWidget
 from affgui.results._plots import PrPlotWidget, RocPlotWidget, auc_legend
 
 if TYPE_CHECKING:
-    from affgui.shell import WindowShell
+    from affgui.session import ProjectSession
+    from affgui.shell import Shell
 
 __all__ = [
     "ExperimentStatus",
@@ -40,6 +41,6 @@ __all__ = [
 ]
 
 
-def install(window: WindowShell) -> ResultsController:
-    """Add the Results dock and its View menu toggle to ``window``."""
-    return ResultsController(window)
+def install(session: ProjectSession, shell: Shell) -> ResultsController:
+    """Add the Results dock and its View menu toggle to ``shell``; it follows ``session``."""
+    return ResultsController(session, shell)

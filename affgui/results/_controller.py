@@ -1,4 +1,8 @@
-"""Puts the Results page in a dock of the main window and feeds it from worker threads.
+"""Puts the Results page in a dock of the shell and feeds it from worker threads.
+
+Built from ``(session, shell)`` alone: the project comes from the
+:class:`~affgui.session.ProjectSession` and its ``sigProjectChanged``; the dock and its View
+menu toggle come from the :class:`~affgui.shell.Shell`.
 
 Listing the experiments (each one's split and run folders) and computing their statistics
 run on the controller's own :class:`TaskRunner`, so closing the project never waits for
@@ -24,7 +28,8 @@ from affgui.results._page import ResultsPageWidget
 from affgui.tasks import Cancelled, TaskRunner
 
 if TYPE_CHECKING:
-    from affgui.shell import WindowShell
+    from affgui.session import ProjectSession
+    from affgui.shell import Shell
 
 DEBOUNCE_MS = 150  # ticking several boxes in a row computes once
 LIST_KEY = "results-list"  # the TaskRunner key of the experiments listing
@@ -39,21 +44,16 @@ class ResultsController(QObject):
     sigReportWritten = Signal(str)  # path of the new report.html
     sigReportFailed = Signal(str)
 
-    def __init__(self, window: WindowShell):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, session: ProjectSession, shell: Shell):
+        super().__init__(session)
+        self.session = session
         self.page = ResultsPageWidget()
-        self.dock = QDockWidget("Results", window)
-        self.dock.setObjectName("resultsDock")  # saveState/restoreState find docks by name
-        self.dock.setWidget(self.page)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
-        self.dock.hide()
+        # saveState/restoreState find docks by name; its toggle goes into the View menu
+        self.dock: QDockWidget = shell.add_dock(self.page, "resultsDock", "Results",
+                                                Qt.DockWidgetArea.BottomDockWidgetArea, visible=False)
         self.action = self.dock.toggleViewAction()
         self.action.setText("&Results")
         self.action.setStatusTip("Show ROC/PR curves, the AUC comparison and the compute cost of experiments")
-        view_menu = getattr(window.menu_actions, "view_menu", None)
-        if view_menu is not None:
-            view_menu.addAction(self.action)
         self.n_boot, self.seed, self.how = N_BOOT, SEED, "mean"
         self.results: ResultsData | None = None
         self.last_report: Path | None = None
@@ -66,29 +66,29 @@ class ResultsController(QObject):
         self.exporter = ReportExport(self)
         self.exporter.sigFinished.connect(self._report_written)
         self.exporter.sigFailed.connect(self._report_failed)
-        self.final = FinalModelsController(window, self.page.final_models, self.tasks, self.page.level,
+        self.final = FinalModelsController(session, self.page.final_models, self.tasks, self.page.level,
                                            lambda: self.how)
         self.page.level_combo.currentIndexChanged.connect(lambda _i: self.final.refresh())
         self.page.sigRequestChanged.connect(self._debounce.start)
         self.page.sigExportRequested.connect(self.export_report)
         self.page.sigExportCancelled.connect(self.exporter.cancel)
         self.dock.visibilityChanged.connect(self._on_visibility)
-        window.sigProjectChanged.connect(self._on_project)
-        if window.project is not None:
+        session.sigProjectChanged.connect(self._on_project)
+        if session.project is not None:
             self.refresh()
 
     # -- experiments list -------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
         """Re-list the project's experiments (on a worker); the checked ones stay checked."""
-        project = self.window.project
+        project = self.session.project
         if project is None:
             self.tasks.supersede(LIST_KEY)
             self.page.set_statuses([])
             return
 
         def done(statuses: list) -> None:
-            if project is self.window.project:
+            if project is self.session.project:
                 check = [s.name for s in statuses if s.ready and s.name in self._auto_check]
                 self._auto_check.difference_update(check)
                 self.page.set_statuses(statuses, check)
@@ -109,7 +109,7 @@ class ResultsController(QObject):
     def recompute(self) -> None:
         """Compute the checked experiments' results at the chosen level (on a worker)."""
         self._cancel_results()
-        project, names = self.window.project, self.page.checked()
+        project, names = self.session.project, self.page.checked()
         if project is None or not names:
             self.results = None
             self.page.clear_results()
@@ -154,7 +154,7 @@ class ResultsController(QObject):
     @Slot()
     def export_report(self) -> None:
         """Write the HTML report of the checked experiments in an ``affengine report`` process."""
-        project, names = self.window.project, self.page.checked()
+        project, names = self.session.project, self.page.checked()
         if project is None or not names or self.exporter.is_running():
             return
         try:
@@ -173,7 +173,7 @@ class ResultsController(QObject):
         self.page.set_message(f"Report written to {html}")
         self.sigReportWritten.emit(html)
         box = QMessageBox(QMessageBox.Icon.Information, "Report written", "The report was written.",
-                          QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close, self.window)
+                          QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close, self.page)
         box.setInformativeText(html)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("reportWrittenBox")
@@ -186,7 +186,7 @@ class ResultsController(QObject):
         self.page.set_message(f"No report: {message}")
         self.sigReportFailed.emit(message)
 
-    # -- window -----------------------------------------------------------------------
+    # -- session ----------------------------------------------------------------------
     def _on_visibility(self, visible: bool) -> None:
         if visible:
             self.refresh()

@@ -32,7 +32,7 @@ from engine.jobs import engine_command
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from affgui.shell import WindowShell
+    from affgui.session import ProjectSession
 
 WRITTEN = re.compile(r"evaluation written to (.+?)\s*$", re.MULTILINE)
 ENGINE_ERROR = "affengine: error: "
@@ -57,10 +57,10 @@ class FinalModelsController(QObject):
     sigScreeningQueued = Signal(int)  # job id of the predict job just queued
     sigScreeningFinished = Signal(int)  # a predict job queued here finished: its predictions are stored
 
-    def __init__(self, window: WindowShell, widget: FinalModelsWidget, tasks: TaskRunner,
+    def __init__(self, session: ProjectSession, widget: FinalModelsWidget, tasks: TaskRunner,
                  level: Callable[[], str], how: Callable[[], str]):
-        super().__init__(window)
-        self.window, self.widget, self.tasks = window, widget, tasks
+        super().__init__(session)
+        self.session, self.widget, self.tasks = session, widget, tasks
         self._level, self._how = level, how
         self.data: FinalModelsData | None = None
         self._proc: QProcess | None = None
@@ -75,7 +75,7 @@ class FinalModelsController(QObject):
     # -- listing ---------------------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
-        project = self.window.project
+        project = self.session.project
         if project is None:
             self.tasks.supersede(self._key)
             self.data = None
@@ -84,7 +84,7 @@ class FinalModelsController(QObject):
         level, how = self._level(), self._how()
 
         def done(data: FinalModelsData) -> None:
-            if project is self.window.project:
+            if project is self.session.project:
                 self.data = data
                 self.widget.show_data(data)
                 if data.notes:
@@ -92,7 +92,7 @@ class FinalModelsController(QObject):
                 self.sigShown.emit(data)
 
         def failed(exc: BaseException) -> None:
-            if not isinstance(exc, Cancelled) and project is self.window.project:
+            if not isinstance(exc, Cancelled) and project is self.session.project:
                 self.widget.set_message(f"Cannot list the final models: {first_line(exc)}")
 
         self.tasks.submit(lambda _progress: final_models_data(project, level, how), done=done,
@@ -114,11 +114,11 @@ class FinalModelsController(QObject):
 
         Without ``folder`` a folder dialog asks for it.
         """
-        project = self.window.project
+        project = self.session.project
         if project is None or self._proc is not None:
             return
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self.window, "External project (another .affproj "
+            folder = QFileDialog.getExistingDirectory(self.widget, "External project (another .affproj "
                                                                    "folder)", str(project.path.parent))
             if not folder:
                 return
@@ -127,7 +127,7 @@ class FinalModelsController(QObject):
         self.widget.set_message(f"Checking {folder}…")
 
         def done(checked: list[str]) -> None:
-            if project is self.window.project:
+            if project is self.session.project:
                 self._start(project.path, checked, folder)
             else:
                 self.widget.set_running(False)
@@ -213,7 +213,7 @@ class FinalModelsController(QObject):
     @Slot()
     def screen(self) -> None:
         """Queue a predict job for the unlabelled images with the selected final model's experiment."""
-        project = self.window.project
+        project = self.session.project
         chosen = {f.experiment for f in self.widget.selected()}
         if project is None or len(chosen) != 1:
             self.widget.set_message("Select the final model of one experiment to screen with.")
@@ -222,7 +222,7 @@ class FinalModelsController(QObject):
 
         def done(result: tuple[int, int]) -> None:
             job_id, n = result
-            if project is not self.window.project:
+            if project is not self.session.project:
                 return
             self.pending.add(job_id)
             self.widget.set_message(f"Queued predict job {job_id}: {name}'s final model scores {n} "

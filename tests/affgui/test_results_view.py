@@ -156,13 +156,13 @@ def test_patient_and_image_level_show_different_curves(qtbot, results, study):
     assert any("DeLong not shown at image level" in n for n in image.notes)
 
 
-def test_incomplete_experiment_is_greyed_with_the_reason(results):
+def test_incomplete_experiment_is_greyed_with_the_reason(results, window):
     item = results.page.picker.item_named(PENDING)
     assert item is not None and not item.flags() & Qt.ItemFlag.ItemIsEnabled
     assert "has not finished" in item.toolTip() and "fold 0" in item.toolTip()
     assert "0/2 folds (2 queued)" in item.text()
     assert "2/2 folds" in results.page.picker.item_named(CNN).text()
-    assert results.action in results.window.menu_actions.view_menu.actions()
+    assert results.action in window.menu_actions.view_menu.actions()
     assert results.action.isChecked() and results.dock.isVisible()
     results.page.set_checked([CNN, PENDING])
     assert results.page.checked() == [CNN]
@@ -207,7 +207,7 @@ def test_export_writes_the_html_report(qtbot, results, study):
     assert (row["p_boot"], row["p_delong"]) == pytest.approx((shown.p_boot, shown.p_delong))
     assert not list((study / "reports").glob(".writing-*"))
     assert results.page.export_button.isEnabled()
-    box = results.window.findChild(object, "reportWrittenBox")
+    box = results.page.findChild(object, "reportWrittenBox")
     assert box is not None
     box.close()
 
