@@ -158,6 +158,9 @@ COMMANDS: tuple[Command, ...] = (
               follows=f"label.{label}") for _key, label, _text in LABEL_KEYS),
     Command("adjudicate.next", "Next Item", ("Space",), window=False),
     Command("adjudicate.previous", "Previous Item", ("Shift+Space",), window=False),
+    # The heatmap window (affgui.heatmaps): steps through the browser's list, as the browser does
+    Command("heatmaps.next", "Next Image", ("Right", "J", "PgDown", "Space"), window=False),
+    Command("heatmaps.previous", "Previous Image", ("Left", "K", "PgUp", "Shift+Space"), window=False),
 )
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 
@@ -186,6 +189,24 @@ def make_action(name: str, parent: QObject | None, keys: Iterable[QKeySequence] 
     if command.tooltip:
         action.setToolTip(command.tooltip)
     return action
+
+
+def without_keys(make: Callable[[str, QObject | None], QAction], taken: Iterable[str]
+                 ) -> Callable[[str, QObject | None], QAction]:
+    """An action source like ``make`` whose actions drop every key in ``taken``.
+
+    For a window whose own commands hold keys a second viewer would also claim: in the
+    reading window the digits are the confidence keys, so its viewer's 1:1 is a toolbar
+    button only (two actions on one key and Qt runs neither).
+    """
+    taken = {QKeySequence(k).toString(PORTABLE) for k in taken}
+
+    def source(name: str, parent: QObject | None) -> QAction:
+        action = make(name, parent)
+        action.setShortcuts([k for k in action.shortcuts() if k.toString(PORTABLE) not in taken])
+        return action
+
+    return source
 
 
 class ActionRegistry(QObject):

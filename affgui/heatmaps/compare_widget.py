@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from affgui import display
@@ -26,12 +25,11 @@ from affgui.heatmaps.controls import HeatmapControlsWidget
 from affgui.heatmaps.job_watch import ExplainJobWatcher
 from affgui.heatmaps.on_demand import HeatmapOnDemand
 from affgui.heatmaps.pane import HeatmapPaneWidget
+from affgui.menus import make_action
 from affgui.tasks import TaskRunner
 from engine.store import ImageRow, Project
 
 MAX_EXPERIMENTS = 4
-NEXT_KEYS = ("Right", "J", "PgDown", "Space")  # as in the main window (docs/gui.md)
-PREVIOUS_KEYS = ("Left", "K", "PgUp", "Shift+Space")
 
 
 class HeatmapCompareWidget(QWidget):
@@ -88,8 +86,8 @@ class HeatmapCompareWidget(QWidget):
         footer.addWidget(self.position)
         footer.addWidget(self.status, 1)
         layout.addLayout(footer)
-        for keys, step in ((NEXT_KEYS, 1), (PREVIOUS_KEYS, -1)):
-            action = QAction(self, shortcuts=[QKeySequence(k) for k in keys])
+        for name, step in (("heatmaps.next", 1), ("heatmaps.previous", -1)):
+            action = make_action(name, self)  # its keys are declared in affgui.menus
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(lambda _=False, s=step: self.step(s))
             self.addAction(action)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from affgui import theme
 from affgui.display import esc
-from affgui.menus import CONFIDENCES, ActionRegistry, make_action
+from affgui.menus import CONFIDENCES, ActionRegistry, make_action, without_keys
 from affgui.reads._common import READ_ERRORS, blind_row, view_button
 from affgui.widgets.image_viewer import ImageViewerWidget
 from engine.reads import READ_LABELS, ReadingSession, ReadItem, next_unread, reading_items, record_read
@@ -45,7 +45,8 @@ class ReadingWindow(QWidget):
         self.resize(1100, 850)
 
         make = registry.make if registry is not None else make_action  # affgui.menus declares the keys
-        self.viewer = ImageViewerWidget(actions=make)
+        # the digits are the confidence keys here: the viewer's 1:1 stays a toolbar button
+        self.viewer = ImageViewerWidget(actions=without_keys(make, [str(d) for d in CONFIDENCES]))
         self.viewer.set_cache(project.cache)
         self.viewer.label_badge = not session.blind
         self.header = QLabel()

@@ -32,14 +32,9 @@ LOCAL_ACTIONS = {
                                        "in the part's own widget, never in the menu bar",
     "affgui/widgets/image_viewer.py": "keyless_action: a viewer built without the registry has no keys "
                                       "(the widgets layer may not import affgui.menus)",
-    "affgui/heatmaps/compare_widget.py": "see LOCAL_KEYS",
 }
 # Files that still give an action a key outside the registry: known exceptions, to remove.
-LOCAL_KEYS = {
-    "affgui/heatmaps/compare_widget.py": "the heatmap window's step keys (its own window, "
-                                         "WidgetWithChildrenShortcut): another change to that file is "
-                                         "in flight; they move to menus.py as heatmaps.next/previous",
-}
+LOCAL_KEYS: dict[str, str] = {}
 KEY_METHODS = {"setShortcut", "setShortcuts"}
 
 # The names readers' settings files store remapped keys under: an interface, pinned here.
@@ -72,6 +67,8 @@ DEFAULT_KEYS = {
     "read.next": ["Space", "Right"], "read.previous": ["Shift+Space", "Left"],
     "adjudicate.AFF": ["A"], "adjudicate.NFF": ["N"], "adjudicate.uncertain": ["U"],
     "adjudicate.exclude": ["X"], "adjudicate.next": ["Space"], "adjudicate.previous": ["Shift+Space"],
+    "heatmaps.next": ["Right", "J", "PgDown", "Space"],
+    "heatmaps.previous": ["Left", "K", "PgUp", "Shift+Space"],
 }
 
 
@@ -301,12 +298,5 @@ def _reading_clashes(qtbot, window, project_path) -> dict[str, list[str]]:
     return clashes
 
 
-def test_the_reading_window_has_no_clash_but_the_known_one(qtbot, window, project_path):
-    assert _reading_clashes(qtbot, window, project_path) == {"1": ["view.1_1", "read.confidence1"]}
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="found, not fixed (behaviour kept): in the reading window the viewer's "
-                          "1:1 and Confidence 1 share key 1, so Qt runs neither")
 def test_the_reading_window_holds_each_key_once(qtbot, window, project_path):
     assert _reading_clashes(qtbot, window, project_path) == {}

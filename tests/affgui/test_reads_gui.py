@@ -120,6 +120,8 @@ def test_a_confidence_session_takes_a_digit_then_the_label(qtbot, window, projec
     (read,) = reads_of(project, "conf")
     assert (read.image_id, read.label, read.confidence) == (image, "AFF", 4)
     assert reading.confidence is None  # the next image asks again
+    qtbot.keyClick(reading, Qt.Key.Key_1)  # 1 was also the viewer's 1:1 here, and Qt ran neither
+    assert "confidence: <b>1</b>" in reading.header.text()
     reading.close()
 
 
