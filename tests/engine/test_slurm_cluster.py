@@ -2,15 +2,17 @@
 
 A tiny 2-fold experiment runs through ``sbatch`` and its predictions equal the same experiment
 run by a local worker; a cancel maps to ``scancel``; a job killed at its time limit is
-submitted again and resumes from its checkpoint.
+submitted again and resumes from its checkpoint. Run with
+``flock /tmp/slurm.lock python -m pytest tests/engine/test_slurm_cluster.py``.
+
+The session's one cluster and its three time-limit jobs come from _slurm_fixtures (via
+conftest.py); this module's first test starts all three, so their one-minute clocks run
+while the other tests do.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -22,27 +24,8 @@ from engine.runs import read_events
 from engine.slurm import ClusterSettings, slurm_log, submissions, sync
 from engine.store import Project
 from engine.train import read_predictions
-from tests.engine._slurm_cluster import LocalSlurm, missing_reason
+from tests.engine._slurm_fixtures import _sync_until, _wait_for, timed_out
 from tests.engine._train_factory import make_project, tiny_spec
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"))
-    try:
-        slurm.start()
-    except (RuntimeError, OSError) as exc:
-        slurm.stop()
-        pytest.skip(f"a local Slurm cluster could not be started: {exc}")
-    patch = pytest.MonkeyPatch()
-    for key, value in slurm.env().items():
-        patch.setenv(key, value)
-    yield slurm
-    slurm.stop()
-    patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -53,54 +36,15 @@ def project_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def timed_out_start(cluster, tmp_path_factory):
-    """Start the time-limit job of test_time_limit_kill_then_resume first, in its own project.
-
-    Slurm kills it only a minute after it started (and checks limits every 30 s), so it is
-    submitted, paused after its first checkpoint and left to run out its clock while the other
-    tests of this module run; its own project keeps their ``sync`` calls away from it.
-    """
-    path = make_project(tmp_path_factory.mktemp("slurmtimed") / "study", patients=16, k=2)
-    settings = ClusterSettings(partition="debug", cpus=1, mem="500M", time="10", signal_grace_s=0)
-    with Project.open(path) as project:
-        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
-        create_experiment(project, "timed-out", tiny_spec(project.path, epochs=6), folds=[0],
-                          backend="slurm")
-        job = experiment_jobs(project, "timed-out")[0]
-        assert sync(project).submitted == [job.id]
-        run = project.runs_dir / job.run_id
-        _wait_for(lambda: (run / "checkpoints" / "last.pt").exists(), 120, "no checkpoint after epoch 1")
-        slurm_id = submissions(project, job.id)[0].slurm_id
-        # Pause the run so it is still going when the limit strikes; Slurm kills it (TIMEOUT).
-        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
-        settings.save(project)  # the next submission gets ten minutes
-    return path, job.id, run
+def _time_limit_jobs_first(time_limit_jobs):
+    """Start every time-limit job of the session before this module's first test (see _slurm_fixtures)."""
 
 
-def _sync_until(project, job_ids, states, cluster, timeout_s=240.0, on_round=None):
-    """Run ``sync`` until every job is in one of ``states``; the report of each round is kept."""
-    deadline = time.monotonic() + timeout_s
-    queue = JobQueue(project)
-    while time.monotonic() < deadline:
-        report = sync(project)
-        assert not report.errors, report.errors
-        if on_round is not None:
-            on_round(report)
-        now = {j: queue.get(j).state for j in job_ids}
-        if all(s in states for s in now.values()):
-            return now
-        time.sleep(1.0)
-    logs = "\n".join(slurm_log(project, j) for j in job_ids if submissions(project, j))
-    raise AssertionError(f"jobs {now} not {states} within {timeout_s} s\n{logs}\n{cluster.logs()}")
-
-
-def _wait_for(ok, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout_s} s")
+@pytest.fixture
+def timed_out_start(time_limit_jobs):
+    """The job of test_time_limit_kill_then_resume: submitted with a one-minute limit, paused after
+    its first checkpoint in its own project, its limit set back to ten minutes (see _slurm_fixtures)."""
+    return timed_out(time_limit_jobs, "train")
 
 
 def test_experiment_on_slurm_equals_local_run(cluster, project_path):
@@ -150,22 +94,6 @@ def test_cancel_maps_to_scancel(cluster, project_path):
         assert (run / "checkpoints" / "last.pt").exists()
 
 
-def test_time_limit_kill_then_resume(cluster, timed_out_start):
-    path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
-    with Project.open(path) as project:
-        job = JobQueue(project).get(job_id)
-        final = _sync_until(project, [job.id], ("finished", "failed"), cluster, timeout_s=300)
-        assert final == {job.id: "finished"}, slurm_log(project, job.id, every=True)
-        subs = submissions(project, job.id)
-        assert [s.state for s in subs] == ["TIMEOUT", "COMPLETED"]
-        assert JobQueue(project).get(job.id).attempts == 2
-        events = read_events(run / "events.jsonl")
-        started = [e for e in events if e["type"] == "started"]
-        assert len(started) == 2 and started[1]["resumed_epoch"] >= 1
-        assert any("resumed from" in e.get("message", "") for e in events)
-        assert len(read_predictions(run / "predictions.csv")["probability"]) == started[1]["val_images"]
-
-
 def test_failed_job_keeps_its_error_and_slurm_log(cluster, project_path, capsys, monkeypatch):
     from engine.slurm import _backend
 
@@ -188,3 +116,19 @@ def test_failed_job_keeps_its_error_and_slurm_log(cluster, project_path, capsys,
     assert main(["slurm", "log", str(project_path), str(job.id)]) == 0
     out = capsys.readouterr().out
     assert "==> submission 1: Slurm job" in out and "cluster set-up broke" in out
+
+
+def test_time_limit_kill_then_resume(cluster, timed_out_start):
+    path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
+    with Project.open(path) as project:
+        job = JobQueue(project).get(job_id)
+        final = _sync_until(project, [job.id], ("finished", "failed"), cluster, timeout_s=300)
+        assert final == {job.id: "finished"}, slurm_log(project, job.id, every=True)
+        subs = submissions(project, job.id)
+        assert [s.state for s in subs] == ["TIMEOUT", "COMPLETED"]
+        assert JobQueue(project).get(job.id).attempts == 2
+        events = read_events(run / "events.jsonl")
+        started = [e for e in events if e["type"] == "started"]
+        assert len(started) == 2 and started[1]["resumed_epoch"] >= 1
+        assert any("resumed from" in e.get("message", "") for e in events)
+        assert len(read_predictions(run / "predictions.csv")["probability"]) == started[1]["val_images"]

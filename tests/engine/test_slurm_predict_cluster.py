@@ -3,13 +3,11 @@
 
 The node scores from its snapshot and writes chunk files to the run folder; ``sync`` imports
 them, and the stored P(AFF) equals the final model's own scores. A job killed at its time
-limit is submitted again and scores only the images it had not scored.
+limit is submitted again and scores only the images it had not scored; that job is started,
+in a copy of the archive, with the session's other time-limit jobs (see _slurm_fixtures).
 """
 
 from __future__ import annotations
-
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,31 +15,24 @@ import pytest
 from engine.final import SCORED_DIR, finalize, read_scored, score_images, stored_predictions, submit_predict
 from engine.jobs import JobQueue
 from engine.runs import read_events
-from engine.slurm import ClusterSettings, slurm_log, submissions, sync
+from engine.slurm import ClusterSettings, slurm_log, submissions
 from engine.store import Project
 from tests.engine._final_factory import A, copy_study, held_out_study, shared_base
-from tests.engine._slurm_cluster import LocalSlurm, missing_reason
+from tests.engine._slurm_fixtures import _sync_until, timed_out
 from tests.engine.test_final_predict import _add_unlabelled, _label_state
-from tests.engine.test_slurm_cluster import _sync_until, _wait_for
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"))
-    try:
-        slurm.start()
-    except (RuntimeError, OSError) as exc:
-        slurm.stop()
-        pytest.skip(f"a local Slurm cluster could not be started: {exc}")
-    patch = pytest.MonkeyPatch()
-    for key, value in slurm.env().items():
-        patch.setenv(key, value)
-    yield slurm
-    slurm.stop()
-    patch.undo()
+@pytest.fixture(scope="module", autouse=True)
+def _time_limit_jobs_first(time_limit_jobs):
+    """Start every time-limit job of the session (if no earlier Slurm module did; see _slurm_fixtures)."""
+
+
+@pytest.fixture
+def timed_out_start(time_limit_jobs):
+    """The job of test_predict_killed_at_its_time_limit_resumes_without_rescoring: all images of a
+    copy of the archive below, chunks of one, submitted with a one-minute limit, paused after its
+    first scored chunk, its limit set back to ten minutes (see _slurm_fixtures)."""
+    return timed_out(time_limit_jobs, "predict")
 
 
 @pytest.fixture(scope="module")
@@ -77,21 +68,10 @@ def test_predict_on_slurm_stores_the_final_models_scores(cluster, archive):
         assert "affwb: finished" in slurm_log(project, job_id)
 
 
-def test_predict_killed_at_its_time_limit_resumes_without_rescoring(cluster, archive):
-    path, _ = archive
-    settings = ClusterSettings.load(path)
+def test_predict_killed_at_its_time_limit_resumes_without_rescoring(cluster, timed_out_start):
+    path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
     with Project.open(path) as project:
-        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
-        job_id = submit_predict(project, A, "all", backend="slurm", chunk=1)
         total = len(JobQueue(project).get(job_id).spec["image_ids"])
-        assert sync(project).submitted == [job_id]
-        run = project.runs_dir / JobQueue(project).get(job_id).run_id
-        _wait_for(lambda: len(list((run / SCORED_DIR).glob("chunk-*.csv"))) >= 1
-                  if (run / SCORED_DIR).is_dir() else False, 180, "no scored chunk")
-        slurm_id = submissions(project, job_id)[0].slurm_id
-        # pause the node so it is still going when the limit strikes; Slurm kills it (TIMEOUT)
-        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
-        settings.save(project)  # the next submission gets ten minutes
         final = _sync_until(project, [job_id], ("finished", "failed"), cluster, timeout_s=300)
         assert final == {job_id: "finished"}, slurm_log(project, job_id, every=True)
         assert [s.state for s in submissions(project, job_id)] == ["TIMEOUT", "COMPLETED"]

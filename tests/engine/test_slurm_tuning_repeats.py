@@ -1,12 +1,11 @@
 """Tuning jobs and repeated-CV runs on the REAL local Slurm cluster (see _slurm_cluster), like
 test_slurm_cluster's: a tuned run of repeat 1 equals the same run by a local worker (chosen values
 and predictions); a tuning job is cancelled mid-tuning through scancel; one killed at its time
-limit mid-tuning is submitted again and resumes its Optuna journal (no trial is run twice)."""
+limit mid-tuning is submitted again and resumes its Optuna journal (no trial is run twice); that
+job is started with the session's other time-limit jobs (see _slurm_fixtures). Run with
+``flock /tmp/slurm.lock python -m pytest tests/engine/test_slurm_tuning_repeats.py``."""
 
 from __future__ import annotations
-
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -19,10 +18,8 @@ from engine.splits import create_split
 from engine.store import Project
 from engine.train import read_predictions
 from engine.tune import read_tuning
+from tests.engine._slurm_fixtures import TUNED, _sync_until, _trial_starts, _wait_for, timed_out
 from tests.engine._train_factory import make_project, tiny_spec
-from tests.engine.test_slurm_cluster import _sync_until, _wait_for, cluster  # noqa: F401 - fixture
-
-TUNED = dict(split="cv", epochs=1, image_size=32, tune_trials=2, tune_inner_folds=2)
 
 
 @pytest.fixture(scope="module")
@@ -34,37 +31,20 @@ def project_path(tmp_path_factory):
     return path
 
 
-def _trial_starts(run) -> list[int]:
-    return [e["trial"] for e in read_events(run / "events.jsonl")
-            if "trial" in e and "lr=" in e.get("message", "")] if (run / "events.jsonl").exists() else []
-
-
 @pytest.fixture(scope="module", autouse=True)
-def timed_out_start(cluster, tmp_path_factory):  # noqa: F811
-    """Start the job of test_time_limit_kill_mid_tuning_then_resume first, in its own project.
-
-    Slurm kills it only a minute after it started (and checks limits every 30 s), so it is
-    submitted, paused after its second trial started and left to run out its clock while the
-    other tests of this module run; its own project keeps their ``sync`` calls away from it.
-    """
-    path = make_project(tmp_path_factory.mktemp("slurmtunetimed") / "study", patients=16, k=2)
-    settings = ClusterSettings(partition="debug", cpus=1, mem="500M", time="10", signal_grace_s=0)
-    with Project.open(path) as project:
-        create_split(project, "cv", k=2, seed=0, repeats=2)
-        settings.replace(time="1").save(project)  # one minute, Slurm's smallest limit
-        spec = tiny_spec(project.path, **{**TUNED, "tune_trials": 4})
-        create_experiment(project, "tune-timeout", spec, repeats=[1], folds=[1], backend="slurm")
-        (job,) = experiment_jobs(project, "tune-timeout")
-        assert sync(project).submitted == [job.id]
-        run = project.runs_dir / job.run_id
-        _wait_for(lambda: len(_trial_starts(run)) >= 2, 180, "the second trial did not start")
-        slurm_id = submissions(project, job.id)[0].slurm_id
-        subprocess.run(["scancel", "--batch", "--signal=STOP", slurm_id], check=True, env=os.environ)
-        settings.save(project)  # the next submission gets ten minutes
-    return path, job.id, run
+def _time_limit_jobs_first(time_limit_jobs):
+    """Start every time-limit job of the session (if no earlier Slurm module did; see _slurm_fixtures)."""
 
 
-def test_tuned_repeat_run_on_slurm_equals_the_local_run(cluster, project_path):  # noqa: F811
+@pytest.fixture
+def timed_out_start(time_limit_jobs):
+    """The job of test_time_limit_kill_mid_tuning_then_resume: 4 trials, submitted with a one-minute
+    limit in its own project, paused after its second trial started, its limit set back to ten
+    minutes (see _slurm_fixtures)."""
+    return timed_out(time_limit_jobs, "tuning")
+
+
+def test_tuned_repeat_run_on_slurm_equals_the_local_run(cluster, project_path):
     with Project.open(project_path) as project:
         spec = tiny_spec(project.path, **TUNED)
         create_experiment(project, "tuned-slurm", spec, repeats=[1], folds=[0], backend="slurm")
@@ -87,7 +67,7 @@ def test_tuned_repeat_run_on_slurm_equals_the_local_run(cluster, project_path): 
     assert np.allclose(p["probability"], q["probability"], atol=1e-6)
 
 
-def test_a_tuning_job_cancels_through_scancel(cluster, project_path):  # noqa: F811
+def test_a_tuning_job_cancels_through_scancel(cluster, project_path):
     with Project.open(project_path) as project:
         spec = tiny_spec(project.path, **{**TUNED, "tune_trials": 200, "epochs": 3})
         create_experiment(project, "tune-cancel", spec, repeats=[0], folds=[1], backend="slurm")
@@ -103,7 +83,7 @@ def test_a_tuning_job_cancels_through_scancel(cluster, project_path):  # noqa: F
         assert read_tuning(run) is None and (run / "tuning" / "journal.log").is_file()
 
 
-def test_time_limit_kill_mid_tuning_then_resume(cluster, timed_out_start):  # noqa: F811
+def test_time_limit_kill_mid_tuning_then_resume(cluster, timed_out_start):
     path, job_id, run = timed_out_start  # submitted, paused and its limit set back to ten minutes
     with Project.open(path) as project:
         job = JobQueue(project).get(job_id)
