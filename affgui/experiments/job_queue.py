@@ -51,11 +51,8 @@ def format_eta(seconds: float | None) -> str:
 
 
 def cancel_one(project, job: JobRow) -> str:
-    """Cancel ``job``: ``scancel`` for a Slurm job; a local one gets a grace period, then a kill."""
-    if job.backend == "slurm":
-        from engine.slurm import cancel_slurm_job
-
-        return cancel_slurm_job(project, job.id)
+    """Cancel ``job`` through its backend (``engine.jobs.cancel_job``): ``scancel`` for a Slurm
+    job; a local one gets a grace period, then a kill."""
     from engine.jobs import cancel_job
 
     return cancel_job(project, job.id, grace_s=CANCEL_GRACE_S)

@@ -27,6 +27,9 @@ def test_only_the_queue_writes_jobs_and_only_the_worker_table_writes_workers():
     assert _writers(r"(UPDATE|INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM)\s+workers\b") == \
         {"jobs/_workers_table.py"}
     assert not _writers(r"backend\s*==\s*['\"]slurm['\"]")  # the registry decides, not branches
+    # ... in the GUI's job queue too: its Cancel goes through engine.jobs.cancel_job
+    queue_widget = ENGINE.parent / "affgui" / "experiments" / "job_queue.py"
+    assert not re.search(r"backend\s*==\s*['\"]slurm['\"]", queue_widget.read_text(encoding="utf-8"))
 
 
 def test_cancel_goes_through_the_backend_registry(tmp_path, monkeypatch):
