@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from affgui.experiments.job_monitor import JobMonitor, JobRow
 from affgui.experiments.run_log import RunLogDialog
+from engine.jobs import format_eta  # the GUI's wording; `jobs list` prints it compact
 
 if TYPE_CHECKING:
     from affgui.tasks import TaskRunner
@@ -39,15 +40,6 @@ PROGRESS_COLUMN = COLUMNS.index("Progress")
 WIDTHS = (50, 180, 45, 60, 90, 120, 60, 90, 70, 65, 60)  # every column but the last (Error)
 CANCEL_GRACE_S = 10.0
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
 def cancel_one(project, job: JobRow) -> str:

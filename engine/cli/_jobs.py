@@ -15,6 +15,7 @@ from engine.jobs import (
     cancel_job,
     check_priority,
     check_stale_after,
+    format_eta,
 )
 
 
@@ -104,20 +105,10 @@ def run_list(args) -> int:
         tail = j.run_id + (f"  {j.error}" if j.error else "")
         row = tailed.get(j.id)
         done = f"{round(100 * row.progress)}%" if row is not None else ""
-        eta = _format_eta(row.eta_s if row is not None else None)
+        eta = format_eta(row.eta_s if row is not None else None, compact=True)
         print(f"{j.id:>5} {j.state:11} {j.kind:8} {j.label:>8} {j.priority:>4} {j.attempts:>5} {done:>4} "
               f"{eta:>9}  {tail}")
     return 0
-
-
-def _format_eta(seconds: float | None) -> str:
-    """``1h05m``, ``3m07s``, ``42s``; empty when unknown (as the GUI's queue shows it)."""
-    if seconds is None:
-        return ""
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 def _job_or_error(project, job_id):

@@ -26,7 +26,7 @@ from engine.jobs._queue import (
     check_priority,
     check_stale_after,
 )
-from engine.jobs._tailer import JobRow, JobTailer, Snapshot, WorkerStatus, pid_alive
+from engine.jobs._tailer import JobRow, JobTailer, Snapshot, WorkerStatus, format_eta, pid_alive
 from engine.jobs._worker import Worker, one_line
 from engine.jobs._workers_table import WorkerRow, WorkerTable
 
@@ -54,6 +54,7 @@ __all__ = [
     "check_priority",
     "check_stale_after",
     "engine_command",
+    "format_eta",
     "gpu_names",
     "kill_process_tree",
     "one_line",

@@ -176,6 +176,22 @@ class JobTailer:
                       _int_or_none(spec.get("seed")))
 
 
+def format_eta(seconds: float | None, compact: bool = False) -> str:
+    """Seconds left as people read them: ``1 h 05 min``, ``3 min 07 s``, ``42 s`` (the GUI's
+    queue), or with ``compact`` ``1h05m``, ``3m07s``, ``42s`` (``affengine jobs list``'s column);
+    empty when unknown."""
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s >= 3600:
+        hours, minutes = s // 3600, s % 3600 // 60
+        return f"{hours}h{minutes:02d}m" if compact else f"{hours} h {minutes:02d} min"
+    if s >= 60:
+        minutes, secs = s // 60, s % 60
+        return f"{minutes}m{secs:02d}s" if compact else f"{minutes} min {secs:02d} s"
+    return f"{s}s" if compact else f"{s} s"
+
+
 def _eta(eta_s, t, now: float | None = None) -> float | None:
     """Seconds left: the worker's estimate at its latest progress event, counted down since.
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.cli import main
 from engine.experiments import create_experiment
-from engine.jobs import JobQueue, JobTailer
+from engine.jobs import JobQueue, JobTailer, format_eta
 from engine.jobs._tailer import _eta
 from engine.store import Project
 from tests.engine._train_factory import make_project, tiny_spec
@@ -28,6 +28,12 @@ def _append(path, *events: dict) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         for e in events:
             fh.write(json.dumps(e) + "\n")
+
+
+def test_one_eta_wording_for_the_gui_and_a_compact_one_for_jobs_list():
+    seconds = (None, 4.4, 75, 3725)
+    assert [format_eta(s) for s in seconds] == ["", "4 s", "1 min 15 s", "1 h 02 min"]
+    assert [format_eta(s, compact=True) for s in seconds] == ["", "4s", "1m15s", "1h02m"]
 
 
 def test_eta_counts_down_and_is_unknown_once_run_out():
