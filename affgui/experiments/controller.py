@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 
 def ask_about_running_jobs(parent: QWidget, busy: int) -> str:
-    """Quit with jobs running on workers this window started: ``keep``, ``stop`` or ``cancel``."""
+    """Quit with jobs running (or queued) for workers this window started: ``keep``, ``stop``
+    or ``cancel``."""
     box = QMessageBox(QMessageBox.Icon.Question, "Jobs are running",
-                      f"{busy} job(s) are running on workers this window started.", parent=parent)
+                      f"{busy} job(s) are running or queued for workers this window started.",
+                      parent=parent)
     box.setInformativeText(
         "Keep running in the background (the default: training goes on and the next start shows "
         "the workers), or stop them now: each job stops at its next step and is left resumable "
@@ -131,12 +133,14 @@ class ExperimentsController(QObject):
         """
         rows, _unregistered = self.workers.started_here()
         busy = sum(w.state == "busy" for w in rows)
+        # a worker between two jobs is not idle while local jobs wait: it takes the next at once
+        queued = sum(j.state == "queued" and j.backend == "local" for j in self.monitor.jobs) if rows else 0
         answer = "keep"
-        if busy:
-            answer = self.ask_running(self.window, busy)
+        if busy or queued:
+            answer = self.ask_running(self.window, busy + queued)
             if answer == "cancel":
                 return False
-        stopped, kept = self.workers.stop_for_quit(stop_busy=answer == "stop")
+        stopped, kept = self.workers.stop_for_quit(stop_busy=answer == "stop", queued_work=queued > 0)
         if stopped:
             self.window.statusBar().showMessage(f"Stopping {len(stopped)} worker(s)…")
         return True

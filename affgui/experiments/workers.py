@@ -138,16 +138,19 @@ class WorkerManager(QObject):
         unregistered = [p for pid, p in mine.items() if pid not in {w.pid for w in rows}]
         return rows, unregistered
 
-    def stop_for_quit(self, stop_busy: bool) -> tuple[list[int], list[int]]:
+    def stop_for_quit(self, stop_busy: bool, queued_work: bool = False) -> tuple[list[int], list[int]]:
         """On quit: SIGTERM the idle workers this GUI started (and the busy ones if ``stop_busy``).
 
         Workers started by an earlier GUI or by ``affengine worker`` are left alone. A busy worker
         that gets SIGTERM ends its job at the next step as ``interrupted``, so it resumes from its
-        checkpoint when a worker runs again. Returns (pids stopped, busy pids left running).
+        checkpoint when a worker runs again. With ``queued_work`` (local jobs still queued) a
+        worker between two jobs is not idle: it claims the next one in a moment, so it is kept
+        like a busy one. Returns (pids stopped, pids left running).
         """
         rows, unregistered = self.started_here()
-        stop = [w for w in rows if w.state != "busy" or stop_busy]
-        keep = [w.pid for w in rows if w.state == "busy" and not stop_busy]
+        working = [w for w in rows if w.state == "busy" or queued_work]
+        stop = [w for w in rows if w not in working or stop_busy]
+        keep = [w.pid for w in working if not stop_busy]
         pids = stop_workers(stop)
         for p in unregistered:  # started a moment ago, no job claimed yet
             p.send_signal(signal.SIGTERM)

@@ -64,6 +64,39 @@ def test_quit_stops_only_idle_workers_started_here(manager, sleepers, tmp_path):
     assert foreign.poll() is None
 
 
+def test_a_worker_between_jobs_is_kept_while_jobs_are_queued(manager, sleepers, tmp_path):
+    # Its job had just finished when the window closed; three more waited for it (a race
+    # seen in the GUI end-to-end test: the worker was stopped and the jobs never ran).
+    workers, monitor = manager
+    between = sleepers()
+    monitor.project = type("P", (), {"path": tmp_path})()
+    workers._procs = [(tmp_path, between)]
+    monitor.workers = [_row(between, "idle")]
+    stopped, kept = workers.stop_for_quit(stop_busy=False, queued_work=True)
+    assert stopped == [] and kept == [between.pid] and between.poll() is None
+    stopped, kept = workers.stop_for_quit(stop_busy=True, queued_work=True)  # "Stop Jobs Now"
+    assert stopped == [between.pid] and kept == []
+    assert between.wait(10) != 0
+
+
+def test_closing_with_queued_jobs_and_an_idle_worker_asks(window, monkeypatch):
+    from engine.jobs import JobRow
+
+    controller = window.experiments_panel
+    idle = WorkerRow("w1", HOST, 4242, "cpu", "idle", 0.0, True)
+    monkeypatch.setattr(controller.workers, "started_here", lambda: ([idle], []))
+    queued = [JobRow(k, "cnn", k, "train", "queued", 0, 0, 0.0, None, 2, None, "cpu", "local", None,
+                     f"run{k}", None, "resnet10t") for k in (2, 3, 4)]
+    monkeypatch.setattr(controller.monitor, "jobs", queued)
+    calls, asked = [], []
+    monkeypatch.setattr(controller.workers, "stop_for_quit",
+                        lambda stop_busy, queued_work=False:
+                        calls.append((stop_busy, queued_work)) or ([], []))
+    controller.ask_running = lambda parent, n: asked.append(n) or "keep"
+    window.close()
+    assert asked == [3] and calls == [(False, True)] and not window.isVisible()
+
+
 def test_a_worker_not_registered_yet_is_stopped_on_quit(manager, sleepers, tmp_path):
     workers, monitor = manager
     fresh = sleepers()
@@ -96,7 +129,7 @@ def test_closing_the_window_asks_about_running_jobs(window, qtbot, monkeypatch, 
     monkeypatch.setattr(controller.workers, "started_here", lambda: ([busy], []))
     calls, asked = [], []
     monkeypatch.setattr(controller.workers, "stop_for_quit",
-                        lambda stop_busy: calls.append(stop_busy) or ([], []))
+                        lambda stop_busy, queued_work=False: calls.append(stop_busy) or ([], []))
     controller.ask_running = lambda parent, n: asked.append(n) or answer
     window.close()
     assert asked == [1]
@@ -112,7 +145,7 @@ def test_closing_without_running_jobs_does_not_ask(window, monkeypatch):
     monkeypatch.setattr(controller.workers, "started_here", lambda: ([idle], []))
     calls = []
     monkeypatch.setattr(controller.workers, "stop_for_quit",
-                        lambda stop_busy: calls.append(stop_busy) or ([4242], []))
+                        lambda stop_busy, queued_work=False: calls.append(stop_busy) or ([4242], []))
     controller.ask_running = lambda parent, n: pytest.fail("asked although no job runs")
     window.close()
     assert calls == [False] and not window.isVisible()
