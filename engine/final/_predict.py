@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING
 from engine.final._members import FinalModelError
 from engine.final._store import get_final_model, latest_final_model
 from engine.jobs import register_job_kind
+from engine.runs import write_atomic
 
 if TYPE_CHECKING:
     from engine.jobs import Job
@@ -143,19 +142,7 @@ class _RunFolderSink:
         w.writerow(_SCORED_HEADER)
         for i, p in zip(ids, probs):
             w.writerow((int(i), self.final_id, format(float(p), ".9g"), now))
-        _write_atomic(self.folder / f"chunk-{number:05d}.csv", buf.getvalue())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """A temporary file beside ``path``, then a rename: a reader never sees half a chunk."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(self.folder / f"chunk-{number:05d}.csv", buf.getvalue())
 
 
 def _chunk_files(run_dir: Path) -> list[Path]:
@@ -307,7 +294,7 @@ def run_predict_job(job: Job, project: Project, run_dir: Path, should_stop: Call
         for i in job.spec["image_ids"]:
             r = rows[i]
             w.writerow((i, r.final_model_id, format(r.probability, ".9g"), r.predicted_at))
-        _write_atomic(Path(run_dir) / "predictions.csv", buf.getvalue())
+        write_atomic(Path(run_dir) / "predictions.csv", buf.getvalue())
     return state
 
 

@@ -20,10 +20,9 @@ import json
 import os
 import shlex
 import sqlite3
-import tempfile
 from pathlib import Path
 
-from engine.runs import RunFolder
+from engine.runs import RunFolder, write_atomic
 from engine.slurm._settings import ClusterSettings
 from engine.store import utc_now
 
@@ -43,30 +42,6 @@ def log_path(run_dir: Path, slurm_id: str) -> Path:
     return slurm_dir(run_dir) / LOG_PATTERN.replace("%j", str(slurm_id))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename: never half a file.
-
-    The file is readable by the group and others like any file the user writes (mkstemp's
-    default is owner-only), so a lab's shared project folder works for all its members.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        os.fchmod(fd, 0o644 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it; done once, at import, not from threads later
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 
 
 def prepare_inputs(project, job, device: str) -> Path:

@@ -306,8 +306,8 @@ def test_a_slurm_command_that_cannot_start_is_reported(fake, project):
 def test_files_for_the_node_are_readable_by_the_lab(tmp_path):
     import stat
 
-    from engine.slurm import _inputs
+    from engine.runs import _files
 
-    _inputs.write_atomic(tmp_path / "status.json", "{}")
+    _files.write_atomic(tmp_path / "status.json", "{}")
     mode = stat.S_IMODE((tmp_path / "status.json").stat().st_mode)
-    assert mode == 0o644 & ~_inputs._UMASK  # the umask decides, not mkstemp's 0600
+    assert mode == 0o644 & ~_files.UMASK  # the umask decides, not mkstemp's 0600
