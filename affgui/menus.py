@@ -6,7 +6,7 @@ may rebind it). :class:`ActionRegistry`, owned by the main window and handed to 
 reader's key bindings (``settings.key_bindings``) in one place, :meth:`ActionRegistry.apply`.
 A part takes its action by name (``registry.action("view.compare")``) and never makes its
 own with a key; a window of its own (the reading window, a second viewer) asks for a fresh
-copy (``registry.make("read.AFF", parent)``). :class:`affgui.keymap.KeyMap` lists
+copy (``registry.make("read.AFF", parent)``). :class:`affgui.parts.keymap.KeyMap` lists
 :meth:`ActionRegistry.remappable`. The rule for what may stay local is in docs/interfaces.md;
 ``tests/affgui/test_action_registry.py`` enforces it.
 """
@@ -146,19 +146,19 @@ COMMANDS: tuple[Command, ...] = (
             tooltip="Slurm partition, account, GPUs, time limit, … of this project"),
     # Help
     Command("help.about", "&About AFF Workbench", (), "Help"),
-    # The reading window (affgui.reads): its own keys, the labelling keys for the calls
+    # The reading window (affgui.parts.reads): its own keys, the labelling keys for the calls
     *(Command(f"read.{label}", f"Read {label}", (), window=False, follows=f"label.{label}")
       for label in READ_LABELS),
     *(Command(f"read.confidence{digit}", f"Confidence {digit}", (str(digit),), window=False)
       for digit in CONFIDENCES),
     Command("read.next", "Next Image", ("Space", "Right"), window=False),
     Command("read.previous", "Previous Image", ("Shift+Space", "Left"), window=False),
-    # The disagreement queue (affgui.reads): the labelling keys set the consensus
+    # The disagreement queue (affgui.parts.reads): the labelling keys set the consensus
     *(Command(f"adjudicate.{label}", f"Consensus {label}", (), window=False,
               follows=f"label.{label}") for _key, label, _text in LABEL_KEYS),
     Command("adjudicate.next", "Next Item", ("Space",), window=False),
     Command("adjudicate.previous", "Previous Item", ("Shift+Space",), window=False),
-    # The heatmap window (affgui.heatmaps): steps through the browser's list, as the browser does
+    # The heatmap window (affgui.parts.heatmaps): steps through the browser's list, as the browser does
     Command("heatmaps.next", "Next Image", ("Right", "J", "PgDown", "Space"), window=False),
     Command("heatmaps.previous", "Previous Image", ("Left", "K", "PgUp", "Shift+Space"), window=False),
 )

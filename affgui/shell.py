@@ -10,11 +10,11 @@ A part's actions are the registry's (:mod:`affgui.menus` declares each with its 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
 if TYPE_CHECKING:
     from affgui.menus import ActionRegistry
@@ -28,9 +28,15 @@ class Shell(Protocol):
 
     def add_dock(self, widget: QWidget, name: str, title: str,
                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
-                 visible: bool = True) -> QDockWidget:
-        """Put ``widget`` in a dock named ``name`` (saved layouts find it by that name);
-        its show/hide action goes into the View menu."""
+                 visible: bool = True, view_menu: bool = True) -> QDockWidget:
+        """Put ``widget`` in a dock named ``name`` (saved layouts find it by that name); its
+        show/hide action goes into the View menu (unless ``view_menu`` is False: the part
+        places it itself)."""
+        ...
+
+    def add_menu(self, name: str, title: str) -> QMenu:
+        """The top-level menu ``name`` (``"file"``, ``"label"``, ``"view"``, ``"experiments"``,
+        ...), made with ``title`` before the Help menu when it does not exist yet."""
         ...
 
     def add_action(self, action: QAction, menu: str | None = None) -> None:
@@ -46,41 +52,18 @@ class Shell(Protocol):
         """A non-blocking error box (and the text in the status bar)."""
         ...
 
-    def add_status_widget(self, widget: QWidget) -> None:
-        """A permanent widget at the right of the status bar (the status part's labels)."""
+    def add_status_widget(self, widget: QWidget, permanent: bool = True, stretch: int = 0) -> None:
+        """A widget in the status bar: permanent ones at the right (the status part's
+        labels), others at the left, where messages show over them."""
         ...
 
+    def dialog_parent(self) -> QWidget:
+        """The widget a part's dialogs and windows belong to (they centre on it, close with it)."""
+        ...
 
-@runtime_checkable
-class WindowShell(Shell, Protocol):
-    """The shell as the parts not yet moved onto the session still see it.
+    def set_window_visible(self, visible: bool) -> None:
+        """Hide the main window (a blind reading session) or show it again."""
+        ...
 
-    The experiments, heatmaps, reads, key-map, prediction-info and project-flow parts
-    read the browser's widgets (grid, viewer, filter bar) and the menus through these names.
-    Each is a step to undo: a part that needs only the session and :class:`Shell` takes those.
-    """
-
-    session: Any
-    grid: Any
-    viewer: Any
-    filter_bar: Any
-    menu_actions: Any
-    compare: Any
-    heatmaps: Any
-    sigProjectChanged: Any
-    sigRowsChanged: Any
-
-    @property
-    def project(self) -> Any: ...
-
-    @property
-    def settings(self) -> Any: ...
-
-    @property
-    def tasks(self) -> Any: ...
-
-    def current_row(self) -> Any: ...
-
-    def reload_rows(self) -> None: ...
-
-    def set_reader(self, name: str) -> None: ...
+    def window_visible(self) -> bool:
+        ...

@@ -19,7 +19,7 @@ def _where(importer: str, imported: str) -> str:
 
 
 def test_affgui_has_its_packages():
-    assert {"affgui", "affgui.widgets", "affgui.predictions", "affgui.results"} <= set(PACKAGES)
+    assert {"affgui", "affgui.widgets", "affgui.predictions", "affgui.parts.results"} <= set(PACKAGES)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -6,7 +6,7 @@
   predictions once (worker thread) and answers a query with ``(rows, annotations)``.
 
 The session owns one reader (``ProjectSession.predictions``); there is no module-global
-cache. The part that shows the current image's scores is :mod:`affgui.prediction_info`.
+cache. The part that shows the current image's scores is :mod:`affgui.parts.browser.prediction_info`.
 """
 
 from affgui.predictions.query import MODES, SORTS, Annotations, PredictionQuery, select_rows

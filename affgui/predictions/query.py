@@ -2,7 +2,7 @@
 
 :class:`PredictionQuery` is the filter bar's question; :func:`select_rows` answers it from
 scores already read; :class:`Annotations` is what the listing hands the tiles and the status
-line (it travels with the rows from the worker thread, see :func:`affgui.project_flows.load_rows`).
+line (it travels with the rows from the worker thread, see :func:`affgui.listing.load_rows`).
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def main_thread_gc(qapp):
 def no_quit_dialog(monkeypatch):
     """Closing a window with jobs running would ask in a modal dialog; tests keep them running
     (the dialog's default) unless they set ``ask_running`` themselves."""
-    from affgui.experiments.controller import ExperimentsController
+    from affgui.parts.experiments.controller import ExperimentsController
 
     monkeypatch.setattr(ExperimentsController, "ask_running",
                         staticmethod(lambda parent, busy: "keep"))

@@ -28,7 +28,7 @@ REGISTRY_FILE = "affgui/menus.py"
 
 # Files that still make a QAction of their own (none with a key, unless LOCAL_KEYS says so).
 LOCAL_ACTIONS = {
-    "affgui/experiments/job_queue.py": "the job table's button row and right-click menu: keyless, "
+    "affgui/parts/experiments/job_queue.py": "the job table's button row and right-click menu: keyless, "
                                        "in the part's own widget, never in the menu bar",
     "affgui/widgets/image_viewer.py": "keyless_action: a viewer built without the registry has no keys "
                                       "(the widgets layer may not import affgui.menus)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from affgui.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.parts.experiments.new_experiment_dialog import NewExperimentDialog
 from affgui.tasks import TaskRunner
 from engine.experiments import experiment_jobs
 from engine.jobs import Worker

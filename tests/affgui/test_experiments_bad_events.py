@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from affgui.experiments.curves import TrainingCurvesWidget
-from affgui.experiments.job_monitor import JobTailer
+from affgui.parts.experiments.curves import TrainingCurvesWidget
+from affgui.parts.experiments.job_monitor import JobTailer
 from engine.jobs import JobQueue
 from engine.runs import EventWriter
 from tests.affgui.test_experiments_monitor import metric, monitor, poll, project  # noqa: F401

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from affgui.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
-from affgui.experiments.plan import plan_experiments, short_name, study_models
+from affgui.parts.experiments.new_experiment_dialog import WEIGHTS_COLUMN, NewExperimentDialog
+from affgui.parts.experiments.plan import plan_experiments, short_name, study_models
 from affgui.tasks import TaskRunner
 from engine.experiments import list_experiments
 from engine.jobs import JobQueue
@@ -183,7 +183,7 @@ def test_weights_probe_reads_affengine_weights_output(monkeypatch):
     import sys
 
     import engine.jobs
-    from affgui.experiments.plan import probe_weights
+    from affgui.parts.experiments.plan import probe_weights
 
     out = ("resnet50                           file      /w/resnet50.safetensors\n"
            "vit_base_patch16_224               missing   missing (hub: timm/vit_base)\n"

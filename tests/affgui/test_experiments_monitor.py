@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from affgui.experiments.curves import REDRAW_HZ, TrainingCurvesWidget
-from affgui.experiments.job_monitor import JobMonitor, JobTailer
+from affgui.parts.experiments.curves import REDRAW_HZ, TrainingCurvesWidget
+from affgui.parts.experiments.job_monitor import JobMonitor, JobTailer
 from engine.experiments import create_experiment
 from engine.jobs import JobQueue
 from engine.runs import EventWriter

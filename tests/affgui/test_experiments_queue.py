@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from affgui.experiments.job_queue import COLUMNS, format_eta
+from affgui.parts.experiments.job_queue import COLUMNS, format_eta
 from engine.experiments import create_experiment
 from engine.jobs import JobQueue
 from engine.runs import EventWriter

@@ -6,8 +6,8 @@ import os
 import signal
 import socket
 
-from affgui.experiments import workers
-from affgui.experiments.job_monitor import WorkerRow
+from affgui.parts.experiments import workers
+from affgui.parts.experiments.job_monitor import WorkerRow
 
 
 def test_a_pid_reused_by_someone_else_is_skipped(monkeypatch):

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from affgui.experiments.new_experiment_dialog import NewExperimentDialog
-from affgui.experiments.plan import StudyOptions, probe_weights, study_args
+from affgui.parts.experiments.new_experiment_dialog import NewExperimentDialog
+from affgui.parts.experiments.plan import StudyOptions, probe_weights, study_args
 from affgui.tasks import TaskRunner
 from engine.experiments import list_experiments
 from engine.jobs import JobQueue

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from affgui.experiments.job_monitor import JobMonitor
-from affgui.experiments.workers import LOG_FOLDER, WorkerManager
+from affgui.parts.experiments.job_monitor import JobMonitor
+from affgui.parts.experiments.workers import LOG_FOLDER, WorkerManager
 from affgui.tasks import TaskRunner
 from engine.experiments import create_experiment
 from engine.store import Project

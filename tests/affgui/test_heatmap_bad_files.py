@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from affgui.heatmaps import loading
-from affgui.heatmaps.pane import HeatmapPaneWidget
+from affgui.parts.heatmaps import loading
+from affgui.parts.heatmaps.pane import HeatmapPaneWidget
 from engine.experiments import experiment_jobs
 from engine.explain import heatmap_paths
 from engine.store import Project

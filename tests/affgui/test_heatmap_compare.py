@@ -261,7 +261,7 @@ def test_panes_stay_level_when_one_title_wraps(qtbot, compare):
 
 def test_reads_of_the_old_project_never_reach_the_new_one(qtbot, monkeypatch):
     """set_project supersedes every read in flight: neither its result nor its failure lands."""
-    from affgui.heatmaps import compare_widget
+    from affgui.parts.heatmaps import compare_widget
 
     widget = compare_widget.HeatmapCompareWidget()
     qtbot.addWidget(widget)

@@ -1,4 +1,4 @@
-"""Heatmaps on demand (affgui/heatmaps/on_demand.py): one screened image's map from the final model.
+"""Heatmaps on demand (affgui/parts/heatmaps/on_demand.py): one screened image's map from the final model.
 
 A real worker (in this process, as ``affengine worker`` would) runs the queued job; the object
 then says the map is ready and hands over the image's row, which the heatmap panes draw.
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from affgui.heatmaps.on_demand import HeatmapOnDemand
+from affgui.parts.heatmaps.on_demand import HeatmapOnDemand
 from engine.jobs import JobQueue, Worker
 from engine.store import Project
 from tests.affgui._final_study import EXPERIMENT, final_study
@@ -77,7 +77,7 @@ def test_refusals_and_a_cancelled_job_are_reported_in_one_line(qtbot, dev):
 def test_the_heatmap_window_offers_and_draws_the_final_models_map_of_a_screened_image(qtbot, dev):
     from PySide6.QtCore import Qt
 
-    from affgui.heatmaps.compare_widget import HeatmapCompareWidget
+    from affgui.parts.heatmaps.compare_widget import HeatmapCompareWidget
 
     with Project.open(dev) as project:
         rows = {r.id: r for r in project.images.list(order="id")}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from affgui.heatmaps.overlay import (
+from affgui.parts.heatmaps.overlay import (
     COLORMAPS,
     METHODS,
     cache_box,
@@ -87,8 +87,8 @@ def test_reading_heatmaps_does_not_load_torch(tmp_path):
     code = f"""
 import sys
 import numpy as np
-from affgui.heatmaps import install, overlay_pixels
-from affgui.heatmaps.loading import available_methods, load_maps
+from affgui.parts.heatmaps import install, overlay_pixels
+from affgui.parts.heatmaps.loading import available_methods, load_maps
 from engine.explain import read_heatmaps, write_heatmaps
 write_heatmaps({str(tmp_path)!r}, "gradcam", [1, 2], np.zeros((2, 3, 3)), [0.1, 0.9], [0, 1],
                {{"input_size": 32}})
@@ -103,7 +103,7 @@ print(len(h), 'torch' in sys.modules, 'timm' in sys.modules)
 
 
 def test_maps_without_an_input_size_are_refused_with_a_reason(tmp_path):
-    from affgui.heatmaps.loading import FAILED, load_maps
+    from affgui.parts.heatmaps.loading import FAILED, load_maps
     from engine.experiments import create_experiment, experiment_jobs
     from engine.explain import write_heatmaps
     from engine.store import Project

@@ -170,7 +170,7 @@ def test_review_queue_follows_review_experiments_and_relabelling_goes_to_the_sto
     assert info.text() == (f"P(AFF) cnn {first.p_aff['cnn']:.2f} · vit {first.p_aff['vit']:.2f} · "
                            f"review #{first.rank} of {len(queue)}" + (" (flagged)" if first.flagged else ""))
     assert first.reason in info.toolTip()
-    assert first.reason in window.experiments.describe(first.image_id, long=True)
+    assert first.reason in window.browser.predictions.describe(first.image_id, long=True)
     tile = window.grid.visualRect(window.grid.model().index(0)).center()
     QApplication.sendEvent(window.grid.viewport(), QHelpEvent(
         QEvent.Type.ToolTip, tile, window.grid.viewport().mapToGlobal(tile)))
@@ -187,7 +187,7 @@ def test_review_queue_follows_review_experiments_and_relabelling_goes_to_the_sto
         history = project.labels.history(first.image_id)
     assert history[-1].new_label == new and history[-1].source == "gui"
     assert window.grid.model().image_row(0).label == new
-    assert window.experiments.describe(first.image_id, long=True).endswith(f"; now labelled {new}")
+    assert window.browser.predictions.describe(first.image_id, long=True).endswith(f"; now labelled {new}")
     with qtbot.waitSignal(window.sigRowsChanged, timeout=10_000):
         window.reload_rows()  # it now agrees with the models: out of the queue
     assert [r.id for r in rows_of(window)] == expected[1:]

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from affgui.experiments.job_monitor import JobMonitor, WorkerRow
-from affgui.experiments.workers import WorkerManager
+from affgui.parts.experiments.job_monitor import JobMonitor, WorkerRow
+from affgui.parts.experiments.workers import WorkerManager
 from affgui.tasks import TaskRunner
 
 HOST = socket.gethostname()

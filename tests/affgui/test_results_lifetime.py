@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from affgui.results import _controller
+from affgui.parts.results import _controller
 from tests.affgui.conftest import open_in
 from tests.affgui.test_results_view import CNN, VIT, study  # noqa: F401 - the fixture
 

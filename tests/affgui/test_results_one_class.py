@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from affgui.results import compute_results
+from affgui.parts.results import compute_results
 from engine.experiments import experiment_jobs
 from engine.store import Project
 from tests.affgui.test_results_view import CNN, PENDING, VIT, finish_experiment, study  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affgui.results._plots import PrPlotWidget, RocPlotWidget
+from affgui.parts.results._plots import PrPlotWidget, RocPlotWidget
 
 
 @pytest.mark.parametrize("cls", [RocPlotWidget, PrPlotWidget])

@@ -42,7 +42,7 @@ def test_statistics_tabs_and_the_margin(qtbot, results, study):  # noqa: F811
 
 
 def test_export_command_carries_the_margin():
-    from affgui.results._export import report_command
+    from affgui.parts.results._export import report_command
 
     cmd = report_command("/p", ["a", "b"], "patient", "/out", margin=0.05)
     assert cmd[-2:] == ["--margin", "0.05"]

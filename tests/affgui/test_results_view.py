@@ -223,7 +223,7 @@ def test_results_are_computed_without_torch(study):
     code = textwrap.dedent(f"""
         import sys
         from engine.store import Project
-        from affgui.results import compute_results, list_status
+        from affgui.parts.results import compute_results, list_status
         with Project.open({str(study)!r}) as project:
             statuses = list_status(project)
             data = compute_results(project, ["cnn", "vit"], "patient", n_boot=100)

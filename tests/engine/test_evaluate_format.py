@@ -41,7 +41,7 @@ def test_html_tables_never_show_p_zero():
 
 def test_gui_table_uses_the_same_format():
     pytest.importorskip("PySide6")
-    from affgui.results._tables import COMPARISON_COLUMNS
+    from affgui.parts.results._tables import COMPARISON_COLUMNS
 
     col = next(c for c in COMPARISON_COLUMNS if c.header == "Bootstrap p")
     assert col.fmt(0.0) == format_p(0.0, label=False) == "< 0.001"
