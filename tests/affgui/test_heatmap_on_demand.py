@@ -110,3 +110,28 @@ def test_the_heatmap_window_offers_and_draws_the_final_models_map_of_a_screened_
         widget.show_row(screened)  # and the final model's map is kept
         assert pane.maps.final_model and pane.overlay_image() is not None
         widget.set_project(None)
+
+
+def test_a_final_map_asked_for_in_the_window_starts_a_worker_through_the_session(qtbot, dev, window,
+                                                                                 monkeypatch):
+    """The heatmaps part and the experiments part never see each other: the queued job reaches
+    the experiments part as the session's sigWorkQueued, which starts a worker (auto-start on)."""
+    from PySide6.QtCore import Qt
+
+    from .conftest import open_in
+
+    started = []
+    monkeypatch.setattr(window.experiments_panel.workers, "ensure_running", lambda: started.append(1))
+    open_in(qtbot, window, dev)
+    screened = _unlabelled(window.project)[1]
+    assert window.grid.select_image(screened)
+    widget = window.heatmaps.open()
+    widget.set_experiment_names([EXPERIMENT], [EXPERIMENT])
+    pane = widget.panes[0]
+    qtbot.waitUntil(lambda: not pane.final_button.isHidden(), timeout=10_000)
+    with qtbot.waitSignal(window.session.sigWorkQueued, timeout=10_000):
+        qtbot.mouseClick(pane.final_button, Qt.MouseButton.LeftButton)
+    assert started == [1]
+    job = JobQueue(window.project).get(pane.maps.job_id)
+    assert job.kind == "predict" and job.state == "queued"
+    window.close_project()

@@ -42,6 +42,8 @@ class HeatmapController(QObject):
             self.widget.setWindowFlag(Qt.WindowType.Window)  # its own window, owned by the main one
             self.widget.set_rows_provider(self.rows)
             self.widget.sigCurrentImageChanged.connect(self.step_to)
+            # a final-model map queued here needs a worker: the experiments part starts one
+            self.widget.on_demand.sigQueued.connect(lambda *_job: self.session.sigWorkQueued.emit())
         w = self.widget
         if w.project is not project:
             w.set_project(project)
