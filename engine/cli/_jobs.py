@@ -1,4 +1,4 @@
-"""``affengine worker`` and ``affengine jobs list|cancel|retry|priority``."""
+"""``affengine worker`` and ``affengine jobs list|cancel|retry|priority|prune``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from engine.jobs import (
     check_priority,
     check_stale_after,
     format_eta,
+    prune_checkpoints,
 )
 
 
@@ -67,6 +68,12 @@ def add_parser(sub) -> None:
     pr.add_argument("job_id", type=int)
     pr.add_argument("priority", type=_priority)
     pr.set_defaults(func=run_priority)
+    pn = verbs.add_parser("prune", help="delete the resume checkpoints (last.pt) of finished runs "
+                                        "(best.pt, predictions and metrics stay)")
+    pn.add_argument("project")
+    pn.add_argument("-e", "--experiment", help="only this experiment's runs")
+    pn.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    pn.set_defaults(func=run_prune)
 
 
 def run_worker(args) -> int:
@@ -145,4 +152,17 @@ def run_priority(args) -> int:
     with open_project(args.project) as project:
         _job_or_error(project, args.job_id)
         JobQueue(project).set_priority(args.job_id, args.priority)
+    return 0
+
+
+def run_prune(args) -> int:
+    with open_project(args.project) as project:
+        report = prune_checkpoints(project, args.experiment, dry_run=args.dry_run)
+    verb = "would free" if args.dry_run else "freed"
+    for path in report.files:
+        print(f"{'would delete' if args.dry_run else 'deleted'} {path}")
+    for job_id, why in report.kept:
+        print(f"kept job {job_id}: {why}")
+    print(f"{len(report.files)} resume checkpoint(s) of finished runs, {verb} "
+          f"{report.bytes / 1e6:.1f} MB")
     return 0

@@ -13,6 +13,7 @@ from engine.jobs._control import (
 )
 from engine.jobs._gpus import gpu_names, visible_gpus
 from engine.jobs._kinds import register_job_kind, runner_for
+from engine.jobs._prune import PruneReport, prune_checkpoints
 from engine.jobs._queue import (
     ACTIVE,
     BACKENDS,
@@ -31,6 +32,8 @@ from engine.jobs._worker import Worker, one_line
 from engine.jobs._workers_table import WorkerRow, WorkerTable
 
 __all__ = [
+    "PruneReport",
+    "prune_checkpoints",
     "Backend",
     "JobRow",
     "JobTailer",
