@@ -28,7 +28,7 @@ def test_only_the_queue_writes_jobs_and_only_the_worker_table_writes_workers():
         {"jobs/_workers_table.py"}
     assert not _writers(r"backend\s*==\s*['\"]slurm['\"]")  # the registry decides, not branches
     # ... in the GUI's job queue too: its Cancel goes through engine.jobs.cancel_job
-    queue_widget = ENGINE.parent / "affgui" / "experiments" / "job_queue.py"
+    queue_widget = ENGINE.parent / "affgui" / "parts" / "experiments" / "job_queue.py"
     assert not re.search(r"backend\s*==\s*['\"]slurm['\"]", queue_widget.read_text(encoding="utf-8"))
 
 
