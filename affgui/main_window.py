@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
 
 from affgui.menus import ActionRegistry, build_menus, build_toolbar, fill_recent_menu, show_about
 from affgui.parts.browser import Browser
-from affgui.parts.experiments import install as install_experiments
-from affgui.parts.heatmaps import install as install_heatmaps
+from affgui.parts.experiments import ExperimentsController
+from affgui.parts.heatmaps import HeatmapController
 from affgui.parts.keymap import KeyMap
 from affgui.parts.panels import PanelDocks
 from affgui.parts.project_flows import ProjectFlows
-from affgui.parts.reads import install as install_reads
-from affgui.parts.results import install as install_results
+from affgui.parts.reads import ReadsController
+from affgui.parts.results import ResultsController
 from affgui.parts.status import StatusExtras
 from affgui.session import ProjectSession
 from affgui.settings import Settings, get_settings, save_settings
@@ -48,12 +48,12 @@ PARTS: tuple[tuple[str, Callable[[ProjectSession, MainWindow], QObject]], ...] =
     ("browser", Browser),  # filter bar, grid and viewer (with compare mode, prediction info)
     ("panels", PanelDocks),  # patient and label-history docks
     ("flows", ProjectFlows),  # File > New, Open, Demo, Import, ...
-    ("results", install_results),  # the Results dock (curves, statistics, final models, report)
-    ("heatmaps", install_heatmaps),  # View > Compare Heatmaps
-    ("reads", install_reads),  # Label > reading sessions, disagreement queue
+    ("results", ResultsController),  # the Results dock (curves, statistics, final models, report)
+    ("heatmaps", HeatmapController),  # View > Compare Heatmaps
+    ("reads", ReadsController),  # Label > reading sessions, disagreement queue
     ("keymap", KeyMap),  # File > Settings (keys, reader, auto-advance)
     ("status_extras", StatusExtras),  # import errors and background workers in the status bar
-    ("experiments_panel", install_experiments),  # the Experiments dock, menu and workers
+    ("experiments_panel", ExperimentsController),  # the Experiments dock, menu and workers
 )
 
 CENTRAL_SHARE = 0.55  # of the height below the toolbar that the grid and viewer keep when docks open

@@ -87,7 +87,7 @@ def test_reading_heatmaps_does_not_load_torch(tmp_path):
     code = f"""
 import sys
 import numpy as np
-from affgui.parts.heatmaps import install, overlay_pixels
+from affgui.parts.heatmaps import HeatmapController, overlay_pixels
 from affgui.parts.heatmaps.loading import available_methods, load_maps
 from engine.explain import read_heatmaps, write_heatmaps
 write_heatmaps({str(tmp_path)!r}, "gradcam", [1, 2], np.zeros((2, 3, 3)), [0.1, 0.9], [0, 1],

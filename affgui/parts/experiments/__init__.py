@@ -1,14 +1,12 @@
 """Experiments in the GUI: queue them, watch their jobs and curves live, run local workers.
 
-``install(session, shell)`` adds the Experiments dock (job queue over training curves), the
-Experiments menu and the workers' status-bar label; the returned controller's
+``ExperimentsController(session, shell)`` adds the Experiments dock (job queue over training curves), the
+Experiments menu and the workers' status-bar label; its
 ``monitor`` (:class:`JobMonitor`) tells the session (``sigExperimentFinished``,
 ``sigJobsChanged``) when an experiment finishes and what the jobs are.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from affgui.parts.experiments.controller import ExperimentsController
 from affgui.parts.experiments.curves import TrainingCurvesWidget
@@ -16,16 +14,6 @@ from affgui.parts.experiments.job_monitor import JobMonitor, JobRow, JobTailer, 
 from affgui.parts.experiments.job_queue import JobQueueWidget
 from affgui.parts.experiments.new_experiment_dialog import NewExperimentDialog
 from affgui.parts.experiments.workers import WorkerManager
-
-if TYPE_CHECKING:
-    from affgui.session import ProjectSession
-    from affgui.shell import Shell
-
-
-def install(session: ProjectSession, shell: Shell, **kwargs) -> ExperimentsController:
-    """Add the Experiments dock, menu and worker status to ``shell``."""
-    return ExperimentsController(session, shell, **kwargs)
-
 
 __all__ = [
     "ExperimentsController",
@@ -37,5 +25,4 @@ __all__ = [
     "TrainingCurvesWidget",
     "WorkerManager",
     "WorkerRow",
-    "install",
 ]

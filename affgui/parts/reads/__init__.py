@@ -1,6 +1,6 @@
 """Reader studies in the GUI: reading sessions (blind or open), the disagreement queue, adjudication.
 
-``install(session, shell)`` adds *Label ▸ New Reading Session…*, *Continue Reading Session…* and
+``ReadsController(session, shell)`` adds *Label ▸ New Reading Session…*, *Continue Reading Session…* and
 *Disagreement Queue…*. The part talks to the engine's :mod:`engine.reads` only; reads never
 touch the project's current labels, adjudication does (source ``adjudication``). See
 docs/reader_study.md.
@@ -20,7 +20,7 @@ from affgui.shell import Shell
 from engine.reads import ReadingSession, get_session, list_sessions, progress
 
 __all__ = ["AdjudicationWindow", "NewReadingSessionDialog", "ReadingWindow", "ReadsController",
-           "blind_row", "install"]
+           "blind_row"]
 
 
 class ReadsController(QObject):
@@ -118,6 +118,3 @@ class ReadsController(QObject):
             self.shell.set_window_visible(True)
         self.shell.show_message("Reading session closed; its reads are saved", 4000)
 
-
-def install(session: ProjectSession, shell: Shell) -> ReadsController:
-    return ReadsController(session, shell)
