@@ -57,6 +57,30 @@ def test_import_folder_filter_and_import_order(qtbot, window, project_path):
     assert len(rows_of(window)) == N_IMAGES
 
 
+def test_a_folder_the_next_project_lacks_is_dropped_from_the_listing_too(qtbot, window, project_path,
+                                                                       tmp_path):
+    """Opening a project without the chosen folder resets the bar to "Any folder", and the
+    session's listing (which Refresh, an import or a reading session uses) follows the bar."""
+    from .conftest import make_project
+
+    with Project.open(project_path) as project, project.transaction() as conn:
+        for row in project.images.list(order="id")[:5]:
+            project.images.relocate(conn, row.id, "/scans/" + row.path, "/scans", None)
+    other = tmp_path / "Other.affproj"
+    make_project(other, n=6)  # every image in /data
+    open_in(qtbot, window, project_path)
+    bar = window.filter_bar
+    choose(qtbot, window, bar.folder_combo, "/scans")
+    assert window.session.listing.image_filter.source_folder == "/scans"
+    open_in(qtbot, window, other)
+    assert bar.folder_combo.currentText() == "Any folder"
+    qtbot.waitUntil(lambda: window.session.listing.image_filter.source_folder is None, timeout=5000)
+    qtbot.waitUntil(lambda: len(rows_of(window)) == 6, timeout=5000)  # listed again, as the bar shows
+    with qtbot.waitSignal(window.sigRowsChanged, timeout=5000):
+        window.session.reload_rows()  # View > Refresh
+    assert len(rows_of(window)) == 6
+
+
 def test_tiles_are_grouped_by_patient_with_a_marker_on_each_first_tile(qtbot, window,
                                                                        project_path):
     from affgui.widgets.thumbnail_grid import ThumbnailDelegate

@@ -44,3 +44,27 @@ def test_a_hidden_view_of_the_patient_is_shown_marked_and_labelled(qtbot, window
     qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=tile)  # back in the list
     assert window.current_image_id() == shown[0]
     assert "outside" not in _plain(window.info_label.text())
+
+
+def test_the_heatmap_window_stays_in_the_list_while_a_hidden_view_is_shown(qtbot, window, project_path):
+    """It steps through the browser's listing: an image shown from outside the filter does not
+    move it, a label given to its image does reach it (the final-model button depends on it)."""
+    open_in(qtbot, window, project_path)
+    window.menu_actions.auto_advance.setChecked(False)
+    with qtbot.waitSignal(window.sigRowsChanged, timeout=10_000):
+        window.filter_bar.search_edit.setText("img000")
+        window.filter_bar.search_edit.returnPressed.emit()
+    shown = window.grid.model().image_ids()
+    widget = window.heatmaps.open()
+    assert widget.row.id == shown[0]
+    hidden = next(r for r in window.project.images.patient_images(widget.row.patient_key)
+                  if r.id not in shown)
+    window.show_outside_filter(hidden)
+    assert window.current_image_id() == hidden.id
+    assert widget.row.id == shown[0]  # still the listed image
+    window.grid.setFocus()
+    tile = window.grid.visualRect(window.grid.model().index(0)).center()
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=tile)  # back in the list
+    window.set_label("NFF")
+    assert widget.row.id == shown[0] and widget.row.label == "NFF"
+    window.close_project()

@@ -60,6 +60,8 @@ class Browser(QObject):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([520, 880])
         self.widget = self.splitter  # the page the shell shows while a project is open
+        session.sigProjectOpening.connect(self._attach)
+        session.sigProjectClosing.connect(self._detach)  # before the compare viewer's own
         self.compare = CompareMode(session, shell, self.viewer, self.splitter)
 
         self.info_label = QLabel()
@@ -89,8 +91,6 @@ class Browser(QObject):
         session.sigRoisChanged.connect(self._show_rois)
         session.sigCurrentImageChanged.connect(self._show_rois)  # the boxes of each image shown
         session.sigImageRequested.connect(self._show_requested)
-        session.sigProjectOpening.connect(self._attach)
-        session.sigProjectClosing.connect(self._detach)
         session.sigProjectChanged.connect(self._on_project_changed)
         self.viewer.sigRoiDrawn.connect(session.add_roi)
         self.viewer.sigRoiChanged.connect(
@@ -118,9 +118,13 @@ class Browser(QObject):
 
     def _show_rows(self, _count: int = 0) -> None:
         s = self.session
-        self.filter_bar.set_folders(s.folders)
+        self.filter_bar.set_folders(s.folders)  # a folder the project lacks goes back to "Any folder"
         self.grid.set_rows(s.rows, current=self.grid.current_image_id())
         self.update_status()
+        if s.project is not None and self.listing() != s.listing:
+            # the bar changed without a filter signal (that folder reset, or choices made while
+            # a project was opening): list what it shows, so the session never lists stale choices
+            s.set_listing(self.listing())
 
     def _detach(self, _project: Project) -> None:
         self.grid.set_rows([])

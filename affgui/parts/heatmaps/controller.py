@@ -82,5 +82,7 @@ class HeatmapController(QObject):
         w = self.widget
         if w is None or not w.isVisible() or w.project is None:
             return
+        if self.session.outside_filter:  # shown from the patient panel: the window stays in the list
+            return
         if row != w.row:
             w.show_row(row)
