@@ -123,10 +123,6 @@ class MainWindow(QMainWindow):
         return self.session.reviewed
 
     @property
-    def sigProjectChanged(self):
-        return self.session.sigProjectChanged
-
-    @property
     def sigRowsChanged(self):
         return self.session.sigRowsChanged
 
@@ -139,10 +135,6 @@ class MainWindow(QMainWindow):
     info_label = property(lambda self: self.browser.info_label)
     counts_label = property(lambda self: self.browser.counts_label)
 
-    @property
-    def outside_image(self) -> ImageRow | None:
-        return self.browser.outside_image
-
     def current_image_id(self) -> int | None:
         return self.browser.current_image_id()
 
@@ -151,9 +143,6 @@ class MainWindow(QMainWindow):
 
     def set_label(self, label: str | None) -> None:
         self.browser.set_label(label)
-
-    def set_patient_label(self, label: str | None) -> None:
-        self.browser.set_patient_label(label)
 
     def show_outside_filter(self, image: ImageRow) -> None:
         self.browser.show_outside_filter(image)

@@ -16,13 +16,18 @@ def _plain(rich: str) -> str:
     return doc.toPlainText()
 
 
-def test_a_hidden_view_of_the_patient_is_shown_marked_and_labelled(qtbot, window, project_path):
+def _one_image_listed(qtbot, window, project_path) -> list[int]:
+    """Open the project, auto-advance off, the filter down to one image; its id in a list."""
     open_in(qtbot, window, project_path)
     window.menu_actions.auto_advance.setChecked(False)
     with qtbot.waitSignal(window.sigRowsChanged, timeout=10_000):
         window.filter_bar.search_edit.setText("img000")
         window.filter_bar.search_edit.returnPressed.emit()
-    shown = window.grid.model().image_ids()
+    return window.grid.model().image_ids()
+
+
+def test_a_hidden_view_of_the_patient_is_shown_marked_and_labelled(qtbot, window, project_path):
+    shown = _one_image_listed(qtbot, window, project_path)
     assert len(shown) == 1
     panel = window.panels.patient_panel
     qtbot.waitUntil(lambda: len(panel.image_ids()) > 1)
@@ -49,12 +54,7 @@ def test_a_hidden_view_of_the_patient_is_shown_marked_and_labelled(qtbot, window
 def test_the_heatmap_window_stays_in_the_list_while_a_hidden_view_is_shown(qtbot, window, project_path):
     """It steps through the browser's listing: an image shown from outside the filter does not
     move it, a label given to its image does reach it (the final-model button depends on it)."""
-    open_in(qtbot, window, project_path)
-    window.menu_actions.auto_advance.setChecked(False)
-    with qtbot.waitSignal(window.sigRowsChanged, timeout=10_000):
-        window.filter_bar.search_edit.setText("img000")
-        window.filter_bar.search_edit.returnPressed.emit()
-    shown = window.grid.model().image_ids()
+    shown = _one_image_listed(qtbot, window, project_path)
     widget = window.heatmaps.open()
     assert widget.row.id == shown[0]
     hidden = next(r for r in window.project.images.patient_images(widget.row.patient_key)

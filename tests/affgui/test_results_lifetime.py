@@ -11,13 +11,19 @@ from tests.affgui.test_results_view import CNN, VIT, study  # noqa: F401 - the f
 N_BOOT = 50
 
 
-def test_closing_the_project_mid_compute_neither_waits_nor_shows_stale_results(
-        qtbot, window, study, monkeypatch):  # noqa: F811 - the imported fixture
+def _results_shown(qtbot, window, path):
+    """Open ``path`` and the Results dock; its controller once the experiments are listed."""
     controller = window.results
     controller.n_boot = N_BOOT
-    open_in(qtbot, window, study)
+    open_in(qtbot, window, path)
     with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
         controller.dock.show()
+    return controller
+
+
+def test_closing_the_project_mid_compute_neither_waits_nor_shows_stale_results(
+        qtbot, window, study, monkeypatch):  # noqa: F811 - the imported fixture
+    controller = _results_shown(qtbot, window, study)
 
     started, release = threading.Event(), threading.Event()
     real = _controller.compute_results
@@ -80,11 +86,7 @@ def test_closing_the_project_mid_listing_does_not_wait_for_it(qtbot, window, stu
 def test_a_superseded_listing_or_computation_that_fails_says_nothing(
         qtbot, window, study, monkeypatch):  # noqa: F811 - the imported fixture
     """An older request's failure, arriving after a newer request's result, is not shown."""
-    controller = window.results
-    controller.n_boot = N_BOOT
-    open_in(qtbot, window, study)
-    with qtbot.waitSignal(controller.sigStatusesShown, timeout=10_000):
-        controller.dock.show()
+    controller = _results_shown(qtbot, window, study)
     started, release = threading.Event(), threading.Event()
     real_list, real_compute = _controller.list_status, _controller.compute_results
 

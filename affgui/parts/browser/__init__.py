@@ -96,6 +96,7 @@ class Browser(QObject):
         self.viewer.sigRoiChanged.connect(
             lambda roi_id, box: session.update_roi(roi_id, box, self.current_image_id()))
         self.viewer.sigRoiDeleted.connect(lambda roi_id: session.delete_roi(roi_id, self.current_image_id()))
+        session.set_window_level(*self.viewer.window_level())  # views that open later start from it
         self.viewer.sigLevelsChanged.connect(session.set_window_level)
         self.grid.sigCurrentImageChanged.connect(self._on_current_image_changed)
         self.grid.pressed.connect(self._back_to_the_list)  # a click on the current tile, too
